@@ -1,0 +1,73 @@
+"""portal: a self-hosted certificate authority with a web front end."""
+
+import os
+import secrets
+
+from flask import Flask
+
+from . import config as config_module
+from .extensions import csrf, db, migrate
+
+MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                              "migrations")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the application: config, extensions, blueprints, error handlers, CLI."""
+    instance = os.environ.get("PORTAL_INSTANCE")
+    app = Flask(
+        __name__,
+        instance_path=os.path.abspath(instance) if instance else None,
+        instance_relative_config=True,
+    )
+    load_config(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_cli(app)
+    return app
+
+
+def load_config(app: Flask, test_config: dict | None) -> None:
+    """Defaults, then instance/config.py, then PORTAL_* variables, then a test's overrides."""
+    app.config.from_mapping(config_module.DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(config_module.from_environment(os.environ))
+    if test_config:
+        app.config.update(test_config)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        app.config["SQLALCHEMY_DATABASE_URI"] = config_module.sqlite_url(app.instance_path)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _read_instance_file(app, "secret-key") or secrets.token_hex(32)
+
+
+def _read_instance_file(app: Flask, name: str) -> str | None:
+    path = os.path.join(app.instance_path, name)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def register_extensions(app: Flask) -> None:
+    """Wire the database, migrations and CSRF protection to the app."""
+    from . import database
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    csrf.init_app(app)
+    database.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount the web areas."""
+    from .web import register
+
+    register(app)
+
+
+def register_cli(app: Flask) -> None:
+    """Add the portal's commands to the app's command group."""
+    from .cli import register
+
+    register(app)

@@ -1,0 +1,123 @@
+"""Loading certificate signing requests from untrusted bytes."""
+
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+
+from ..errors import InvalidInput, PolicyViolation
+from .keys import check_key_policy
+from .names import check_dns_name, check_email, check_subject
+
+MAX_CSR_BYTES = 64 * 1024
+MAX_SANS = 100
+_PEM_CSR_LABELS = (b"CERTIFICATE REQUEST", b"NEW CERTIFICATE REQUEST")
+
+
+@dataclass(frozen=True)
+class CertificateRequest:
+    """What the CA takes from a CSR: its key, a checked subject and checked SANs, nothing else."""
+
+    public_key: object
+    key_type: str
+    subject: x509.Name
+    sans: tuple[x509.GeneralName, ...]
+
+
+def _parse(data: bytes) -> x509.CertificateSigningRequest:
+    stripped = data.strip()
+    if stripped.startswith(b"-----BEGIN"):
+        label = stripped[len(b"-----BEGIN ") :].split(b"-----", 1)[0]
+        if label not in _PEM_CSR_LABELS:
+            shown = label.decode("ascii", "replace")[:40]
+            raise InvalidInput(
+                f"this PEM holds a {shown!r}, not a CERTIFICATE REQUEST", field="csr"
+            )
+        loader = x509.load_pem_x509_csr
+        data = stripped + b"\n"
+    else:
+        loader = x509.load_der_x509_csr
+    try:
+        return loader(data)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        detail = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
+        raise InvalidInput(
+            f"not a valid certificate signing request in PEM or DER ({detail})", field="csr"
+        ) from None
+
+
+def _requested_sans(csr: x509.CertificateSigningRequest, max_sans: int) -> list[x509.GeneralName]:
+    try:
+        extension = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return []
+    except (ValueError, x509.DuplicateExtension, UnsupportedAlgorithm) as exc:
+        raise InvalidInput(f"the CSR's extensions are malformed ({exc})", field="csr") from None
+    names = list(extension.value)
+    if len(names) > max_sans:
+        raise PolicyViolation(
+            f"the CSR asks for {len(names)} subject alternative names; at most {max_sans} "
+            "are allowed",
+            field="sans",
+        )
+    checked: list[x509.GeneralName] = []
+    for name in names:
+        if isinstance(name, x509.DNSName):
+            checked.append(x509.DNSName(check_dns_name(name.value)))
+        elif isinstance(name, x509.RFC822Name):
+            checked.append(x509.RFC822Name(check_email(name.value)))
+        elif isinstance(name, x509.IPAddress):
+            checked.append(name)
+        else:
+            raise PolicyViolation(
+                f"subject alternative names of type {type(name).__name__} are not accepted "
+                "(only DNS names, IP addresses and e-mail addresses)",
+                field="sans",
+            )
+    unique: list[x509.GeneralName] = []
+    for name in checked:
+        if name not in unique:
+            unique.append(name)
+    return unique
+
+
+def load_csr(
+    data: bytes, *, max_bytes: int = MAX_CSR_BYTES, max_sans: int = MAX_SANS
+) -> CertificateRequest:
+    """Parse a CSR (PEM or DER), verify its signature and key, and check its names.
+
+    Requested extensions other than subjectAltName are ignored: a CSR cannot ask for CA:TRUE
+    or for extra key usages; the profile decides those.
+    """
+    if not data or not data.strip():
+        raise InvalidInput("the CSR is empty", field="csr")
+    if len(data) > max_bytes:
+        raise InvalidInput(
+            f"the CSR is {len(data)} bytes; at most {max_bytes} are accepted", field="csr"
+        )
+    csr = _parse(data)
+    try:
+        public_key = csr.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise PolicyViolation(f"the CSR's key type is not supported ({exc})", field="csr") from None
+    key_type = check_key_policy(public_key)
+    try:
+        valid = csr.is_signature_valid
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise InvalidInput(f"the CSR's signature cannot be checked ({exc})", field="csr") from None
+    if not valid:
+        raise InvalidInput(
+            "the CSR's signature does not verify: it was altered or not made with its key",
+            field="csr",
+        )
+    try:
+        subject, emails = check_subject(csr.subject)
+    except ValueError as exc:
+        raise InvalidInput(f"the CSR's subject is malformed ({exc})", field="csr") from None
+    sans = _requested_sans(csr, max_sans)
+    for email in emails:
+        if x509.RFC822Name(email) not in sans:
+            sans.append(x509.RFC822Name(email))
+    return CertificateRequest(
+        public_key=public_key, key_type=key_type, subject=subject, sans=tuple(sans)
+    )

@@ -1,0 +1,85 @@
+"""CA private keys at rest: sealed with a secret kept outside the database."""
+
+import base64
+import os
+import secrets
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from ..errors import CAKeyUnavailable, InvalidInput
+
+_MAGIC = b"portal-ca-key-v1:"
+_NONCE_BYTES = 12
+
+
+def new_secret() -> str:
+    """A fresh CA secret: 256 random bits, URL-safe base64."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+
+
+def _wrapping_key(secret: str) -> bytes:
+    if len(secret.strip()) < 16:
+        raise CAKeyUnavailable("the CA secret is too short (at least 16 characters)")
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"portal CA key wrapping v1"
+    ).derive(secret.strip().encode())
+
+
+def seal_private_key(private_key, secret: str, *, bound_to: bytes) -> bytes:
+    """Encrypt a private key (AES-256-GCM), bound to its certificate so it cannot be swapped."""
+    der = private_key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    nonce = os.urandom(_NONCE_BYTES)
+    return _MAGIC + nonce + AESGCM(_wrapping_key(secret)).encrypt(nonce, der, bound_to)
+
+
+def unseal_private_key(sealed: bytes, secret: str | None, *, bound_to: bytes):
+    """Decrypt a key sealed by seal_private_key; CAKeyUnavailable without the right secret."""
+    if not secret:
+        raise CAKeyUnavailable(
+            "the CA secret is not configured (instance/ca-secret or PORTAL_CA_SECRET): "
+            "the portal cannot sign"
+        )
+    if not sealed.startswith(_MAGIC):
+        raise CAKeyUnavailable("the stored CA key is not in a format this portal knows")
+    body = sealed[len(_MAGIC):]
+    nonce, ciphertext = body[:_NONCE_BYTES], body[_NONCE_BYTES:]
+    try:
+        der = AESGCM(_wrapping_key(secret)).decrypt(nonce, ciphertext, bound_to)
+    except InvalidTag:
+        raise CAKeyUnavailable(
+            "the CA secret does not decrypt the CA key (wrong instance/ca-secret or "
+            "PORTAL_CA_SECRET): the portal cannot sign"
+        ) from None
+    return serialization.load_der_private_key(der, password=None)
+
+
+def load_private_key_file(data: bytes, password: bytes | None = None):
+    """Load a private key given by a user (PEM or DER, optionally encrypted)."""
+    loaders = (serialization.load_pem_private_key, serialization.load_der_private_key)
+    if data.lstrip().startswith(b"-----"):
+        loaders = loaders[:1]
+    for loader in loaders:
+        try:
+            return loader(data, password=password or None)
+        except TypeError as exc:
+            if "encrypted" in str(exc) or "Password" in str(exc):
+                raise InvalidInput(
+                    "the key is encrypted: give its password", field="key_password"
+                ) from None
+            raise InvalidInput(f"cannot load the key: {exc}", field="key") from None
+        except ValueError as exc:
+            if password and "password" in str(exc).lower():
+                raise InvalidInput("wrong password for the key", field="key_password") from None
+            last = exc
+        except Exception as exc:  # cryptography raises UnsupportedAlgorithm and friends
+            last = exc
+    raise InvalidInput(
+        f"not a private key in PEM or DER ({str(last).splitlines()[0][:120]})", field="key"
+    )

@@ -1,0 +1,176 @@
+"""Certificate profiles: each fixes the extensions, the names it accepts and its validity."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
+
+from ..errors import InvalidInput, PolicyViolation
+from .names import check_dns_name, common_name_of
+
+# Certificates start a little in the past so that a client whose clock lags accepts them.
+BACKDATE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What one kind of certificate is for and what it may contain."""
+
+    name: str
+    description: str
+    extended_key_usage: tuple[x509.ObjectIdentifier, ...]
+    san_kinds: tuple[type, ...]
+    requires_san: bool
+    requires_common_name: bool
+    is_ca: bool = False
+
+
+PROFILES = {
+    "server": Profile(
+        name="server",
+        description="TLS server (serverAuth); DNS names and IP addresses",
+        extended_key_usage=(ExtendedKeyUsageOID.SERVER_AUTH,),
+        san_kinds=(x509.DNSName, x509.IPAddress),
+        requires_san=True,
+        requires_common_name=False,
+    ),
+    "client": Profile(
+        name="client",
+        description="TLS client (clientAuth); a common name and an optional e-mail",
+        extended_key_usage=(ExtendedKeyUsageOID.CLIENT_AUTH,),
+        san_kinds=(x509.RFC822Name,),
+        requires_san=False,
+        requires_common_name=True,
+    ),
+    "ca": Profile(
+        name="ca",
+        description="intermediate certificate authority",
+        extended_key_usage=(),
+        san_kinds=(),
+        requires_san=False,
+        requires_common_name=True,
+        is_ca=True,
+    ),
+}
+LEAF_PROFILES = ("server", "client")
+
+
+@dataclass(frozen=True)
+class PublicationUrls:
+    """Where relying parties fetch the issuer's CRL and certificate (plain HTTP)."""
+
+    crl: str
+    ca_issuers: str
+
+
+def get_profile(name: str, *, leaf_only: bool = False) -> Profile:
+    """Look up a profile by name."""
+    names = LEAF_PROFILES if leaf_only else tuple(PROFILES)
+    if name not in names:
+        raise InvalidInput(
+            f"unknown profile {name!r}; choose one of {', '.join(names)}", field="profile"
+        )
+    return PROFILES[name]
+
+
+def apply_profile(
+    profile: Profile, subject: x509.Name, sans: tuple[x509.GeneralName, ...]
+) -> tuple[x509.Name, tuple[x509.GeneralName, ...]]:
+    """Check a subject and SANs against a profile; return the names the certificate will carry."""
+    names = list(sans)
+    common_name = common_name_of(subject)
+    if profile.name == "server" and common_name and not names:
+        # Clients match the SAN, not the CN: a CN that is a host name becomes the SAN.
+        try:
+            names.append(x509.DNSName(check_dns_name(common_name)))
+        except PolicyViolation:
+            pass
+    for name in names:
+        if not isinstance(name, profile.san_kinds):
+            allowed = ", ".join(kind.__name__ for kind in profile.san_kinds) or "none"
+            raise PolicyViolation(
+                f"the {profile.name} profile does not accept {type(name).__name__} "
+                f"{name.value!s:.80} (allowed: {allowed})",
+                field="sans",
+            )
+    if profile.requires_san and not names:
+        raise PolicyViolation(
+            f"the {profile.name} profile needs at least one DNS name or IP address",
+            field="sans",
+        )
+    if profile.requires_common_name and not common_name:
+        raise PolicyViolation(
+            f"the {profile.name} profile needs a common name (CN)", field="subject"
+        )
+    return subject, tuple(names)
+
+
+def key_usage_for(profile: Profile, public_key) -> x509.KeyUsage:
+    """keyUsage right for the profile and the subject's key type."""
+    rsa_server = isinstance(public_key, rsa.RSAPublicKey) and profile.name == "server"
+    return x509.KeyUsage(
+        digital_signature=not profile.is_ca,
+        content_commitment=False,
+        key_encipherment=rsa_server,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=profile.is_ca,
+        crl_sign=profile.is_ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def validity_window(
+    now: datetime, days: int, *, ca_not_after: datetime | None
+) -> tuple[datetime, datetime]:
+    """notBefore and notAfter for `days` days from now, never past the issuing CA's notAfter."""
+    if days < 1:
+        raise InvalidInput("the validity must be at least one day", field="days")
+    not_before = now.replace(microsecond=0) - BACKDATE
+    not_after = now.replace(microsecond=0) + timedelta(days=days)
+    if ca_not_after is not None and not_after > ca_not_after:
+        not_after = ca_not_after
+    if not_after <= now:
+        raise PolicyViolation("the issuing CA has expired", field="ca")
+    return not_before, not_after
+
+
+def leaf_extensions(
+    profile: Profile,
+    public_key,
+    *,
+    issuer_key_identifier: x509.AuthorityKeyIdentifier,
+    subject: x509.Name,
+    sans: tuple[x509.GeneralName, ...],
+    urls: PublicationUrls | None,
+    path_length: int | None = None,
+) -> list[tuple[x509.ExtensionType, bool]]:
+    """The extensions (value, critical) a certificate of this profile carries."""
+    extensions: list[tuple[x509.ExtensionType, bool]] = [
+        (x509.BasicConstraints(ca=profile.is_ca, path_length=path_length), True),
+        (key_usage_for(profile, public_key), True),
+    ]
+    if profile.extended_key_usage:
+        extensions.append((x509.ExtendedKeyUsage(list(profile.extended_key_usage)), False))
+    extensions.append((x509.SubjectKeyIdentifier.from_public_key(public_key), False))
+    extensions.append((issuer_key_identifier, False))
+    if sans:
+        # RFC 5280 4.2.1.6: with an empty subject the SAN extension must be critical.
+        extensions.append((x509.SubjectAlternativeName(list(sans)), len(subject) == 0))
+    if urls is not None:
+        point = x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(urls.crl)],
+            relative_name=None,
+            reasons=None,
+            crl_issuer=None,
+        )
+        extensions.append((x509.CRLDistributionPoints([point]), False))
+        access = x509.AccessDescription(
+            AuthorityInformationAccessOID.CA_ISSUERS,
+            x509.UniformResourceIdentifier(urls.ca_issuers),
+        )
+        extensions.append((x509.AuthorityInformationAccess([access]), False))
+    return extensions

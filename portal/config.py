@@ -1,0 +1,61 @@
+"""Configuration: safe defaults, then instance/config.py, then PORTAL_* environment variables."""
+
+import os
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "SECRET_KEY": None,  # read from instance/secret-key (made by `portal init`) when unset
+    "SQLALCHEMY_DATABASE_URI": None,  # default: SQLite in the instance folder
+    "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "SESSION_COOKIE_SECURE": True,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    # The plain-HTTP base URL that certificates point at for the CRL and the CA certificate.
+    "PORTAL_PUBLIC_URL": "http://localhost:8080",
+    # The secret that encrypts CA private keys; default: the file instance/ca-secret.
+    "PORTAL_CA_SECRET": None,
+    # Default and maximum validity (days) per profile.
+    "PORTAL_SERVER_DAYS": 397,
+    "PORTAL_CLIENT_DAYS": 365,
+    "PORTAL_CA_DAYS": 1825,
+    "PORTAL_ROOT_DAYS": 3650,
+    "PORTAL_MAX_DAYS": 825,
+    "PORTAL_MAX_CA_DAYS": 7300,
+    # CRL lifetime: nextUpdate = thisUpdate + this many days; re-signed at half of it.
+    "PORTAL_CRL_DAYS": 7,
+    # Upper bounds for untrusted input.
+    "PORTAL_MAX_CSR_BYTES": 64 * 1024,
+    "PORTAL_MAX_SANS": 100,
+}
+
+# Environment variables whose name does not follow PORTAL_<config key>.
+ENV_ALIASES = {
+    "PORTAL_DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
+    "PORTAL_SECRET_KEY": "SECRET_KEY",
+}
+
+
+def _coerce(raw: str, default: Any) -> Any:
+    """Convert an environment string to the type of the default it replaces."""
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    return raw
+
+
+def from_environment(environ: os._Environ | dict[str, str]) -> dict[str, Any]:
+    """Return the settings given as PORTAL_* environment variables."""
+    settings: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith("PORTAL_") or name == "PORTAL_INSTANCE":
+            continue
+        key = ENV_ALIASES.get(name, name)
+        settings[key] = _coerce(raw, DEFAULTS.get(key))
+    return settings
+
+
+def sqlite_url(instance_path: str) -> str:
+    """The default database: a SQLite file in the instance folder."""
+    return "sqlite:///" + os.path.join(instance_path, "portal.sqlite3")

@@ -1,0 +1,156 @@
+"""The database tables: no crypto and no commits here."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from .extensions import db
+
+STATUS_PENDING = "pending"
+STATUS_ISSUED = "issued"
+STATUS_REVOKED = "revoked"
+ROLE_ADMIN = "admin"
+ROLE_USER = "user"
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC (SQLite keeps no zone) and always hands back aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        """Convert an aware datetime to naive UTC for storage."""
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        """Mark a stored value as UTC."""
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class CertificateAuthority(db.Model):
+    """A CA whose key the portal holds (encrypted with the CA secret kept outside the database)."""
+
+    __tablename__ = "certificate_authorities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("certificate_authorities.id"), index=True
+    )
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    subject: Mapped[str] = mapped_column(String(1024))
+    serial: Mapped[str] = mapped_column(String(42))
+    key_type: Mapped[str] = mapped_column(String(16))
+    fingerprint_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime())
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime())
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+    key_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    parent: Mapped["CertificateAuthority | None"] = relationship(remote_side=[id])
+
+
+class User(db.Model):
+    """A person who signs in: an admin runs the CA, a user gets certificates."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(8), default=ROLE_USER)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Certificate(db.Model):
+    """A certificate the portal issued, or is about to issue (pending)."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (
+        UniqueConstraint("ca_id", "serial"),
+        Index("ix_certificates_status_not_after", "status", "not_after"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ca_id: Mapped[int] = mapped_column(ForeignKey("certificate_authorities.id"), index=True)
+    serial: Mapped[str] = mapped_column(String(42), index=True)
+    common_name: Mapped[str | None] = mapped_column(String(255), index=True)
+    subject: Mapped[str] = mapped_column(String(1024))
+    sans: Mapped[str] = mapped_column(Text, default="")
+    profile: Mapped[str] = mapped_column(String(16), index=True)
+    key_type: Mapped[str] = mapped_column(String(16))
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime())
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revocation_reason: Mapped[str | None] = mapped_column(String(32))
+    fingerprint_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    der: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    ca: Mapped[CertificateAuthority] = relationship()
+    owner: Mapped[User | None] = relationship()
+    names: Mapped[list["CertificateName"]] = relationship(
+        back_populates="certificate", cascade="all, delete-orphan"
+    )
+
+
+class CertificateName(db.Model):
+    """One subjectAltName of a certificate, a row each so that SAN search uses an index."""
+
+    __tablename__ = "certificate_names"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    value: Mapped[str] = mapped_column(String(255), index=True)
+
+    certificate: Mapped[Certificate] = relationship(back_populates="names")
+
+
+class AuditEvent(db.Model):
+    """An append-only record of who did what: issuance, revocation, CRL, sign-in."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(128), index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    serial: Mapped[str | None] = mapped_column(String(42), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+def _refuse_audit_change(mapper, connection, target):
+    raise PermissionError("the audit log is append-only")
+
+

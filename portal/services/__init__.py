@@ -1,0 +1,1 @@
+"""Use cases: the only layer that commits. Plain values in, rows or typed errors out."""

@@ -1,0 +1,22 @@
+"""The append-only audit log."""
+
+from ..extensions import db
+from ..models import AuditEvent
+
+
+def record(
+    action: str, *, actor: str, serial: str | None = None, outcome: str = "ok", detail: str = ""
+) -> AuditEvent:
+    """Add an audit event to the current transaction (the calling use case commits it)."""
+    event = AuditEvent(
+        action=action, actor=actor[:128], serial=serial, outcome=outcome, detail=detail[:2000]
+    )
+    db.session.add(event)
+    return event
+
+
+def record_now(action: str, **fields) -> None:
+    """Record an event in its own transaction (for failures, after a rollback)."""
+    db.session.rollback()
+    record(action, **fields)
+    db.session.commit()
