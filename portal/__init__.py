@@ -2,18 +2,20 @@
 
 import os
 import secrets
+from typing import TYPE_CHECKING
 
-from flask import Flask
+if TYPE_CHECKING:  # the CA core imports portal.errors; keep this package free of Flask imports
+    from flask import Flask
 
-from . import config as config_module
-from .extensions import csrf, db, migrate
-
-MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                              "migrations")
+MIGRATIONS_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations"
+)
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict | None = None) -> "Flask":
     """Build the application: config, extensions, blueprints, error handlers, CLI."""
+    from flask import Flask
+
     instance = os.environ.get("PORTAL_INSTANCE")
     app = Flask(
         __name__,
@@ -27,8 +29,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
-def load_config(app: Flask, test_config: dict | None) -> None:
+def load_config(app: "Flask", test_config: dict | None) -> None:
     """Defaults, then instance/config.py, then PORTAL_* variables, then a test's overrides."""
+    from . import config as config_module
+
     app.config.from_mapping(config_module.DEFAULTS)
     app.config.from_pyfile("config.py", silent=True)
     app.config.update(config_module.from_environment(os.environ))
@@ -40,7 +44,7 @@ def load_config(app: Flask, test_config: dict | None) -> None:
         app.config["SECRET_KEY"] = _read_instance_file(app, "secret-key") or secrets.token_hex(32)
 
 
-def _read_instance_file(app: Flask, name: str) -> str | None:
+def _read_instance_file(app: "Flask", name: str) -> str | None:
     path = os.path.join(app.instance_path, name)
     try:
         with open(path, encoding="utf-8") as handle:
@@ -49,9 +53,10 @@ def _read_instance_file(app: Flask, name: str) -> str | None:
         return None
 
 
-def register_extensions(app: Flask) -> None:
+def register_extensions(app: "Flask") -> None:
     """Wire the database, migrations and CSRF protection to the app."""
     from . import database
+    from .extensions import csrf, db, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
@@ -59,14 +64,14 @@ def register_extensions(app: Flask) -> None:
     database.init_app(app)
 
 
-def register_blueprints(app: Flask) -> None:
+def register_blueprints(app: "Flask") -> None:
     """Mount the web areas."""
     from .web import register
 
     register(app)
 
 
-def register_cli(app: Flask) -> None:
+def register_cli(app: "Flask") -> None:
     """Add the portal's commands to the app's command group."""
     from .cli import register
 

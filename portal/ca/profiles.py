@@ -108,7 +108,7 @@ def apply_profile(
 
 
 def key_usage_for(profile: Profile, public_key) -> x509.KeyUsage:
-    """keyUsage right for the profile and the subject's key type."""
+    """The keyUsage right for the profile and the subject's key type."""
     rsa_server = isinstance(public_key, rsa.RSAPublicKey) and profile.name == "server"
     return x509.KeyUsage(
         digital_signature=not profile.is_ca,
@@ -126,7 +126,7 @@ def key_usage_for(profile: Profile, public_key) -> x509.KeyUsage:
 def validity_window(
     now: datetime, days: int, *, ca_not_after: datetime | None
 ) -> tuple[datetime, datetime]:
-    """notBefore and notAfter for `days` days from now, never past the issuing CA's notAfter."""
+    """The validity window: `days` days from now, never past the issuing CA's notAfter."""
     if days < 1:
         raise InvalidInput("the validity must be at least one day", field="days")
     not_before = now.replace(microsecond=0) - BACKDATE

@@ -22,7 +22,7 @@ def serial_to_hex(serial: int) -> str:
 
 
 def normalize_serial(text: str) -> str:
-    """Accept a serial as typed or pasted (colons, spaces, 0x, any case) and return serial_to_hex."""
+    """Accept a serial as typed or pasted (colons, spaces, 0x, any case); canonical hex."""
     cleaned = text.strip()
     if cleaned.lower().startswith("serial="):
         cleaned = cleaned[7:]

@@ -1,0 +1,34 @@
+# The README's two commands: `make run` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+PORTAL := $(BIN)/portal
+PYTEST_ARGS ?=
+
+.PHONY: run test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,postgres]'
+	touch $@
+
+## run: set everything up (virtualenv, database, a CA, a first admin) and serve the portal
+run: $(BIN)/.installed
+	$(PORTAL) init
+	$(PORTAL) serve
+
+## test: set up and run the whole suite
+test: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+## bench: the speed and memory benchmarks (ratios against a baseline measured in the same run)
+bench: $(BIN)/.installed
+	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

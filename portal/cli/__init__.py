@@ -1,0 +1,30 @@
+"""The `portal` command: Flask's command group for this app plus the CA's own commands.
+
+Each area has its own module; `register` attaches them all to the app's command group.
+"""
+
+from flask import Flask
+from flask.cli import FlaskGroup
+
+
+def register(app: Flask) -> None:
+    """Attach the portal's commands to the app's command group."""
+    from ..server import serve_command
+    from .ca import ca_group
+    from .cert import cert_group
+    from .setup import init_command
+    from .user import user_group
+
+    for command in (init_command, ca_group, cert_group, user_group, serve_command):
+        app.cli.add_command(command)
+
+
+def main() -> None:
+    """Entry point of the `portal` console script."""
+    from .. import create_app
+
+    group = FlaskGroup(
+        name="portal", create_app=create_app, load_dotenv=False, set_debug_flag=False,
+        help="portal: a self-hosted certificate authority.",
+    )
+    group.main(prog_name="portal")

@@ -1,0 +1,31 @@
+"""`portal user ...`: accounts."""
+
+import click
+
+from ..services import users
+from .common import actor, read_input, reports_errors
+
+
+@click.group("user")
+def user_group():
+    """Accounts."""
+
+
+@user_group.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "user"]), required=True)
+@click.option("--password-file", help="File holding the password (default: generate one).")
+@click.option("--email", help="E-mail address.")
+@reports_errors
+def user_create(username, role, password_file, email):
+    """Create a user."""
+    password = None
+    if password_file:
+        password = read_input(password_file, "password file").decode("utf-8", "replace")
+        password = password.rstrip("\r\n")
+    user, generated = users.create_user(
+        username, role=role, password=password, email=email, actor=actor()
+    )
+    click.echo(f"created {user.role} {user.username!r}")
+    if generated:
+        click.echo(f"password (shown once): {generated}")
