@@ -3,10 +3,12 @@
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     String,
     Text,
@@ -154,3 +156,26 @@ def _refuse_audit_change(mapper, connection, target):
     raise PermissionError("the audit log is append-only")
 
 
+class CRLCounter(db.Model):
+    """The last CRL number handed out for a CA: incremented atomically, never reused."""
+
+    __tablename__ = "crl_counters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ca_id: Mapped[int] = mapped_column(ForeignKey("certificate_authorities.id"), unique=True)
+    last_number: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PublishedCRL(db.Model):
+    """The current signed CRL of a CA, stored as DER so that requests never sign."""
+
+    __tablename__ = "crls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ca_id: Mapped[int] = mapped_column(ForeignKey("certificate_authorities.id"), unique=True)
+    number: Mapped[int] = mapped_column(BigInteger)
+    this_update: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_update: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_count: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    der: Mapped[bytes] = mapped_column(LargeBinary)
