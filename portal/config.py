@@ -24,6 +24,12 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_MAX_CA_DAYS": 7300,
     # CRL lifetime: nextUpdate = thisUpdate + this many days; re-signed at half of it.
     "PORTAL_CRL_DAYS": 7,
+    # `portal serve`: host names and addresses in its TLS certificate (issued by the default CA,
+    # renewed when a third of its lifetime is left), and the proxies whose client-certificate
+    # header is believed (addresses or networks, comma-separated; none by default).
+    "PORTAL_SERVER_NAMES": "localhost,127.0.0.1,::1",
+    "PORTAL_SERVER_CERT_DAYS": 90,
+    "PORTAL_TRUSTED_PROXIES": "",
     # Upper bounds for untrusted input.
     "PORTAL_MAX_CSR_BYTES": 64 * 1024,
     "PORTAL_MAX_SANS": 100,

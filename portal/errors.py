@@ -36,3 +36,15 @@ class CAKeyUnavailable(PortalError):
     """The CA key cannot be decrypted: the CA secret is missing or wrong. Nothing can be signed."""
 
     status_code = 503
+
+
+class ClientCertificateMissing(PortalError):
+    """A protected area was reached without a client certificate."""
+
+    status_code = 401
+
+
+class ClientCertificateRefused(PortalError):
+    """A client certificate was presented but is not good for this portal."""
+
+    status_code = 403

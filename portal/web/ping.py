@@ -1,0 +1,69 @@
+"""/ping: the area only a valid, unrevoked client certificate of this portal's CA reaches."""
+
+import ipaddress
+
+from flask import Blueprint, current_app, jsonify, request
+
+from ..ca.clientcert import load_forwarded_certificate, load_presented_certificate
+from ..errors import PortalError
+from ..services.client_auth import authenticate_client
+
+bp = Blueprint("ping", __name__)
+
+FORWARDED_CERT_HEADER = "X-SSL-Client-Cert"
+
+
+def _from_trusted_proxy() -> bool:
+    """True when the direct peer is one of PORTAL_TRUSTED_PROXIES (addresses or networks)."""
+    trusted = current_app.config.get("PORTAL_TRUSTED_PROXIES") or ""
+    if not trusted or not request.remote_addr:
+        return False
+    try:
+        peer = ipaddress.ip_address(request.remote_addr)
+    except ValueError:
+        return False
+    for entry in trusted.replace(",", " ").split():
+        if peer in ipaddress.ip_network(entry, strict=False):
+            return True
+    return False
+
+
+def presented_certificate():
+    """The client certificate of this request: from a trusted proxy's header, else from TLS."""
+    if _from_trusted_proxy() and FORWARDED_CERT_HEADER in request.headers:
+        return load_forwarded_certificate(request.headers[FORWARDED_CERT_HEADER])
+    sock = request.environ.get("gunicorn.socket")
+    if sock is not None and hasattr(sock, "getpeercert"):
+        der = sock.getpeercert(binary_form=True)
+        return load_presented_certificate(der) if der else None
+    pem = request.environ.get("SSL_CLIENT_CERT")  # Werkzeug's development server
+    return load_forwarded_certificate(pem) if pem else None
+
+
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["text/plain", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > (
+        request.accept_mimetypes["text/plain"]
+    )
+
+
+@bp.get("/ping")
+def ping():
+    """Pong for a good client certificate; 401 without one; 403 with the reason otherwise."""
+    try:
+        identity = authenticate_client(presented_certificate())
+    except PortalError as exc:
+        body = {"error": exc.message} if _wants_json() else exc.message + "\n"
+        response = jsonify(body) if _wants_json() else current_app.response_class(
+            body, mimetype="text/plain"
+        )
+        response.status_code = exc.status_code
+        return response
+    if _wants_json():
+        return jsonify(
+            subject=identity.subject,
+            serial=identity.serial,
+            issuer=identity.issuer,
+            notAfter=identity.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+    return current_app.response_class("pong", mimetype="text/plain")
