@@ -28,4 +28,6 @@ def init_command(ca_name, key_type, admin_username):
         click.echo(f"created admin {report.admin_created!r} with password: "
                    f"{report.admin_password}")
         click.echo("  (shown once: store it now)")
+    if report.server_certificate:
+        click.echo(f"created the server certificate {report.server_certificate}")
     click.echo(f"portal is set up in {current_app.instance_path}")

@@ -9,6 +9,7 @@ from ..extensions import db
 from ..models import ROLE_ADMIN, CertificateAuthority, User
 from .authorities import create_ca
 from .secrets import ensure_instance_secrets
+from .server_tls import ensure_server_certificate, server_files
 from .users import create_user
 
 
@@ -20,12 +21,13 @@ class SetupReport:
     ca_created: str | None = None
     admin_created: str | None = None
     admin_password: str | None = None
+    server_certificate: str | None = None
 
 
 def initialize(
     *, ca_name: str, key_type: str, admin_username: str, actor: str
 ) -> SetupReport:
-    """Create secrets, apply migrations, and make a CA and a first admin if there are none."""
+    """Create secrets, apply migrations, a CA, a first admin and a server certificate if missing."""
     report = SetupReport(files_created=ensure_instance_secrets())
     database.upgrade()
     if db.session.scalar(select(CertificateAuthority.id).limit(1)) is None:
@@ -33,4 +35,6 @@ def initialize(
     if db.session.scalar(select(User.id).filter_by(role=ROLE_ADMIN).limit(1)) is None:
         user, password = create_user(admin_username, role=ROLE_ADMIN, actor=actor)
         report.admin_created, report.admin_password = user.username, password
+    if ensure_server_certificate():
+        report.server_certificate = server_files().certificate
     return report
