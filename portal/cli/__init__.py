@@ -12,10 +12,11 @@ def register(app: Flask) -> None:
     from ..server import serve_command
     from .ca import ca_group
     from .cert import cert_group
+    from .crl import crl_group
     from .setup import init_command
     from .user import user_group
 
-    for command in (init_command, ca_group, cert_group, user_group, serve_command):
+    for command in (init_command, ca_group, cert_group, crl_group, user_group, serve_command):
         app.cli.add_command(command)
 
 

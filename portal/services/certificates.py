@@ -12,6 +12,7 @@ from ..extensions import db
 from ..models import STATUS_REVOKED, Certificate
 from . import audit
 from .authorities import get_ca
+from .crl import publish_after_revocation
 
 
 def get_certificate(serial_text: str, *, ca_name: str | None = None) -> Certificate:
@@ -54,6 +55,7 @@ def revoke_certificate(
     audit.record("certificate.revoke", actor=actor, serial=row.serial, detail=reason_name)
     db.session.commit()
     db.session.refresh(row)
+    publish_after_revocation(row.ca_id, actor=actor)  # the CRL lists it before we return
     return row
 
 

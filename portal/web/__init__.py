@@ -5,6 +5,10 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Register every blueprint."""
+    from .health import bp as health_bp
     from .public import bp as public_bp
+    from .publish import bp as publish_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(publish_bp)
+    app.register_blueprint(health_bp)

@@ -1,0 +1,31 @@
+"""/healthz for load balancers and monitors, /metrics for Prometheus."""
+
+from flask import Blueprint, Response, current_app, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from ..services.health import PortalCollector, health_report
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """JSON: database, CA keys, CRL ages; 503 when something needs an administrator."""
+    report, ok = health_report()
+    response = jsonify(report)
+    response.status_code = 200 if ok else 503
+    response.cache_control.no_store = True
+    return response
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus text format, computed from the database at scrape time."""
+    registry = current_app.extensions.get("portal.metrics")
+    if registry is None:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(PortalCollector())
+        current_app.extensions["portal.metrics"] = registry
+    response = Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    response.cache_control.no_store = True
+    return response
