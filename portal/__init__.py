@@ -54,14 +54,17 @@ def _read_instance_file(app: "Flask", name: str) -> str | None:
 
 
 def register_extensions(app: "Flask") -> None:
-    """Wire the database, migrations and CSRF protection to the app."""
+    """Wire the database, migrations, CSRF protection, sign-in and throttling to the app."""
     from . import database
-    from .extensions import csrf, db, migrate
+    from .extensions import csrf, db, limiter, login_manager, migrate
+    from .services import ratelimit  # noqa: F401  (registers the portal-db:// limits storage)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     database.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
 
 
 def register_blueprints(app: "Flask") -> None:

@@ -1,5 +1,8 @@
 """Extension objects, alone here so that nothing imports in a circle."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -24,3 +27,29 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
+
+# Sign-in: Flask-Login keeps who is signed in; pages that need it send people to auth.login.
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please sign in to continue."
+login_manager.login_message_category = "info"
+login_manager.session_protection = "strong"
+
+# Throttling: counted in the database (portal.services.ratelimit registers `portal-db://`),
+# so that every gunicorn worker sees the same counts; the memory storage would multiply the
+# limit by the number of workers.
+limiter = Limiter(
+    key_func=get_remote_address, storage_uri="portal-db://", strategy="moving-window"
+)
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    """The signed-in user from the session's id, or None when disabled or its password changed."""
+    from .models import User
+
+    ident, _, stamp = user_id.partition(":")
+    user = db.session.get(User, int(ident)) if ident.isdigit() else None
+    if user is None or not user.active or user.get_id() != user_id:
+        return None
+    return user

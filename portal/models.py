@@ -1,11 +1,13 @@
 """The database tables: no crypto and no commits here."""
 
+import hashlib
 from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -87,6 +89,26 @@ class User(db.Model):
     role: Mapped[str] = mapped_column(String(8), default=ROLE_USER)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    # Flask-Login: the session holds "<id>:<stamp>"; a new password changes the stamp, which
+    # signs the user out everywhere; a disabled user is not active.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        """Whether this user may sign in."""
+        return bool(self.active)
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether this user runs the CA."""
+        return self.role == ROLE_ADMIN
+
+    def get_id(self) -> str:
+        """The id Flask-Login keeps in the session."""
+        stamp = hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+        return f"{self.id}:{stamp}"
 
 
 class Certificate(db.Model):
@@ -179,3 +201,14 @@ class PublishedCRL(db.Model):
     revoked_count: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     der: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RateLimitHit(db.Model):
+    """One counted hit of a rate limit (a failed sign-in), shared by every worker process."""
+
+    __tablename__ = "rate_limit_hits"
+    __table_args__ = (Index("ix_rate_limit_hits_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(255))
+    at: Mapped[float] = mapped_column(Float)  # seconds since the epoch, as `limits` counts

@@ -1,12 +1,13 @@
 """Accounts: creating users with a password hash (scrypt)."""
 
+import functools
 import re
 import secrets
 
-from sqlalchemy import select
-from werkzeug.security import generate_password_hash
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..errors import Conflict, InvalidInput, PolicyViolation
+from ..errors import Conflict, InvalidInput, NotFound, PolicyViolation
 from ..extensions import db
 from ..models import ROLE_ADMIN, ROLE_USER, User
 from . import audit
@@ -58,3 +59,79 @@ def create_user(
     audit.record("user.create", actor=actor, detail=f"{username} ({role})")
     db.session.commit()
     return user, generated
+
+
+# A hash to check against when the user does not exist, so that a wrong user name costs the
+# same time as a wrong password and the two cannot be told apart.
+@functools.cache
+def _dummy_hash() -> str:
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The active user with this name and password, or None (same cost either way)."""
+    user = db.session.scalar(select(User).filter_by(username=(username or "").strip()))
+    valid = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
+    if user is None or not valid or not user.active:
+        return None
+    return user
+
+
+def list_users() -> list[User]:
+    """Every user, by name."""
+    return list(db.session.scalars(select(User).order_by(User.username)))
+
+
+def get_user(user_id: int) -> User:
+    """A user by id."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    return user
+
+
+def _refuse_last_admin(user: User, what: str) -> None:
+    """Keep at least one active admin, so nobody locks the CA out of its own portal."""
+    if not (user.role == ROLE_ADMIN and user.active):
+        return
+    others = db.session.scalar(
+        select(func.count()).select_from(User).where(
+            User.role == ROLE_ADMIN, User.active.is_(True), User.id != user.id
+        )
+    )
+    if not others:
+        raise PolicyViolation(f"cannot {what} the last active admin", field="role")
+
+
+def set_role(user_id: int, role: str, *, actor: str) -> User:
+    """Make a user an admin or a plain user."""
+    if role not in (ROLE_ADMIN, ROLE_USER):
+        raise InvalidInput("the role is admin or user", field="role")
+    user = get_user(user_id)
+    if role != ROLE_ADMIN:
+        _refuse_last_admin(user, "demote")
+    user.role = role
+    audit.record("user.role", actor=actor, detail=f"{user.username} -> {role}")
+    db.session.commit()
+    return user
+
+
+def set_active(user_id: int, active: bool, *, actor: str) -> User:
+    """Disable a user (signed out at the next request) or enable them again."""
+    user = get_user(user_id)
+    if not active:
+        _refuse_last_admin(user, "disable")
+    user.active = active
+    audit.record("user.enable" if active else "user.disable", actor=actor, detail=user.username)
+    db.session.commit()
+    return user
+
+
+def reset_password(user_id: int, password: str | None = None, *, actor: str) -> tuple[User, str]:
+    """Set a new password (generated when none is given); every session of the user ends."""
+    user = get_user(user_id)
+    new_password = password or generate_password()
+    user.password_hash = generate_password_hash(check_password_strength(new_password))
+    audit.record("user.password_reset", actor=actor, detail=user.username)
+    db.session.commit()
+    return user, new_password

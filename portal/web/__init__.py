@@ -12,3 +12,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(public_bp)
     app.register_blueprint(publish_bp)
     app.register_blueprint(health_bp)
+
+    from .areas import register_areas
+
+    register_areas(app)

@@ -1,0 +1,52 @@
+"""`portal cert generate`: a key and certificate for someone, as a password-protected .p12."""
+
+import os
+
+import click
+
+from ..ca.keys import DEFAULT_KEY_TYPE, KEY_TYPES
+from ..ca.pkcs12 import COMPATIBLE, MODERN
+from ..services import keygen
+from .cert import cert_group
+from .common import actor, read_input, reports_errors
+
+
+@cert_group.command("generate")
+@click.option("--cn", "common_name", required=True, help="Subject common name.")
+@click.option("--email", help="E-mail address (a subjectAltName).")
+@click.option("--san", "sans", multiple=True,
+              help="Another name: DNS:x, IP:x or email:x (repeatable).")
+@click.option("--profile", type=click.Choice(["server", "client"]), required=True)
+@click.option("--key-type", type=click.Choice(KEY_TYPES), default=DEFAULT_KEY_TYPE,
+              show_default=True)
+@click.option("--ca", "ca_name", help="Issuing CA (default: the default CA).")
+@click.option("--days", type=click.IntRange(min=1), help="Validity in days.")
+@click.option("--out", "out_path", required=True, help="Where to write the .p12 file.")
+@click.option("--password-file", required=True,
+              help="File holding the .p12 password (its first line).")
+@click.option("--compatible", "compatibility", flag_value=COMPATIBLE, default=True,
+              help="3DES with a SHA-1 MAC: imports everywhere (default).")
+@click.option("--modern", "compatibility", flag_value=MODERN,
+              help="AES-256 with PBKDF2/SHA-256.")
+@reports_errors
+def cert_generate(common_name, email, sans, profile, key_type, ca_name, days, out_path,
+                  password_file, compatibility):
+    """Generate a key, issue its certificate and write both as a .p12."""
+    raw = read_input(password_file, "password file")
+    password = raw.decode("utf-8", "replace").splitlines()[0] if raw.strip() else ""
+    bundle = keygen.generate_bundle(
+        common_name=common_name, email=email, sans=list(sans), profile_name=profile,
+        key_type=key_type, password=password, compatibility=compatibility, ca_name=ca_name,
+        days=days, actor=actor(),
+    )
+    try:
+        descriptor = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(bundle.data)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot write {out_path!r}: {exc.strerror} (certificate {bundle.certificate.serial} "
+            "was issued: revoke it)"
+        ) from None
+    click.echo(f"generated {bundle.certificate.serial} {bundle.certificate.subject} "
+               f"({compatibility}) -> {out_path}", err=True)

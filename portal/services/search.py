@@ -1,0 +1,189 @@
+"""Searching the certificate list and the audit log: server-side, indexed, keyset-paginated.
+
+Pages are cut with a keyset cursor ("after this row") on an indexed sort column, never with a
+growing OFFSET, and no page counts every matching row: a bounded count says "1,000+" instead.
+Search terms are prefixes, so each one is a range on an index: the common name, a SAN in
+`certificate_names`, the serial (any notation) or the owner's user name.
+"""
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select
+
+from ..ca.serials import normalize_serial
+from ..errors import PortalError
+from ..extensions import db
+from ..models import STATUS_ISSUED, AuditEvent, Certificate, CertificateName, User
+
+PAGE_SIZE = 50
+COUNT_CAP = 1000
+# sort name -> (column, ascending); every column is indexed, the id breaks ties.
+SORTS = {
+    "newest": (Certificate.id, False),
+    "oldest": (Certificate.id, True),
+    "expires": (Certificate.not_after, True),
+    "-expires": (Certificate.not_after, False),
+}
+_TOP = "\U0010ffff"  # sorts after every other character: [q, q + _TOP) is "starts with q"
+
+
+@dataclass(frozen=True)
+class CertificateQuery:
+    """What the person asked for in the certificate list."""
+
+    q: str = ""
+    status: str | None = None
+    profile: str | None = None
+    ca_id: int | None = None
+    expiring_days: int | None = None
+    sort: str = "newest"
+    after: str | None = None
+    before: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of rows, the cursors to its neighbours, and a bounded count of all matches."""
+
+    rows: list
+    next_cursor: str | None
+    prev_cursor: str | None
+    count: int
+    count_capped: bool
+
+
+def _prefix(column, text: str):
+    return and_(column >= text, column < text + _TOP)
+
+
+def _search_condition(q: str):
+    """CN, SAN or owner starting with q, or the serial q in any notation."""
+    variants = {q, q.lower(), q[:1].upper() + q[1:]}
+    terms = [_prefix(Certificate.common_name, variant) for variant in sorted(variants)]
+    terms.append(
+        Certificate.id.in_(
+            select(CertificateName.certificate_id).where(
+                _prefix(CertificateName.value, q.lower())
+            )
+        )
+    )
+    terms.append(
+        Certificate.owner_id.in_(select(User.id).where(User.username == q))
+    )
+    try:
+        terms.append(Certificate.serial == normalize_serial(q))
+    except PortalError:
+        pass
+    return or_(*terms)
+
+
+def _filters(query: CertificateQuery, now: datetime) -> list:
+    conditions = []
+    if query.q.strip():
+        conditions.append(_search_condition(query.q.strip()))
+    if query.status:
+        conditions.append(Certificate.status == query.status)
+    if query.profile:
+        conditions.append(Certificate.profile == query.profile)
+    if query.ca_id:
+        conditions.append(Certificate.ca_id == query.ca_id)
+    if query.expiring_days is not None:
+        conditions.append(Certificate.status == STATUS_ISSUED)
+        conditions.append(Certificate.not_after >= now)
+        conditions.append(Certificate.not_after < now + timedelta(days=query.expiring_days))
+    return conditions
+
+
+def _cursor_of(row: Certificate, column) -> str:
+    if column is Certificate.id:
+        return str(row.id)
+    return f"{row.not_after.astimezone(UTC).strftime('%Y%m%dT%H%M%S')}.{row.id}"
+
+
+def _after(column, ascending: bool, cursor: str):
+    """Rows strictly after the cursor in the sort order (None for a cursor that does not parse)."""
+    try:
+        if column is Certificate.id:
+            ident = int(cursor)
+            return Certificate.id > ident if ascending else Certificate.id < ident
+        stamp, ident_text = cursor.split(".")
+        value = datetime.strptime(stamp, "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+        ident = int(ident_text)
+    except ValueError:
+        return None
+    if ascending:
+        return and_(column >= value, or_(column > value, Certificate.id > ident))
+    return and_(column <= value, or_(column < value, Certificate.id < ident))
+
+
+def search_certificates(
+    query: CertificateQuery, *, page_size: int = PAGE_SIZE, now: datetime | None = None
+) -> Page:
+    """One page of certificates matching the query, in the chosen order."""
+    now = now or datetime.now(UTC)
+    column, ascending = SORTS.get(query.sort, SORTS["newest"])
+    conditions = _filters(query, now)
+    backwards = bool(query.before) and not query.after
+    cursor = query.before if backwards else query.after
+    keyset = _after(column, ascending != backwards, cursor) if cursor else None
+    forward = ascending != backwards
+    order = [column.asc(), Certificate.id.asc()] if forward else [
+        column.desc(), Certificate.id.desc()
+    ]
+    if column is Certificate.id:
+        order = order[1:]
+    statement = select(Certificate).where(*conditions)
+    if keyset is not None:
+        statement = statement.where(keyset)
+    rows = list(db.session.scalars(statement.order_by(*order).limit(page_size + 1)))
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    if backwards:
+        rows.reverse()
+    has_next = more if not backwards else True
+    has_prev = (more if backwards else keyset is not None) and bool(rows)
+    count = db.session.scalar(
+        select(func.count()).select_from(
+            select(Certificate.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
+        )
+    )
+    return Page(
+        rows=rows,
+        next_cursor=_cursor_of(rows[-1], column) if rows and has_next else None,
+        prev_cursor=_cursor_of(rows[0], column) if has_prev else None,
+        count=min(count, COUNT_CAP),
+        count_capped=count > COUNT_CAP,
+    )
+
+
+def with_cursor(query: CertificateQuery, *, after: str | None = None,
+                before: str | None = None) -> CertificateQuery:
+    """The same query moved to another page."""
+    return replace(query, after=after, before=before)
+
+
+def search_audit(
+    q: str = "", *, action: str | None = None, before: int | None = None,
+    page_size: int = PAGE_SIZE,
+) -> tuple[list[AuditEvent], int | None]:
+    """Audit events, newest first, matching who, what or which serial; and the next cursor."""
+    statement = select(AuditEvent)
+    q = q.strip()
+    if q:
+        terms = [AuditEvent.actor == q, AuditEvent.actor == f"web:{q}",
+                 _prefix(AuditEvent.action, q)]
+        try:
+            terms.append(AuditEvent.serial == normalize_serial(q))
+        except PortalError:
+            pass
+        statement = statement.where(or_(*terms))
+    if action:
+        statement = statement.where(_prefix(AuditEvent.action, action))
+    if before:
+        statement = statement.where(AuditEvent.id < before)
+    rows = list(
+        db.session.scalars(statement.order_by(AuditEvent.id.desc()).limit(page_size + 1))
+    )
+    next_cursor = rows[page_size - 1].id if len(rows) > page_size else None
+    return rows[:page_size], next_cursor

@@ -1,0 +1,126 @@
+"""Certificates: the searchable list, a detail page, downloads and revocation."""
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+
+from ..ca.pem import to_der, to_pem
+from ..ca.revocation import REASONS
+from ..errors import PortalError
+from ..models import STATUS_ISSUED, STATUS_PENDING, STATUS_REVOKED
+from ..services import authorities, certificates
+from ..services.search import CertificateQuery, search_certificates
+from .access import current_actor, get_certificate, require_admin
+from .forms import show_error
+from .forms.certs import REASON_LABELS, RevokeForm
+from .x509view import describe_certificate
+
+bp = Blueprint("certs", __name__, url_prefix="/certificates")
+bp.before_request(require_admin)
+
+STATUSES = (STATUS_ISSUED, STATUS_REVOKED, STATUS_PENDING)
+PROFILES = ("client", "server")
+SORT_LABELS = {
+    "newest": "Newest first", "oldest": "Oldest first",
+    "expires": "Expiring soonest", "-expires": "Expiring last",
+}
+EXPIRING_CHOICES = (7, 30, 90, 365)
+
+
+def _int_arg(name: str, low: int, high: int) -> int | None:
+    try:
+        value = int(request.args.get(name, ""))
+    except ValueError:
+        return None
+    return value if low <= value <= high else None
+
+
+def query_from_args() -> CertificateQuery:
+    """The list's query from the URL, ignoring values that are not offered."""
+    status = request.args.get("status")
+    profile = request.args.get("profile")
+    sort = request.args.get("sort", "newest")
+    return CertificateQuery(
+        q=request.args.get("q", "")[:200],
+        status=status if status in STATUSES else None,
+        profile=profile if profile in PROFILES else None,
+        ca_id=_int_arg("ca", 1, 2**31),
+        expiring_days=_int_arg("expiring", 1, 3650),
+        sort=sort if sort in SORT_LABELS else "newest",
+        after=request.args.get("after") or None,
+        before=request.args.get("before") or None,
+    )
+
+
+def list_url(**changes) -> str:
+    """The list URL with some arguments changed (None removes one); cursors reset."""
+    args = {k: v for k, v in request.args.items() if k not in ("after", "before")}
+    args.update(changes)
+    return url_for("certs.index", **{k: v for k, v in args.items() if v not in (None, "")})
+
+
+@bp.get("")
+def index():
+    """The certificate list: search, filters, sort and pages."""
+    query = query_from_args()
+    page = search_certificates(query)
+    return render_template(
+        "certs/list.html", page=page, query=query, cas=authorities.list_cas(),
+        statuses=STATUSES, profiles=PROFILES, sorts=SORT_LABELS,
+        expiring_choices=EXPIRING_CHOICES, list_url=list_url,
+    )
+
+
+@bp.get("/<int:certificate_id>")
+def detail(certificate_id: int):
+    """Everything about one certificate, its downloads and the revocation form."""
+    row = get_certificate(certificate_id)
+    return _detail_page(row, RevokeForm())
+
+
+def _detail_page(row, form, status: int = 200):
+    certificate = certificates.load_x509(row)
+    return render_template(
+        "certs/detail.html", row=row, form=form, reasons=REASON_LABELS,
+        facts=describe_certificate(certificate) if certificate else None,
+    ), status
+
+
+@bp.get("/<int:certificate_id>/<any(pem, der, chain):kind>")
+def download(certificate_id: int, kind: str):
+    """The certificate as PEM, DER, or PEM followed by the CA chain."""
+    row = get_certificate(certificate_id)
+    certificate = certificates.load_x509(row)
+    if certificate is None:
+        abort(404)
+    stem = (row.common_name or "certificate").replace('"', "")[:48]
+    stem = "".join(c if c.isalnum() or c in "._-" else "_" for c in stem) or "certificate"
+    if kind == "der":
+        data, mimetype, name = to_der(certificate), "application/pkix-cert", f"{stem}.cer"
+    elif kind == "chain":
+        chain = authorities.chain_of(row.ca)
+        data = to_pem(certificate) + b"".join(to_pem(c) for c in chain)
+        mimetype, name = "application/x-pem-file", f"{stem}-chain.pem"
+    else:
+        data, mimetype, name = to_pem(certificate), "application/x-pem-file", f"{stem}.pem"
+    return Response(data, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.post("/<int:certificate_id>/revoke")
+def revoke(certificate_id: int):
+    """Revoke with a reason, once the person has ticked the confirmation."""
+    row = get_certificate(certificate_id)
+    form = RevokeForm()
+    if not form.validate_on_submit():
+        return _detail_page(row, form, 400)
+    if form.reason.data not in REASONS:
+        abort(400)
+    try:
+        certificates.revoke_certificate(
+            row.serial, reason=form.reason.data, ca_name=row.ca.name, actor=current_actor()
+        )
+    except PortalError as error:
+        show_error(form, error)
+        return _detail_page(row, form, error.status_code)
+    flash(f"Certificate {row.serial} is revoked ({REASON_LABELS[form.reason.data]}).",
+          "success")
+    return redirect(url_for("certs.detail", certificate_id=row.id))

@@ -1,0 +1,64 @@
+"""Error pages: a clear sentence for the person, never a stack trace."""
+
+from flask import Flask, current_app, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from ..errors import PortalError
+from ..extensions import db
+
+MESSAGES = {
+    400: "The request could not be understood.",
+    403: "You do not have access to this page.",
+    404: "There is nothing here. The link may be old, or the item was never there.",
+    405: "This address does not accept that kind of request.",
+    413: "The upload is too large.",
+    429: "Too many attempts. Wait a minute and try again.",
+    500: "Something went wrong on our side. Nothing was changed; try again.",
+    503: "The service is not available right now.",
+}
+
+
+def error_page(status: int, message: str | None = None):
+    """Render the error page for a status code."""
+    text = message or MESSAGES.get(status, "The request failed.")
+    return render_template("error.html", status=status, message=text), status
+
+
+def handle_portal_error(error: PortalError):
+    """A typed error no view handled: its own status and sentence."""
+    db.session.rollback()
+    return error_page(error.status_code, error.message)
+
+
+def handle_csrf_error(error: CSRFError):
+    """A form without a valid CSRF token: say what to do, in one sentence."""
+    return error_page(
+        400,
+        "This form has expired or did not come from this site. Go back, reload the page and "
+        "send it again.",
+    )
+
+
+def handle_http_error(error: HTTPException):
+    """404, 405, 429 and friends: the standard sentence."""
+    if error.code == 429 and request.endpoint == "auth.login":
+        from .auth import throttled_login_page
+
+        return throttled_login_page()
+    return error_page(error.code or 500)
+
+
+def handle_unexpected_error(error: Exception):
+    """Anything else: log it for the operator, roll back, show a calm page without details."""
+    db.session.rollback()
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    return error_page(500)
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers."""
+    app.register_error_handler(PortalError, handle_portal_error)
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected_error)

@@ -1,0 +1,126 @@
+"""Issuing: from a CSR (with a preview before signing), or with a key generated for someone."""
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
+
+from ..ca.csr import load_csr
+from ..ca.names import describe_general_name
+from ..ca.profiles import PROFILES, apply_profile, get_profile
+from ..errors import InvalidInput, PortalError
+from ..services import authorities, issuance, keygen
+from .access import current_actor, require_admin
+from .forms import choices, show_error
+from .forms.issue import GenerateForm, IssueForm
+
+bp = Blueprint("issue", __name__)
+bp.before_request(require_admin)
+
+# service error fields -> form fields
+ALIASES = {"subject": "common_name"}
+ISSUE_ALIASES = {"sans": "csr", "subject": "csr", "email": "csr", "key_type": "csr"}
+
+
+def _with_ca_choices(form):
+    cas = authorities.list_cas()
+    form.ca.choices = choices((ca.name, f"{ca.name} — {ca.subject}") for ca in cas)
+    if not form.ca.data and cas:
+        form.ca.data = cas[0].name
+    return form
+
+
+def _csr_bytes(form: IssueForm) -> bytes:
+    upload = form.csr_file.data
+    if upload and getattr(upload, "filename", ""):
+        limit = current_app.config["PORTAL_MAX_CSR_BYTES"]
+        data = upload.read(limit + 1)
+        if len(data) > limit:
+            raise InvalidInput(f"the CSR file is larger than {limit} bytes", field="csr_file")
+        return data
+    return (form.csr.data or "").encode("utf-8")
+
+
+def _as_pem(csr_data: bytes) -> str:
+    """The CSR as PEM text (an uploaded DER file is converted; it was parsed already)."""
+    if csr_data.lstrip().startswith(b"-----"):
+        return csr_data.decode("ascii", "replace")
+    csr = x509.load_der_x509_csr(csr_data)
+    return csr.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def _preview(csr_data: bytes, profile_name: str) -> dict:
+    """What the certificate will hold, from the parsed and checked request."""
+    config = current_app.config
+    request = load_csr(csr_data, max_bytes=config["PORTAL_MAX_CSR_BYTES"],
+                       max_sans=config["PORTAL_MAX_SANS"])
+    profile = get_profile(profile_name, leaf_only=True)
+    subject, sans = apply_profile(profile, request.subject, request.sans)
+    return {
+        "subject": subject.rfc4514_string() or "(empty)",
+        "sans": [describe_general_name(name) for name in sans],
+        "key_type": request.key_type,
+        "profile": PROFILES[profile_name].description,
+        "days": issuance.validity_days(profile, None),
+    }
+
+
+@bp.route("/issue", methods=["GET", "POST"])
+def issue():
+    """Step 1: paste or upload a CSR; step 2: check the preview; step 3: sign."""
+    form = _with_ca_choices(IssueForm())
+    if not form.validate_on_submit():
+        return render_template("issue.html", form=form, preview=None)
+    try:
+        csr_data = _csr_bytes(form)
+        if not csr_data.strip():
+            raise InvalidInput("paste a CSR or choose a file", field="csr")
+        preview = _preview(csr_data, form.profile.data)
+        if form.step.data != "sign":
+            form.csr.data = _as_pem(csr_data)  # the preview page carries the CSR as text
+            if form.days.data:
+                preview["days"] = form.days.data
+            return render_template("issue.html", form=form, preview=preview)
+        row = issuance.issue_from_csr(
+            csr_data, form.profile.data, ca_name=form.ca.data, days=form.days.data,
+            actor=current_actor(),
+        )
+    except PortalError as error:
+        show_error(form, error, ISSUE_ALIASES | {"profile": "profile", "ca": "ca"})
+        return render_template("issue.html", form=form, preview=None), error.status_code
+    flash(f"Issued certificate {row.serial} for {row.common_name or row.sans}.", "success")
+    return redirect(url_for("certs.detail", certificate_id=row.id))
+
+
+@bp.route("/generate", methods=["GET", "POST"])
+def generate():
+    """Generate a key for someone; the response is the .p12 (or PEM) itself, never stored."""
+    form = _with_ca_choices(GenerateForm())
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template("generate.html", form=form), status
+    try:
+        bundle = keygen.generate_bundle(
+            common_name=form.common_name.data.strip(),
+            email=form.email.data,
+            sans=(form.sans.data or "").splitlines(),
+            profile_name=form.profile.data,
+            key_type=form.key_type.data,
+            password=form.password.data,
+            compatibility=form.compatibility.data,
+            output=form.output.data,
+            ca_name=form.ca.data,
+            days=form.days.data,
+            actor=current_actor(),
+        )
+    except PortalError as error:
+        show_error(form, error, ALIASES)
+        return render_template("generate.html", form=form), error.status_code
+    return Response(
+        bundle.data,
+        mimetype=bundle.mimetype,
+        headers={
+            "Content-Disposition": f'attachment; filename="{bundle.filename}"',
+            "Cache-Control": "no-store",
+            "X-Certificate-Serial": bundle.certificate.serial,
+        },
+    )

@@ -1,0 +1,73 @@
+// portal: small progressive enhancements. Every page works without this file.
+(function () {
+  "use strict";
+
+  // A strong password from the browser's CSPRNG: 20 characters without look-alikes (~115 bits).
+  var ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789-_.";
+  function strongPassword(length) {
+    var out = "", bytes = new Uint8Array(1);
+    while (out.length < length) {
+      window.crypto.getRandomValues(bytes);
+      if (bytes[0] < 256 - (256 % ALPHABET.length)) { out += ALPHABET[bytes[0] % ALPHABET.length]; }
+    }
+    return out;
+  }
+
+  function on(id, handler) {
+    var element = document.getElementById(id);
+    if (element) { element.addEventListener("click", handler); }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    on("suggest-password", function (event) {
+      var input = document.getElementById(event.currentTarget.dataset.target);
+      input.value = strongPassword(20);
+      input.type = "text";
+      var toggle = document.getElementById("toggle-password");
+      if (toggle) { toggle.textContent = "Hide"; }
+      input.focus();
+      input.select();
+    });
+    on("toggle-password", function (event) {
+      var input = document.getElementById(event.currentTarget.dataset.target);
+      var hidden = input.type === "password";
+      input.type = hidden ? "text" : "password";
+      event.currentTarget.textContent = hidden ? "Hide" : "Show";
+    });
+
+    // Filters apply as soon as a select changes.
+    document.querySelectorAll("select.auto-submit").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+
+    // A second confirmation before destructive forms (the server checks its own box too).
+    document.querySelectorAll("form.confirm-form").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
+      });
+    });
+
+    // A PEM file chosen for upload is shown in the text box it belongs to.
+    document.querySelectorAll("input[type=file][data-fill]").forEach(function (input) {
+      input.addEventListener("change", function () {
+        var file = input.files && input.files[0];
+        var target = document.getElementById(input.dataset.fill);
+        if (!file || !target || file.size > 65536) { return; }
+        file.text().then(function (text) {
+          if (text.indexOf("-----BEGIN") !== -1) { target.value = text; input.value = ""; }
+        });
+      });
+    });
+
+    document.querySelectorAll("button.copy").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var source = document.getElementById(button.dataset.copy);
+        if (navigator.clipboard && source) {
+          navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+            button.textContent = "Copied";
+          });
+        }
+      });
+    });
+  });
+})();
