@@ -17,13 +17,13 @@ import click
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from .webserver import PUBLIC_PATHS
+
 # OpenSSL's X509_V_FLAG_NO_CHECK_TIME: let an expired client certificate through the handshake
 # so that /ping can answer 403 "expired" instead of a bare TLS alert.
 X509_V_FLAG_NO_CHECK_TIME = 0x200000
 RENEWAL_CHECK_SECONDS = 6 * 3600
-PUBLIC_PATHS = re.compile(
-    r"^/((ca/[A-Za-z0-9._-]+/)?(ca\.crt|ca\.pem|crl\.der|crl\.pem)|healthz|metrics)$"
-)
+PLAIN_HTTP_PATHS = re.compile(rf"^/({PUBLIC_PATHS}|healthz|metrics)$")
 
 
 class TLSContextCache:
@@ -101,7 +101,7 @@ class PlainHttpGate:
     def __call__(self, environ, start_response):
         """Serve public paths; redirect everything else to the HTTPS listener."""
         path = environ.get("PATH_INFO", "")
-        if PUBLIC_PATHS.match(path):
+        if PLAIN_HTTP_PATHS.match(path):
             return self.app(environ, start_response)
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "localhost")
         host = re.sub(r":\d+$", "", host) if not host.endswith("]") else host

@@ -16,9 +16,11 @@ def register(app: Flask) -> None:
     from .crl import crl_group
     from .setup import init_command
     from .user import user_group
+    from .webserver import webserver_config_command
 
     for command in (init_command, ca_group, cert_group, crl_group, user_group, serve_command):
         app.cli.add_command(command)
+    app.cli.add_command(webserver_config_command)
 
 
 def main() -> None:

@@ -1,0 +1,47 @@
+"""`portal webserver-config nginx|apache`: a working front-end configuration for the portal."""
+
+import os
+
+import click
+from cryptography import x509
+from flask import current_app
+
+from ..services.server_tls import ensure_server_certificate, server_files
+from ..webserver import WebServerSite, render
+from .common import reports_errors
+
+LISTEN_DEFAULTS = {"nginx": ("443", "80"), "apache": ("*:443", "*:80")}
+
+
+@click.command("webserver-config")
+@click.argument("kind", type=click.Choice(["nginx", "apache"]))
+@click.option("--server-name", default="localhost", show_default=True)
+@click.option("--upstream", default="https://127.0.0.1:8443", show_default=True,
+              help="Where `portal serve` listens (its HTTPS port).")
+@click.option("--https-listen", help="Listen address for HTTPS (nginx 443, Apache *:443).")
+@click.option("--http-listen", help="Listen address for plain HTTP (nginx 80, Apache *:80).")
+@click.option("--crl-file", help="The CRL file `portal crl export` writes "
+                                 "(default: crl.pem in the instance folder).")
+@reports_errors
+def webserver_config_command(kind, server_name, upstream, https_listen, http_listen, crl_file):
+    """Print an nginx or Apache configuration that fronts the portal with mutual TLS."""
+    ensure_server_certificate()
+    files = server_files()
+    default_https, default_http = LISTEN_DEFAULTS[kind]
+    crl = os.path.abspath(crl_file or os.path.join(current_app.instance_path, "crl.pem"))
+    with open(files.certificate, "rb") as handle:
+        leaf = x509.load_pem_x509_certificates(handle.read())[0]
+    names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    if server_name not in names.get_values_for_type(x509.DNSName):
+        click.echo(
+            f"warning: the server certificate does not name {server_name!r}; add it to "
+            "PORTAL_SERVER_NAMES and run `portal init` again", err=True,
+        )
+    if not os.path.exists(crl):
+        click.echo(f"note: {crl} does not exist yet: run `portal crl export --out {crl} "
+                   "--format pem` before starting the web server", err=True)
+    click.echo(render(kind, WebServerSite(
+        server_name=server_name, upstream=upstream, certificate=files.certificate,
+        key=files.key, ca_bundle=files.client_ca_bundle, crl=crl,
+        https_listen=https_listen or default_https, http_listen=http_listen or default_http,
+    )), nl=False)
