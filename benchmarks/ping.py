@@ -37,6 +37,7 @@ def plain_server(port_socket: socket.socket, files: dict) -> None:
     context.verify_mode = ssl.CERT_OPTIONAL
     while True:
         conn, _ = port_socket.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             with context.wrap_socket(conn, server_side=True) as tls:
                 tls.getpeercert(binary_form=True)
