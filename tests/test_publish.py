@@ -115,10 +115,11 @@ def test_every_level_of_an_intermediate_chain_has_a_crl(client, root_ca, interme
     (tmp_path / "ca.pem").write_bytes(client.get("/ca/issuing/ca.pem").data)
     (tmp_path / "root.pem").write_bytes(client.get("/ca.pem").data)
     (tmp_path / "issuing-crl.pem").write_bytes(issuing_crl)
+    (tmp_path / "root-crl.pem").write_bytes(root_crl)
     (tmp_path / "crls.pem").write_bytes(issuing_crl + root_crl)
     (tmp_path / "good.pem").write_bytes(to_pem(good))
     (tmp_path / "bad.pem").write_bytes(to_pem(bad))
-    for name in ("issuing-crl.pem", "crls.pem"):
+    for name in ("issuing-crl.pem", "root-crl.pem"):  # pkilint reads one CRL per file
         assert pkilint_findings(tmp_path / name, crl=True) == ""
     checked = openssl("crl", "-CAfile", tmp_path / "ca.pem", "-in", tmp_path / "issuing-crl.pem",
                       "-verify", "-noout")
