@@ -17,6 +17,7 @@ import click
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from .cli.common import reports_errors
 from .webserver import PUBLIC_PATHS
 
 # OpenSSL's X509_V_FLAG_NO_CHECK_TIME: let an expired client certificate through the handshake
@@ -191,6 +192,7 @@ def common_options(workers: int) -> dict:
 @click.option("--http-port", type=click.IntRange(0, 65535), default=8080, show_default=True,
               help="Plain HTTP port for the CA certificate and the CRL (0: none).")
 @click.option("--workers", type=click.IntRange(min=1), default=default_workers)
+@reports_errors
 def serve_command(host, port, http_port, workers):
     """Serve the portal over HTTPS with gunicorn (client certificates asked, /ping requires one)."""
     from flask import current_app

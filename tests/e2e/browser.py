@@ -1,0 +1,52 @@
+"""A real Chromium with a client certificate imported from a .p12 into its NSS database."""
+
+import json
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.conftest import require_program
+
+POLICY_FOLDER = Path("/etc/chromium/policies/managed")
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@contextmanager
+def chromium_with_certificate(home: Path, p12: Path, password: str, ca_pem: Path, origin: str,
+                              issuer_cn: str):
+    """Import the .p12 and trust the CA in a fresh NSS database under `home`.
+
+    Headless Chromium shows no certificate chooser; the AutoSelectCertificateForUrls policy
+    (a managed policy file, for this origin only, removed afterwards) makes the choice a user
+    would make in the chooser.
+    """
+    certutil, pk12util = require_program("certutil"), require_program("pk12util")
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    subprocess.run([certutil, "-N", "-d", f"sql:{nssdb}", "--empty-password"], check=True)
+    subprocess.run([pk12util, "-i", str(p12), "-d", f"sql:{nssdb}", "-W", password],
+                   check=True, capture_output=True)
+    subprocess.run([certutil, "-A", "-d", f"sql:{nssdb}", "-n", "portal CA", "-t", "C,,",
+                    "-i", str(ca_pem)], check=True)
+    rule = {"pattern": origin, "filter": {"ISSUER": {"CN": issuer_cn}}}
+    POLICY_FOLDER.mkdir(parents=True, exist_ok=True)
+    policy = POLICY_FOLDER / f"portal-test-{origin.rsplit(':', 1)[-1]}.json"
+    policy.write_text(json.dumps({"AutoSelectCertificateForUrls": [json.dumps(rule)]}))
+    try:
+        yield
+    finally:
+        policy.unlink()
+
+
+def dump_dom(home: Path, url: str) -> str:
+    """Load a page in headless Chromium with HOME=`home`; return its DOM."""
+    chromium = require_program("chromium")
+    result = subprocess.run(
+        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={home / 'profile'}", "--dump-dom", url],
+        env={"HOME": str(home), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
+        timeout=120,
+    )
+    return result.stdout
