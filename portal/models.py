@@ -203,6 +203,12 @@ class PublishedCRL(db.Model):
     der: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+# The certificate list filters by CA or by profile while sorting by expiry: with these, a page
+# is read in index order instead of sorting every certificate of that CA or profile.
+Index("ix_certificates_ca_id_not_after", Certificate.ca_id, Certificate.not_after)
+Index("ix_certificates_profile_not_after", Certificate.profile, Certificate.not_after)
+
+
 class RateLimitHit(db.Model):
     """One counted hit of a rate limit (a failed sign-in), shared by every worker process."""
 

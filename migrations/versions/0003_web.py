@@ -1,4 +1,4 @@
-"""web: the shared counter behind sign-in throttling
+"""web: the shared counter behind sign-in throttling, and indexes for the certificate list
 
 Revision ID: 0003
 Revises: 0002
@@ -25,8 +25,16 @@ def upgrade():
     with op.batch_alter_table('rate_limit_hits', schema=None) as batch_op:
         batch_op.create_index('ix_rate_limit_hits_key_at', ['key', 'at'], unique=False)
 
+    with op.batch_alter_table('certificates', schema=None) as batch_op:
+        batch_op.create_index('ix_certificates_ca_id_not_after', ['ca_id', 'not_after'], unique=False)
+        batch_op.create_index('ix_certificates_profile_not_after', ['profile', 'not_after'], unique=False)
+
 
 def downgrade():
+    with op.batch_alter_table('certificates', schema=None) as batch_op:
+        batch_op.drop_index('ix_certificates_profile_not_after')
+        batch_op.drop_index('ix_certificates_ca_id_not_after')
+
     with op.batch_alter_table('rate_limit_hits', schema=None) as batch_op:
         batch_op.drop_index('ix_rate_limit_hits_key_at')
 

@@ -74,9 +74,10 @@ def login():
             db.session.commit()
             form.form_errors.append(GENERIC_FAILURE)
             return render_template("login.html", form=form), 200
-        target = _safe_next()
+        wanted = request.values.get("next")
         session.clear()  # a fresh session: nothing from before sign-in survives it
         login_user(user)
+        target = wanted if is_safe_next(wanted) else home_url()
         audit.record("auth.login", actor=f"web:{user.username}",
                      detail=f"from {get_remote_address()}")
         db.session.commit()

@@ -1,0 +1,132 @@
+"""The certificate list: search, filters, sort and keyset pages, served from indexes."""
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Certificate
+from portal.services.authorities import create_ca
+from portal.services.search import CertificateQuery, search_certificates
+from tests.web.listing import QueryPlans, add_rows
+
+
+@pytest.fixture
+def rows(admin_web, root_ca, admin):
+    """3,000 server certificates under root, 20 client ones under another CA owned by alice."""
+    other = create_ca("team", key_type="ec-p256", actor="test")
+    add_rows(root_ca.id, 3000)
+    add_rows(other.id, 20, start=5000, owner_id=admin.id, profile="client")
+    return other
+
+
+def _names(client, url) -> list[str]:
+    body = client.get(url).get_data(as_text=True)
+    return re.findall(r'class="row-link" href="/certificates/\d+">([^<]+)</a>', body)
+
+
+def test_search_by_common_name_san_serial_and_owner(admin_web, rows):
+    assert _names(admin_web, "/certificates?q=host-0012") == [
+        f"host-{n:05}" for n in range(129, 119, -1)]
+    assert _names(admin_web, "/certificates?q=HOST-00077") == ["host-00077"]  # lower-cased too
+    assert _names(admin_web, "/certificates?q=alt-02999.example") == ["host-02999"]
+    serial = f"{0xA0000000 + 42:X}"
+    colons = ":".join(serial[i:i + 2] for i in range(0, len(serial), 2)).lower()
+    for typed in (serial, colons, f"0x{serial.lower()}"):
+        assert _names(admin_web, f"/certificates?q={typed}") == ["host-00042"], typed
+    assert len(_names(admin_web, "/certificates?q=alice")) == 20
+    assert _names(admin_web, "/certificates?q=nothing-like-this") == []
+
+
+def test_filters_and_sorting(admin_web, rows):
+    assert len(_names(admin_web, "/certificates?profile=client")) == 20
+    assert len(_names(admin_web, f"/certificates?ca={rows.id}")) == 20
+    assert _names(admin_web, "/certificates?status=revoked") == []
+    soonest = _names(admin_web, "/certificates?sort=expires")
+    assert soonest[:3] == ["host-00000", "host-00001", "host-00002"]
+    latest = _names(admin_web, "/certificates?sort=-expires")
+    assert latest[0] == "host-05019"
+    # rows expire one per hour: within 2 days means hours 1..47
+    expiring = search_certificates(CertificateQuery(expiring_days=2, sort="expires"))
+    assert expiring.count == 48 and expiring.rows[0].common_name == "host-00000"
+
+
+def test_keyset_pages_cover_everything_once_both_ways(app, rows):
+    for sort in ("newest", "expires", "-expires", "oldest"):
+        seen, query, pages = [], CertificateQuery(profile="client", sort=sort), []
+        page = search_certificates(query, page_size=7)
+        while True:
+            pages.append(page)
+            seen += [row.id for row in page.rows]
+            if not page.next_cursor:
+                break
+            page = search_certificates(
+                CertificateQuery(profile="client", sort=sort, after=page.next_cursor), page_size=7)
+        assert len(seen) == len(set(seen)) == 20, sort
+        assert [len(p.rows) for p in pages] == [7, 7, 6]
+        assert pages[0].prev_cursor is None
+        back = search_certificates(
+            CertificateQuery(profile="client", sort=sort, before=pages[2].prev_cursor),
+            page_size=7)
+        assert [row.id for row in back.rows] == [row.id for row in pages[1].rows], sort
+
+
+def test_the_page_links_walk_the_list(admin_web, rows):
+    body = admin_web.get("/certificates?sort=expires").get_data(as_text=True)
+    next_link = re.search(r'rel="next" href="([^"]+)"', body).group(1).replace("&amp;", "&")
+    second = admin_web.get(next_link).get_data(as_text=True)
+    names = re.findall(r'class="row-link" href="/certificates/\d+">([^<]+)</a>', second)
+    assert names[0] == "host-00050"
+    assert 'rel="prev"' in second
+
+
+def test_counts_are_bounded(admin_web, rows):
+    body = admin_web.get("/certificates").get_data(as_text=True)
+    assert "More than 1,000 certificates" in body
+    assert "20 certificates" in admin_web.get("/certificates?profile=client").get_data(
+        as_text=True)
+
+
+def test_odd_parameters_are_ignored(admin_web, rows):
+    for query in ("status=bogus", "sort=x;drop", "expiring=-3", "ca=abc", "after=zz", "before=1.x"):
+        assert admin_web.get(f"/certificates?{query}").status_code == 200, query
+
+
+@pytest.mark.parametrize("url", [
+    "/certificates",
+    "/certificates?sort=expires",
+    "/certificates?sort=-expires&after=20300101T000000.5",
+    "/certificates?status=revoked",
+    "/certificates?status=issued&sort=expires",
+    "/certificates?profile=client&sort=expires",
+    "/certificates?ca=2&sort=-expires",
+    "/certificates?ca=2",
+    "/certificates?expiring=30&sort=expires",
+])
+def test_lists_read_pages_in_index_order(admin_web, rows, url):
+    with QueryPlans() as recorded:
+        assert admin_web.get(url).status_code == 200
+    assert recorded.plans
+    for statement, plan in recorded.plans:
+        text = " | ".join(plan)
+        assert "TEMP B-TREE" not in text, (url, text)
+        for step in plan:
+            if step.startswith("SCAN certificates") and "INDEX" not in step:
+                # only the unfiltered newest-first list walks the table itself, in id order
+                assert " WHERE " not in statement, (url, text)
+
+
+@pytest.mark.parametrize("q", ["host-0012", "alt-00012", "A0:00:00:2A", "alice"])
+def test_searches_use_an_index_for_every_term(admin_web, rows, q):
+    with QueryPlans() as recorded:
+        assert admin_web.get(f"/certificates?q={q}").status_code == 200
+    for _statement, plan in recorded.plans:
+        assert not any(step.startswith("SCAN certificates") for step in plan), plan
+        assert any("USING INDEX ix_certificates_common_name" in step for step in plan)
+        assert any("USING INDEX ix_certificate_names_value" in step for step in plan)
+
+
+def test_the_rows_are_what_the_service_stored(app, rows):
+    assert db.session.scalar(select(Certificate.common_name).filter_by(
+        serial=f"{0xA0000000 + 7:X}")) == "host-00007"
