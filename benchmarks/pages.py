@@ -1,0 +1,203 @@
+"""Admin pages with a million certificates, and .p12 generation against cryptography's own rate.
+
+1. Median time of the certificate list and search pages (the whole request through Flask:
+   session, query, template) over a database of --rows certificates. Target: at most 50 ms.
+2. .p12 files per second through the portal (key, pending row, signature, stored certificate,
+   audit, PKCS#12) beside cryptography doing the same job (key, signature, PKCS#12 with the same
+   encryption) in the same run. Target: at least 0.85 of the raw rate.
+
+    python benchmarks/pages.py [--rows 1000000] [--requests 30] [--p12 40]
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from common import print_table
+
+BATCH = 50_000
+PAGE_TARGET_MS = 50.0
+P12_TARGET = 0.85
+PASSWORD = "bench-password-1"
+
+
+def prepare(app, rows: int) -> int:
+    """A CA, an admin and `rows` issued certificates with one SAN each; return the CA id."""
+    from sqlalchemy import insert
+
+    from portal import database
+    from portal.extensions import db
+    from portal.models import Certificate, CertificateName
+    from portal.services.authorities import create_ca
+    from portal.services.secrets import ensure_instance_secrets
+    from portal.services.users import create_user
+
+    ensure_instance_secrets()
+    database.upgrade()
+    ca = create_ca("bench", key_type="ec-p256", actor="bench")
+    admin, _ = create_user("bench", role="admin", password=PASSWORD, actor="bench")
+    now = datetime.now(UTC).replace(microsecond=0)
+    statuses = ("issued",) * 9 + ("revoked",)
+    for start in range(0, rows, BATCH):
+        numbers = range(start, min(rows, start + BATCH))
+        db.session.connection().execute(insert(Certificate), [
+            {"id": n + 1, "ca_id": ca.id, "serial": f"{0x5A000000000 + n:X}",
+             "common_name": f"host-{n:07}", "subject": f"CN=host-{n:07}",
+             "sans": f"DNS:host-{n:07}.example.com", "profile": ("server", "client")[n % 2],
+             "key_type": "ec-p256", "status": statuses[n % 10],
+             "owner_id": admin.id if n % 1000 == 0 else None,
+             "not_before": now - timedelta(days=1), "not_after": now + timedelta(minutes=n),
+             "created_at": now}
+            for n in numbers
+        ])
+        db.session.connection().execute(insert(CertificateName), [
+            {"certificate_id": n + 1, "kind": "DNS", "value": f"host-{n:07}.example.com"}
+            for n in numbers
+        ])
+        db.session.commit()
+    db.session.execute(db.text("ANALYZE"))
+    db.session.commit()
+    return ca.id
+
+
+def page_times(app, rows: int, requests: int) -> list[tuple[str, float, str]]:
+    """Median milliseconds per page, each page requested `requests` times."""
+    from flask.testing import FlaskClient
+
+    class Client(FlaskClient):
+        def open(self, *args, **kwargs):
+            kwargs.setdefault("base_url", "https://localhost")
+            return super().open(*args, **kwargs)
+
+    app.test_client_class = Client
+    client = app.test_client()
+    client.environ_base["HTTP_REFERER"] = "https://localhost/"
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    signed = client.post("/login", data={"username": "bench", "password": PASSWORD,
+                                         "csrf_token": token})
+    assert signed.status_code == 302, signed.status_code
+    middle = rows // 2
+    deep = client.get("/certificates?sort=expires").get_data(as_text=True)
+    cursor = deep.split('rel="next" href="')[1].split('"')[0].replace("&amp;", "&")
+    serial = f"{0x5A000000000 + middle:X}"
+    pages = [
+        ("list: newest first", "/certificates"),
+        ("list: expiring soonest, page 2", cursor),
+        ("list: revoked, expiring last", "/certificates?status=revoked&sort=-expires"),
+        ("list: client profile, expiring within 30 days",
+         "/certificates?profile=client&expiring=30&sort=expires"),
+        ("search: common name prefix", f"/certificates?q=host-{middle:07}"),
+        ("search: DNS name", f"/certificates?q=host-{middle:07}.example.com"),
+        ("search: serial with colons",
+         "/certificates?q=" + ":".join(serial[i:i + 2] for i in range(0, len(serial), 2))),
+        ("search: owner", "/certificates?q=bench"),
+    ]
+    results = []
+    for name, url in pages:
+        times = []
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (url, response.status_code)
+        results.append((name, statistics.median(times), "ms"))
+    return results
+
+
+def p12_rates(app, count: int) -> tuple[float, float]:
+    """(.p12 per second through the portal, the same job in plain cryptography)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import NameOID
+
+    from portal.ca.keys import generate_private_key
+    from portal.ca.pkcs12 import pkcs12_encryption
+    from portal.ca.profiles import PROFILES
+    from portal.ca.serials import random_serial
+    from portal.ca.signer import build_certificate
+    from portal.services import keygen
+    from portal.services.authorities import get_ca, get_signer, urls_for
+
+    ca = get_ca()
+    signer, urls = get_signer(ca), urls_for(ca)
+    chain = [signer.certificate]
+
+    def raw():
+        key = generate_private_key("ec-p256")
+        now = datetime.now(UTC)
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Jane Doe")])
+        certificate = build_certificate(
+            signer, public_key=key.public_key(), subject=subject,
+            sans=(x509.RFC822Name("jane@example.com"),), profile=PROFILES["client"],
+            serial=random_serial(), not_before=now, not_after=now + timedelta(days=365), urls=urls,
+        )
+        pkcs12.serialize_key_and_certificates(
+            b"Jane Doe", key, certificate, chain,
+            pkcs12_encryption(PASSWORD.encode(), "compatible"))
+
+    def portal():
+        keygen.generate_bundle(common_name="Jane Doe", email="jane@example.com",
+                               profile_name="client", password=PASSWORD, actor="bench")
+
+    raw(), portal()  # warm up
+    best_raw = best_portal = 0.0
+    for _round in range(3):  # alternate, best of three: the machine is shared
+        started = time.perf_counter()
+        for _ in range(count):
+            raw()
+        best_raw = max(best_raw, count / (time.perf_counter() - started))
+        started = time.perf_counter()
+        for _ in range(count):
+            portal()
+        best_portal = max(best_portal, count / (time.perf_counter() - started))
+    return best_portal, best_raw
+
+
+def main() -> int:
+    """Build the data, measure, print the tables; exit 1 when a target is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--p12", type=int, default=40, help=".p12 files per round")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="portal-bench-pages-"))
+    try:
+        instance = folder / "instance"
+        instance.mkdir(mode=0o700)
+        os.environ["PORTAL_INSTANCE"] = str(instance)
+        from portal import create_app
+
+        app = create_app()
+        with app.app_context():
+            started = time.perf_counter()
+            prepare(app, args.rows)
+            print(f"{args.rows:,} certificate rows inserted in "
+                  f"{time.perf_counter() - started:.1f} s")
+            pages = page_times(app, args.rows, args.requests)
+            portal_rate, raw_rate = p12_rates(app, args.p12)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    target = f"target ({PAGE_TARGET_MS:g} ms)"
+    ok = print_table(
+        f"Certificate pages with {args.rows:,} rows: median ms per request (lower is better)",
+        [(target, PAGE_TARGET_MS, "ms"), *pages], baseline=target, higher_is_better=False,
+        targets={name: 1.0 for name, _value, _unit in pages},
+    )
+    raw_name, portal_name = "cryptography: key + cert + .p12", "portal: generate_bundle"
+    ok &= print_table(
+        ".p12 generation, EC P-256, compatible (3DES): files per second",
+        [(raw_name, raw_rate, "per s"), (portal_name, portal_rate, "per s")],
+        baseline=raw_name, targets={portal_name: P12_TARGET},
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
