@@ -1,5 +1,6 @@
 """Loading certificate signing requests from untrusted bytes."""
 
+import warnings
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -25,25 +26,24 @@ class CertificateRequest:
 
 
 def _parse(data: bytes) -> x509.CertificateSigningRequest:
-    stripped = data.strip()
-    if stripped.startswith(b"-----BEGIN"):
-        label = stripped[len(b"-----BEGIN ") :].split(b"-----", 1)[0]
+    begin = data.find(b"-----BEGIN")
+    if begin >= 0:  # PEM, possibly after text such as `openssl req -text` prints
+        pem = data[begin:].strip()
+        label = pem[len(b"-----BEGIN ") :].split(b"-----", 1)[0]
         if label not in _PEM_CSR_LABELS:
             shown = label.decode("ascii", "replace")[:40]
             raise InvalidInput(
                 f"this PEM holds a {shown!r}, not a CERTIFICATE REQUEST", field="csr"
             )
-        loader = x509.load_pem_x509_csr
-        data = stripped + b"\n"
+        loader, data = x509.load_pem_x509_csr, pem + b"\n"
+        problem = "the PEM CERTIFICATE REQUEST is damaged: its content does not parse"
     else:
         loader = x509.load_der_x509_csr
+        problem = "not a certificate signing request: expected PEM or DER"
     try:
         return loader(data)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        detail = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
-        raise InvalidInput(
-            f"not a valid certificate signing request in PEM or DER ({detail})", field="csr"
-        ) from None
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise InvalidInput(problem, field="csr") from None
 
 
 def _requested_sans(csr: x509.CertificateSigningRequest, max_sans: int) -> list[x509.GeneralName]:
@@ -111,7 +111,12 @@ def load_csr(
             field="csr",
         )
     try:
-        subject, emails = check_subject(csr.subject)
+        with warnings.catch_warnings():
+            # cryptography warns (rather than fails) about an over-long attribute it parses;
+            # check_subject refuses it with a clear message instead.
+            warnings.simplefilter("ignore", UserWarning)
+            requested_subject = csr.subject
+        subject, emails = check_subject(requested_subject)
     except ValueError as exc:
         raise InvalidInput(f"the CSR's subject is malformed ({exc})", field="csr") from None
     sans = _requested_sans(csr, max_sans)

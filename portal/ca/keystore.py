@@ -4,7 +4,7 @@ import base64
 import os
 import secrets
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -62,24 +62,25 @@ def unseal_private_key(sealed: bytes, secret: str | None, *, bound_to: bytes):
 
 def load_private_key_file(data: bytes, password: bytes | None = None):
     """Load a private key given by a user (PEM or DER, optionally encrypted)."""
-    loaders = (serialization.load_pem_private_key, serialization.load_der_private_key)
+    if not data or not data.strip():
+        raise InvalidInput("the key file is empty", field="key")
     if data.lstrip().startswith(b"-----"):
-        loaders = loaders[:1]
-    for loader in loaders:
-        try:
-            return loader(data, password=password or None)
-        except TypeError as exc:
-            if "encrypted" in str(exc) or "Password" in str(exc):
-                raise InvalidInput(
-                    "the key is encrypted: give its password", field="key_password"
-                ) from None
-            raise InvalidInput(f"cannot load the key: {exc}", field="key") from None
-        except ValueError as exc:
-            if password and "password" in str(exc).lower():
-                raise InvalidInput("wrong password for the key", field="key_password") from None
-            last = exc
-        except Exception as exc:  # cryptography raises UnsupportedAlgorithm and friends
-            last = exc
+        loader = serialization.load_pem_private_key
+    else:
+        loader = serialization.load_der_private_key
+    try:
+        return loader(data, password=password or None)
+    except TypeError as exc:
+        if "not encrypted" in str(exc):
+            problem = "the key is not encrypted: leave out its password"
+        else:
+            problem = "the key is encrypted: give its password"
+        raise InvalidInput(problem, field="key_password") from None
+    except ValueError as exc:
+        if "password" in str(exc).lower():
+            raise InvalidInput("wrong password for the key", field="key_password") from None
+    except UnsupportedAlgorithm:
+        pass
     raise InvalidInput(
-        f"not a private key in PEM or DER ({str(last).splitlines()[0][:120]})", field="key"
+        "not a private key in PEM or DER (or of a type this portal does not support)", field="key"
     )

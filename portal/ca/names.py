@@ -30,8 +30,9 @@ def check_text(value: str, what: str, limit: int) -> str:
     """Refuse empty, oversize, control-character and markup-bearing values in a name."""
     if not value or not value.strip():
         raise PolicyViolation(f"{what} is empty", field="subject")
-    if len(value) > limit:
-        raise PolicyViolation(f"{what} is longer than {limit} characters", field="subject")
+    if len(value.encode("utf-8")) > limit:  # cryptography counts UTF-8 bytes, not characters
+        unit = "characters" if value.isascii() else "bytes in UTF-8"
+        raise PolicyViolation(f"{what} is longer than {limit} {unit}", field="subject")
     if _FORBIDDEN.search(value):
         raise PolicyViolation(
             f"{what} contains control characters or markup (< >), which are not allowed",

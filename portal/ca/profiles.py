@@ -81,12 +81,13 @@ def apply_profile(
     """Check a subject and SANs against a profile; return the names the certificate will carry."""
     names = list(sans)
     common_name = common_name_of(subject)
+    unusable_cn: PolicyViolation | None = None
     if profile.name == "server" and common_name and not names:
         # Clients match the SAN, not the CN: a CN that is a host name becomes the SAN.
         try:
             names.append(x509.DNSName(check_dns_name(common_name)))
-        except PolicyViolation:
-            pass
+        except PolicyViolation as exc:
+            unusable_cn = exc
     for name in names:
         if not isinstance(name, profile.san_kinds):
             allowed = ", ".join(kind.__name__ for kind in profile.san_kinds) or "none"
@@ -96,6 +97,12 @@ def apply_profile(
                 field="sans",
             )
     if profile.requires_san and not names:
+        if unusable_cn is not None:  # say why the CN could not serve as the name
+            raise PolicyViolation(
+                f"the {profile.name} profile needs at least one DNS name or IP address; the "
+                f"common name cannot be one: {unusable_cn.message}",
+                field="sans",
+            )
         raise PolicyViolation(
             f"the {profile.name} profile needs at least one DNS name or IP address",
             field="sans",

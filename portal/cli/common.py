@@ -6,6 +6,7 @@ import os
 import sys
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from ..errors import PortalError
 
@@ -21,7 +22,7 @@ def actor() -> str:
 
 
 def reports_errors(command):
-    """Turn a PortalError into one line on stderr and exit status 1, never a traceback."""
+    """Turn a PortalError or a database failure into one line on stderr and exit status 1."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -29,8 +30,20 @@ def reports_errors(command):
             return command(*args, **kwargs)
         except PortalError as exc:
             raise click.ClickException(exc.message) from None
+        except DBAPIError as exc:
+            raise click.ClickException(database_problem(exc)) from None
 
     return wrapper
+
+
+def database_problem(exc: DBAPIError) -> str:
+    """One line saying what is wrong with the database and what to do about it."""
+    detail = str(exc.orig).splitlines()[0][:200] if exc.orig else type(exc).__name__
+    if "no such table" in detail or "does not exist" in detail:
+        return f"the database has no portal tables ({detail}): run `portal init`"
+    if "unable to open" in detail:
+        return f"cannot open the database ({detail}): run `portal init` to create it"
+    return f"database error: {detail}"
 
 
 def read_input(path: str, what: str, limit: int = MAX_INPUT_FILE_BYTES) -> bytes:
