@@ -1,24 +1,63 @@
-"""Issuing certificates: check the request, record a pending row, sign, store."""
+"""Issuing certificates: check the request, record a pending row, sign, store.
 
+Issuance is the hot path. The rule stays: the pending row is committed before anything is
+signed, and the signed certificate is committed before it is handed out. Around that rule the
+writes use SQLAlchemy Core on the session's connection (one INSERT for the row, one for its
+names, one UPDATE and one audit INSERT) rather than ORM flushes and reloads, the issuing CA's
+signer and URLs come from a per-process cache, and the row handed back is an ORM object built
+from the values already known, without reading it back.
+"""
+
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
 from flask import current_app
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from ..ca.csr import load_csr
 from ..ca.names import common_name_of, describe_general_name
 from ..ca.pem import to_der
-from ..ca.profiles import Profile, apply_profile, get_profile, validity_window
+from ..ca.profiles import Profile, PublicationUrls, apply_profile, get_profile, validity_window
 from ..ca.serials import random_serial, serial_to_hex
-from ..ca.signer import build_certificate, fingerprint_sha256
+from ..ca.signer import CASigner, build_certificate, fingerprint_sha256
 from ..errors import PortalError
 from ..extensions import db
-from ..models import STATUS_ISSUED, STATUS_PENDING, Certificate, CertificateName
+from ..models import (
+    STATUS_ISSUED,
+    STATUS_PENDING,
+    Certificate,
+    CertificateName,
+)
 from . import audit
 from .authorities import get_ca, get_signer, urls_for
 
 SERIAL_ATTEMPTS = 5
+
+# Statements built once: executed with parameters, they hit SQLAlchemy's compiled cache.
+_CERTIFICATES = Certificate.__table__
+_INSERT_CERTIFICATE = insert(_CERTIFICATES)
+_INSERT_NAME = insert(CertificateName.__table__)
+_SERIAL_TAKEN = select(_CERTIFICATES.c.id).where(
+    _CERTIFICATES.c.ca_id == bindparam("ca_id"), _CERTIFICATES.c.serial == bindparam("serial")
+)
+_STORE_SIGNED = (
+    update(_CERTIFICATES)
+    .where(_CERTIFICATES.c.id == bindparam("row_id"))
+    .values(der=bindparam("der"), fingerprint_sha256=bindparam("fingerprint"), status=STATUS_ISSUED)
+)
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """What signing needs to know about a CA, cached per process."""
+
+    id: int
+    name: str
+    signer: CASigner
+    urls: PublicationUrls
 
 
 def validity_days(profile: Profile, days: int | None) -> int:
@@ -26,6 +65,21 @@ def validity_days(profile: Profile, days: int | None) -> int:
     config = current_app.config
     default = config[f"PORTAL_{profile.name.upper()}_DAYS"]
     return min(days or default, config["PORTAL_MAX_DAYS"])
+
+
+def get_issuer(ca_name: str | None) -> Issuer:
+    """The CA named `ca_name` (or the default CA), ready to sign, from a per-process cache.
+
+    A CA row never changes once created (its name, certificate, key and default flag are
+    fixed), so what signing needs is looked up and its key decrypted once per process.
+    """
+    cache: dict = current_app.extensions.setdefault("portal.issuers", {})
+    issuer = cache.get(ca_name)
+    if issuer is None:
+        ca = get_ca(ca_name)
+        issuer = Issuer(id=ca.id, name=ca.name, signer=get_signer(ca), urls=urls_for(ca))
+        cache[ca_name] = issuer
+    return issuer
 
 
 def issue_from_csr(
@@ -63,67 +117,94 @@ def issue_for_key(
     actor: str,
 ) -> Certificate:
     """Sign a checked subject, SANs and public key; the row is committed before signing."""
-    ca = get_ca(ca_name)
-    signer = get_signer(ca)  # fails before anything is written when the CA key is unusable
-    urls = urls_for(ca)
+    issuer = get_issuer(ca_name)  # fails before anything is written when the key is unusable
+    now = datetime.now(UTC)
     not_before, not_after = validity_window(
-        datetime.now(UTC), validity_days(profile, days), ca_not_after=signer.not_after
+        now, validity_days(profile, days), ca_not_after=issuer.signer.not_after
     )
-    row, serial = _record_pending(
-        ca.id, subject, sans, profile.name, key_type, not_before, not_after, owner_id
-    )
+    values = {
+        "ca_id": issuer.id,
+        "common_name": common_name_of(subject),
+        "subject": subject.rfc4514_string(),
+        "profile": profile.name,
+        "key_type": key_type,
+        "not_before": not_before,
+        "not_after": not_after,
+        "status": STATUS_PENDING,
+        "owner_id": owner_id,
+        "created_at": now,
+    }
+    values["id"], serial = _record_pending(values, sans)
     try:
         certificate = build_certificate(
-            signer, public_key=public_key, subject=subject, sans=sans, profile=profile,
-            serial=serial, not_before=not_before, not_after=not_after, urls=urls,
+            issuer.signer, public_key=public_key, subject=subject, sans=sans, profile=profile,
+            serial=serial, not_before=not_before, not_after=not_after, urls=issuer.urls,
         )
     except Exception as exc:
         audit.record_now(
-            "certificate.issue", actor=actor, serial=row.serial, outcome="error",
+            "certificate.issue", actor=actor, serial=values["serial"], outcome="error",
             detail=f"signing failed, row left pending: {exc}",
         )
         raise
-    row.der = to_der(certificate)
-    row.fingerprint_sha256 = fingerprint_sha256(certificate)
-    row.status = STATUS_ISSUED
-    audit.record(
-        "certificate.issue", actor=actor, serial=row.serial,
-        detail=f"{profile.name} {row.subject} by {ca.name}",
+    values.update(
+        der=to_der(certificate), fingerprint_sha256=fingerprint_sha256(certificate),
+        status=STATUS_ISSUED,
+    )
+    connection = db.session.connection()
+    connection.execute(
+        _STORE_SIGNED,
+        {"row_id": values["id"], "der": values["der"],
+         "fingerprint": values["fingerprint_sha256"]},
+    )
+    audit.insert(
+        "certificate.issue", actor=actor, serial=values["serial"],
+        detail=f"{profile.name} {values['subject']} by {issuer.name}", connection=connection,
     )
     db.session.commit()
-    return row
+    return _as_row(values)
 
 
-def _record_pending(
-    ca_id, subject, sans, profile_name, key_type, not_before, not_after, owner_id
-) -> tuple[Certificate, int]:
-    """Insert the pending row with a fresh random serial, retrying on a (rare) collision."""
-    subject_text = subject.rfc4514_string()
+def _record_pending(values: dict, sans: tuple[x509.GeneralName, ...]) -> tuple[int, int]:
+    """Insert and commit the pending row and its names under a fresh random serial.
+
+    Retries on a (rare) serial collision; returns the row id and the serial.
+    """
     described = [describe_general_name(name) for name in sans]
+    values["sans"] = ", ".join(described)
+    names = [text.split(":", 1) for text in described]
     for _attempt in range(SERIAL_ATTEMPTS):
         serial = random_serial()
-        row = Certificate(
-            ca_id=ca_id,
-            serial=serial_to_hex(serial),
-            common_name=common_name_of(subject),
-            subject=subject_text,
-            sans=", ".join(described),
-            profile=profile_name,
-            key_type=key_type,
-            not_before=not_before,
-            not_after=not_after,
-            status=STATUS_PENDING,
-            owner_id=owner_id,
-            names=[
-                CertificateName(kind=text.split(":", 1)[0], value=text.split(":", 1)[1].lower())
-                for text in described
-            ],
-        )
-        db.session.add(row)
+        values["serial"] = serial_to_hex(serial)
         try:
+            connection = db.session.connection()
+            row_id = connection.execute(_INSERT_CERTIFICATE, values).inserted_primary_key[0]
+            if names:
+                connection.execute(
+                    _INSERT_NAME,
+                    [
+                        {"certificate_id": row_id, "kind": kind, "value": value.lower()}
+                        for kind, value in names
+                    ],
+                )
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
-            continue
-        return row, serial
+            if _serial_taken(values["ca_id"], values["serial"]):
+                continue
+            raise  # another constraint (an unknown owner, say): a bug, not bad luck
+        return row_id, serial
     raise PortalError("could not allocate a unique serial number; try again")
+
+
+def _serial_taken(ca_id: int, serial: str) -> bool:
+    """Whether the CA already has a certificate with this serial."""
+    found = db.session.execute(_SERIAL_TAKEN, {"ca_id": ca_id, "serial": serial}).first()
+    return found is not None
+
+
+def _as_row(values: dict) -> Certificate:
+    """The committed row as a persistent ORM object, built from known values (no SELECT)."""
+    row = Certificate(revoked_at=None, revocation_reason=None, **values)
+    make_transient_to_detached(row)
+    db.session.add(row)
+    return row
