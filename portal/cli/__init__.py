@@ -22,6 +22,10 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
     app.cli.add_command(webserver_config_command)
 
+    from .token import token_group
+
+    app.cli.add_command(token_group)
+
 
 def main() -> None:
     """Entry point of the `portal` console script."""

@@ -37,6 +37,7 @@ class CertificateQuery:
     profile: str | None = None
     ca_id: int | None = None
     expiring_days: int | None = None
+    owner_id: int | None = None  # only this user's certificates (the API, for non-admins)
     sort: str = "newest"
     after: str | None = None
     before: str | None = None
@@ -88,6 +89,8 @@ def _filters(query: CertificateQuery, now: datetime) -> list:
         conditions.append(Certificate.profile == query.profile)
     if query.ca_id:
         conditions.append(Certificate.ca_id == query.ca_id)
+    if query.owner_id is not None:
+        conditions.append(Certificate.owner_id == query.owner_id)
     if query.expiring_days is not None:
         conditions.append(Certificate.status == STATUS_ISSUED)
         conditions.append(Certificate.not_after >= now)

@@ -16,3 +16,9 @@ def register(app: Flask) -> None:
     from .areas import register_areas
 
     register_areas(app)
+
+    from .api import bp as api_bp
+    from .tokens import bp as tokens_bp
+
+    app.register_blueprint(api_bp)
+    app.register_blueprint(tokens_bp)

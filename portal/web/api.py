@@ -1,0 +1,342 @@
+"""The JSON API for machines: issue, look up, search and revoke certificates with a bearer token.
+
+Every request carries `Authorization: Bearer <token>` (made with `portal token create` or on
+the API tokens page). A token acts for its user with the pages' rules: an admin's token sees
+every certificate, a user's token only that user's (anyone else's is a 404). Errors are JSON
+with a message. No cookies are read, so the blueprint is exempt from CSRF.
+"""
+
+import json
+import ssl
+
+from flask import Blueprint, current_app, g, jsonify, request, url_for
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+
+from ..ca.serials import normalize_serial
+from ..errors import Conflict, InvalidInput, PortalError
+from ..errors import NotFound as PortalNotFound
+from ..extensions import csrf, db
+from ..models import STATUS_ISSUED, STATUS_PENDING, STATUS_REVOKED, Certificate, User
+from ..services import authorities, certificates, issuance, tokens
+from ..services.search import SORTS, CertificateQuery, search_certificates
+from .openapi import openapi_document
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # bearer tokens, never cookies: no cross-site request can carry one
+
+MAX_BODY_BYTES = 256 * 1024  # a CSR is at most 64 KB; JSON escaping adds a little
+MAX_PAGE = 200
+STATUSES = (STATUS_PENDING, STATUS_ISSUED, STATUS_REVOKED)
+ISSUE_FIELDS = {"csr", "profile", "ca", "days"}
+PUBLIC_ENDPOINTS = {"api.openapi"}
+
+
+class Unauthorized(PortalError):
+    """No bearer token, or one that is unknown, revoked or belongs to a disabled user."""
+
+    status_code = 401
+
+
+class Forbidden(PortalError):
+    """The token's user may not do this."""
+
+    status_code = 403
+
+
+class UnsupportedMediaType(PortalError):
+    """The body is not JSON."""
+
+    status_code = 415
+
+
+# --- request plumbing -------------------------------------------------------------------------
+
+
+@bp.before_request
+def authenticate():
+    """Bound the body, then find the token's user (401 without a valid bearer token)."""
+    request.max_content_length = MAX_BODY_BYTES
+    if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+        return
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send an API token: Authorization: Bearer <token>")
+    owner = tokens.authenticate(token.strip())
+    if owner is None:
+        raise Unauthorized("the API token is unknown or revoked, or its user is disabled")
+    g.api_user = owner
+
+
+def _error(status: int, message: str, field: str | None = None):
+    response = jsonify({"status": status, "message": message, "field": field})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="portal"'
+    return response
+
+
+@bp.errorhandler(PortalError)
+def portal_error(error: PortalError):
+    """A typed error: its status code and its sentence, as JSON."""
+    db.session.rollback()
+    return _error(error.status_code, error.message, error.field)
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException):
+    """404, 405, 413 and friends, as JSON."""
+    db.session.rollback()
+    messages = {413: f"the request body is larger than {MAX_BODY_BYTES} bytes"}
+    response = _error(error.code or 500, messages.get(error.code, error.description))
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+@bp.errorhandler(Exception)
+def unexpected_error(error: Exception):
+    """Anything else: logged for the operator; the client gets a calm 500 without details."""
+    db.session.rollback()
+    current_app.logger.exception("unhandled API error on %s %s", request.method, request.path)
+    return _error(500, "internal error; nothing was issued or changed by this request")
+
+
+@bp.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def unknown(anything: str):
+    """Paths under /api/v1 that match nothing: a JSON 404 (or 405), not the HTML page."""
+    adapter = current_app.url_map.bind("localhost")
+    allowed = []
+    for method in ("GET", "POST"):
+        try:
+            endpoint, _ = adapter.match(request.path, method=method)
+        except HTTPException:
+            continue
+        if endpoint != "api.unknown":
+            allowed.append(method)
+    if allowed:
+        raise MethodNotAllowed(valid_methods=allowed)
+    raise NotFound("no such API endpoint")
+
+
+def _json_body(*, required: bool = True) -> dict:
+    """The request's JSON object (415 for another content type, 400 for malformed JSON)."""
+    raw = request.get_data(cache=False)
+    if not raw.strip() and not required:
+        return {}
+    if not request.is_json:
+        raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise InvalidInput("the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object")
+    return data
+
+
+def _text(data: dict, name: str, *, required: bool = False, limit: int = 256) -> str | None:
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{name!r} must be a non-empty string", field=name)
+    if len(value) > limit:
+        raise InvalidInput(f"{name!r} is longer than {limit} characters", field=name)
+    return value
+
+
+# --- what a certificate looks like in JSON ----------------------------------------------------
+
+
+def _ca_names() -> dict[int, str]:
+    """CA id -> name, cached per process (CA rows never change), reloaded for an unknown id."""
+    return current_app.extensions.setdefault("portal.api.ca_names", {})
+
+
+def ca_name_of(ca_id: int) -> str:
+    """The name of a CA by id."""
+    names = _ca_names()
+    if ca_id not in names:
+        names.update((ca.id, ca.name) for ca in authorities.list_cas())
+    return names.get(ca_id, "?")
+
+
+def _owner_names(rows: list[Certificate]) -> dict[int, str]:
+    ids = {row.owner_id for row in rows if row.owner_id is not None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
+
+
+def _iso(moment) -> str | None:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def certificate_json(row: Certificate, owners: dict[int, str], *, with_pem: bool) -> dict:
+    """A certificate row as the API shows it (the PEM only when asked for, and once signed)."""
+    body = {
+        "serial": row.serial,
+        "status": row.status,
+        "profile": row.profile,
+        "ca": ca_name_of(row.ca_id),
+        "subject": row.subject,
+        "common_name": row.common_name,
+        "sans": [text for text in (row.sans or "").split(", ") if text],
+        "key_type": row.key_type,
+        "not_before": _iso(row.not_before),
+        "not_after": _iso(row.not_after),
+        "revoked_at": _iso(row.revoked_at),
+        "revocation_reason": row.revocation_reason,
+        "fingerprint_sha256": row.fingerprint_sha256,
+        "owner": owners.get(row.owner_id),
+        "url": url_for("api.get_certificate", serial=row.serial),
+    }
+    if with_pem:
+        body["certificate"] = ssl.DER_cert_to_PEM_cert(row.der) if row.der else None
+    return body
+
+
+def _find(serial_text: str) -> Certificate:
+    """A certificate the token's user may see, by serial: 404 for unknown or someone else's."""
+    serial = normalize_serial(serial_text)
+    query = select(Certificate).where(Certificate.serial == serial)
+    owner = g.api_user
+    if not owner.is_admin:
+        query = query.where(Certificate.owner_id == owner.id)
+    ca_name = request.args.get("ca")
+    if ca_name:
+        query = query.where(Certificate.ca_id == authorities.get_ca(ca_name[:64]).id)
+    rows = list(db.session.scalars(query.limit(2)))
+    if not rows:
+        raise PortalNotFound(f"no certificate with serial {serial}", field="serial")
+    if len(rows) > 1:
+        raise Conflict(f"serial {serial} exists under several CAs: add ?ca=NAME", field="ca")
+    return rows[0]
+
+
+def _actor() -> str:
+    return f"api:{g.api_user.username}"
+
+
+# --- endpoints --------------------------------------------------------------------------------
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3 description of this API (no token needed)."""
+    return jsonify(openapi_document())
+
+
+@bp.post("/certificates")
+def issue_certificate():
+    """Issue a certificate from a CSR for the token's user: 201 with the PEM."""
+    data = _json_body()
+    unknown_fields = set(data) - ISSUE_FIELDS
+    if unknown_fields:
+        name = sorted(unknown_fields)[0][:40]
+        raise InvalidInput(f"unknown field {name!r}; expected {sorted(ISSUE_FIELDS)}", field=name)
+    csr_text = _text(data, "csr", required=True, limit=MAX_BODY_BYTES)
+    profile = _text(data, "profile", required=True, limit=16)
+    ca_name = _text(data, "ca", limit=64)
+    days = data.get("days")
+    if days is not None and (type(days) is not int or not 1 <= days <= 20000):
+        raise InvalidInput("'days' must be a whole number from 1 to 20000", field="days")
+    owner = g.api_user
+    allowed = current_app.config.get("PORTAL_API_USER_PROFILES", "client,server")
+    if not owner.is_admin and profile not in allowed.replace(",", " ").split():
+        raise Forbidden(f"your account may not request {profile[:16]!r} certificates",
+                        field="profile")
+    try:
+        csr_data = csr_text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("'csr' must be PEM text", field="csr") from None
+    row = issuance.issue_from_csr(
+        csr_data, profile, ca_name=ca_name, days=days, owner_id=owner.id, actor=_actor()
+    )
+    body = certificate_json(row, {owner.id: owner.username}, with_pem=True)
+    response = jsonify(body)
+    response.status_code = 201
+    response.headers["Location"] = body["url"]
+    return response
+
+
+@bp.get("/certificates/<serial>")
+def get_certificate(serial: str):
+    """One certificate with its PEM (null while pending)."""
+    row = _find(serial)
+    return jsonify(certificate_json(row, _owner_names([row]), with_pem=True))
+
+
+def _int_arg(name: str, low: int, high: int, default: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise InvalidInput(f"{name!r} must be a whole number from {low} to {high}", field=name)
+    return value
+
+
+def _choice_arg(name: str, allowed) -> str | None:
+    value = request.args.get(name) or None
+    if value is not None and value not in allowed:
+        raise InvalidInput(f"{name!r} must be one of {', '.join(allowed)}", field=name)
+    return value
+
+
+@bp.get("/certificates")
+def list_certificates():
+    """Search certificates, newest first by default, a page at a time (keyset cursors)."""
+    owner = g.api_user
+    ca_id = None
+    if request.args.get("ca"):
+        try:
+            ca_id = authorities.get_ca(request.args["ca"][:64]).id
+        except PortalNotFound as exc:
+            raise InvalidInput(exc.message, field="ca") from None
+    after = request.args.get("after") or None
+    if after is not None and len(after) > 64:
+        raise InvalidInput("'after' is not a cursor this API handed out", field="after")
+    query = CertificateQuery(
+        q=request.args.get("q", "")[:200],
+        status=_choice_arg("status", STATUSES),
+        profile=_choice_arg("profile", ("client", "server")),
+        ca_id=ca_id,
+        expiring_days=_int_arg("expiring", 1, 3650),
+        owner_id=None if owner.is_admin else owner.id,
+        sort=_choice_arg("sort", tuple(SORTS)) or "newest",
+        after=after,
+    )
+    page = search_certificates(query, page_size=_int_arg("limit", 1, MAX_PAGE, 50))
+    owners = _owner_names(page.rows)
+    next_url = None
+    if page.next_cursor:
+        args = {**request.args.to_dict(), "after": page.next_cursor}
+        next_url = url_for("api.list_certificates", **args)
+    return jsonify({
+        "items": [certificate_json(row, owners, with_pem=False) for row in page.rows],
+        "count": page.count,
+        "count_capped": page.count_capped,
+        "next_cursor": page.next_cursor,
+        "next": next_url,
+    })
+
+
+@bp.post("/certificates/<serial>/revoke")
+def revoke_certificate(serial: str):
+    """Revoke a certificate (pending ones too); the CRL lists it before this returns."""
+    data = _json_body(required=False)
+    unknown_fields = set(data) - {"reason"}
+    if unknown_fields:
+        name = sorted(unknown_fields)[0][:40]
+        raise InvalidInput(f"unknown field {name!r}; expected ['reason']", field=name)
+    reason = _text(data, "reason", limit=40)
+    row = _find(serial)
+    row = certificates.revoke_certificate(
+        row.serial, reason=reason, ca_name=ca_name_of(row.ca_id), actor=_actor()
+    )
+    return jsonify(certificate_json(row, _owner_names([row]), with_pem=True))
