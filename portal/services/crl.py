@@ -45,13 +45,13 @@ _crl = PublishedCRL.__table__
 _counter = CRLCounter.__table__
 _cert = Certificate.__table__
 
-_STATE = select(
+_STATE = select(  # the current CRL of CAs, without its bytes
     _ca.c.id, _ca.c.name, _crl.c.number, _crl.c.sha256, _crl.c.this_update, _crl.c.next_update,
     _crl.c.revoked_count,
 ).select_from(_ca.outerjoin(_crl, _crl.c.ca_id == _ca.c.id))
-_STATE_BY_ID = _STATE.where(_ca.c.id == bindparam("ca_id"))
-_STATE_BY_NAME = _STATE.where(_ca.c.name == bindparam("name"))
-_STATE_OF_DEFAULT = _STATE.where(_ca.c.is_default == true())
+STATE_BY_ID = _STATE.where(_ca.c.id == bindparam("ca_id"))
+STATE_BY_NAME = _STATE.where(_ca.c.name == bindparam("name"))
+STATE_OF_DEFAULT = _STATE.where(_ca.c.is_default == true())
 _DER = select(_crl.c.der).where(_crl.c.ca_id == bindparam("ca_id"),
                                 _crl.c.sha256 == bindparam("sha256"))
 # Only what a CRL entry needs; the time as stored text on SQLite (parsed by fromisoformat in
@@ -132,11 +132,11 @@ def _state_from(row) -> CRLState:
 def crl_state(ca_name: str | None = None, *, ca_id: int | None = None) -> CRLState:
     """The current CRL of a CA by id, by name, or of the default CA; NotFound without the CA."""
     if ca_id is not None:
-        row = db.session.execute(_STATE_BY_ID, {"ca_id": ca_id}).first()
+        row = db.session.execute(STATE_BY_ID, {"ca_id": ca_id}).first()
     elif ca_name:
-        row = db.session.execute(_STATE_BY_NAME, {"name": ca_name}).first()
+        row = db.session.execute(STATE_BY_NAME, {"name": ca_name}).first()
     else:
-        row = db.session.execute(_STATE_OF_DEFAULT).first()
+        row = db.session.execute(STATE_OF_DEFAULT).first()
     if row is None:
         raise NotFound(f"no CA named {ca_name!r}" if ca_name else "there is no CA yet", field="ca")
     return _state_from(row)

@@ -5,15 +5,17 @@ The default CA is at /ca.crt, /ca.pem, /crl.der and /crl.pem; every CA (the defa
 database with one small query per request; a request signs only when it finds a CRL due.
 """
 
-from dataclasses import dataclass
+from datetime import datetime
 from hashlib import sha256
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, request
+from werkzeug.http import http_date, parse_date, parse_etags
 
 from ..ca.crl import der_to_pem
 from ..ca.pem import to_pem
 from ..errors import NotFound
 from ..services import crl as crl_service
+from ..services import crl_cache
 from ..services.authorities import chain_of, get_ca
 
 bp = Blueprint("publish", __name__)
@@ -28,13 +30,6 @@ CA_MAX_AGE_SECONDS = 3600
 RETRY_AFTER_SECONDS = 60
 
 
-@dataclass
-class _CachedCRL:
-    sha256: str
-    der: bytes
-    pem: bytes | None = None
-
-
 def _plain(status: int, message: str) -> Response:
     response = Response(message + "\n", status=status, mimetype="text/plain")
     response.cache_control.no_store = True
@@ -43,24 +38,23 @@ def _plain(status: int, message: str) -> Response:
     return response
 
 
-def _crl_bytes(state: crl_service.CRLState) -> tuple[crl_service.CRLState, _CachedCRL]:
-    """The CRL's bytes from this process's cache, or loaded once from the database."""
-    cache: dict[int, _CachedCRL] = current_app.extensions.setdefault("portal.crl_bytes", {})
-    cached = cache.get(state.ca_id)
-    while cached is None or cached.sha256 != state.sha256:
-        der = crl_service.stored_der(state)
-        if der is None:  # replaced by a newer CRL meanwhile: take that one
-            state = crl_service.crl_state(ca_id=state.ca_id)
-            continue
-        cached = cache[state.ca_id] = _CachedCRL(state.sha256, der)
-    return state, cached
+def _not_modified(environ: dict, etag: str, last_modified: datetime) -> bool:
+    """RFC 9110 13.2.2: If-None-Match decides when present, else If-Modified-Since."""
+    if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+    if if_none_match is not None:
+        return parse_etags(if_none_match).contains_weak(etag)
+    if_modified_since = environ.get("HTTP_IF_MODIFIED_SINCE")
+    if if_modified_since is not None:
+        since = parse_date(if_modified_since)
+        return since is not None and last_modified.replace(microsecond=0) <= since
+    return False
 
 
-def _serve_crl(name: str | None, *, pem: bool) -> Response:
-    try:
-        state = crl_service.crl_state(name)
-    except NotFound as exc:
-        return _plain(404, exc.message)
+def serve_crl(name: str | None, environ: dict, *, pem: bool) -> Response:
+    """A CA's CRL: one small query, cached bytes, headers written out directly."""
+    state = crl_cache.current_state(name)
+    if state is None:
+        return _plain(404, f"no CA named {name!r}" if name else "there is no CA yet")
     now = crl_service.utcnow()
     if state.is_due(now):
         state = crl_service.ensure_fresh(state, now=now)
@@ -75,25 +69,26 @@ def _serve_crl(name: str | None, *, pem: bool) -> Response:
                            f"{state.next_update:%Y-%m-%dT%H:%M:%SZ} and cannot be re-signed: "
                            "the CA secret is missing or wrong (see /healthz). An expired CRL "
                            "is not served.")
-    state, cached = _crl_bytes(state)
+    state, cached = crl_cache.crl_bytes(state)
+    until_resign = int((state.refresh_at - now).total_seconds())
+    if until_resign > 0:
+        cache_control = f"public, max-age={min(CRL_MAX_AGE_SECONDS, until_resign)}"
+    else:  # due but could not be re-signed: still valid, yet nobody should keep it
+        cache_control = "public, no-cache, max-age=0"
+    etag = state.sha256 + "-pem" if pem else state.sha256
+    headers = [("ETag", f'"{etag}"'), ("Last-Modified", http_date(state.this_update)),
+               ("Cache-Control", cache_control)]
+    if _not_modified(environ, etag, state.this_update):
+        return Response(status=304, headers=headers)
     if pem:
         if cached.pem is None:
             cached.pem = der_to_pem(cached.der)
-        response = Response(cached.pem, mimetype=PEM_FILE)
-        response.set_etag(state.sha256 + "-pem")
-    else:
-        response = Response(cached.der, mimetype=PKIX_CRL)
-        response.set_etag(state.sha256)
-    response.last_modified = state.this_update
-    until_resign = int((state.refresh_at - now).total_seconds())
-    response.cache_control.public = True
-    response.cache_control.max_age = max(0, min(CRL_MAX_AGE_SECONDS, until_resign))
-    if until_resign <= 0:  # due but could not be re-signed: valid, yet nobody should keep it
-        response.cache_control.no_cache = True
-    return response.make_conditional(request)
+        return Response(cached.pem, headers=headers, content_type=PEM_FILE)
+    return Response(cached.der, headers=headers, content_type=PKIX_CRL)
 
 
-def _serve_ca(name: str | None, *, chain: bool) -> Response:
+def serve_ca(name: str | None, environ: dict, *, chain: bool) -> Response:
+    """A CA certificate (DER) or its chain up to the root (PEM)."""
     try:
         ca = get_ca(name)
     except NotFound as exc:
@@ -108,33 +103,89 @@ def _serve_ca(name: str | None, *, chain: bool) -> Response:
     response.last_modified = ca.created_at
     response.cache_control.public = True
     response.cache_control.max_age = CA_MAX_AGE_SECONDS
-    return response.make_conditional(request)
+    return response.make_conditional(environ)
+
+
+_FILES = {
+    "crl.der": lambda name, environ: serve_crl(name, environ, pem=False),
+    "crl.pem": lambda name, environ: serve_crl(name, environ, pem=True),
+    "ca.crt": lambda name, environ: serve_ca(name, environ, chain=False),
+    "ca.pem": lambda name, environ: serve_ca(name, environ, chain=True),
+}
+
+
+class PublicationFastPath:
+    """WSGI middleware: GET and HEAD of the publication URLs skip Flask's request pipeline.
+
+    CRLs and CA certificates are public files fetched by machines, often many times a second;
+    sessions, CSRF, rate limits and page headers do not apply to them, and cost several times
+    what serving the stored bytes does. Like a static-file middleware, this answers them
+    directly inside an app context; the blueprint's routes below stay as the same views for
+    url_for and for apps without the middleware.
+    """
+
+    def __init__(self, app: Flask, wsgi_app):
+        self.app = app
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        """Answer a publication URL, or pass the request on."""
+        target = _publication_target(environ)
+        if target is None:
+            return self.wsgi_app(environ, start_response)
+        name, serve = target
+        try:
+            with self.app.app_context():
+                response = serve(name, environ)
+        except Exception:
+            self.app.logger.exception("serving %s failed", environ.get("PATH_INFO"))
+            response = _plain(500, "internal error while serving this file")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response(environ, start_response)
+
+
+def _publication_target(environ):
+    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        return None
+    path = environ.get("PATH_INFO", "")
+    if path.startswith("/ca/"):
+        name, _, file = path[4:].partition("/")
+        if not name or "/" in file:
+            return None
+    else:
+        name, file = None, path[1:]
+    serve = _FILES.get(file)
+    return None if serve is None else (name, serve)
+
+
+@bp.record_once
+def _install_fast_path(state) -> None:
+    state.app.wsgi_app = PublicationFastPath(state.app, state.app.wsgi_app)
 
 
 @bp.get("/crl.der", defaults={"name": None})
 @bp.get("/ca/<name>/crl.der")
 def crl_der(name: str | None):
     """The CA's current CRL, DER (what certificates' CRL distribution points name)."""
-    return _serve_crl(name, pem=False)
+    return serve_crl(name, request.environ, pem=False)
 
 
 @bp.get("/crl.pem", defaults={"name": None})
 @bp.get("/ca/<name>/crl.pem")
 def crl_pem(name: str | None):
     """The CA's current CRL, PEM."""
-    return _serve_crl(name, pem=True)
+    return serve_crl(name, request.environ, pem=True)
 
 
 @bp.get("/ca.crt", defaults={"name": None})
 @bp.get("/ca/<name>/ca.crt")
 def ca_crt(name: str | None):
     """The CA certificate, DER (what certificates' caIssuers URL names)."""
-    return _serve_ca(name, chain=False)
+    return serve_ca(name, request.environ, chain=False)
 
 
 @bp.get("/ca.pem", defaults={"name": None})
 @bp.get("/ca/<name>/ca.pem")
 def ca_pem(name: str | None):
     """The CA certificate and its parents up to the root, PEM."""
-    return _serve_ca(name, chain=True)
-
+    return serve_ca(name, request.environ, chain=True)

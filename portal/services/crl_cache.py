@@ -1,0 +1,121 @@
+"""The serving fast path: a CRL's state in one small query, its bytes kept per process.
+
+Every request for a CRL asks the database which CRL is current (number, SHA-256, dates), so a
+revocation published by any process is served at once. That query runs on a DBAPI connection
+held by each thread for this purpose alone, skipping the ORM session; it is ~35 us on SQLite
+instead of ~300 us through the session. The bytes are read only when the SHA-256 changes.
+"""
+
+import os
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import current_app
+
+from ..errors import NotFound
+from ..extensions import db
+from . import crl as crl_service
+from .crl import CRLState
+
+_READERS = "portal.crl_reader"
+_BYTES = "portal.crl_bytes"
+
+
+@dataclass
+class CachedCRL:
+    """One CA's CRL bytes in this process, with its PEM made on first use."""
+
+    sha256: str
+    der: bytes
+    pem: bytes | None = None
+
+
+def _aware(value) -> datetime:
+    """A stored time as aware UTC: SQLite hands back text, other drivers naive datetimes."""
+    if value.__class__ is str:
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class _StateReader:
+    """The freshness query on a per-thread DBAPI connection, compiled once for the dialect."""
+
+    def __init__(self):
+        engine = self.engine = db.engine
+        self.pid = os.getpid()
+        self.local = threading.local()
+        dialect = engine.dialect
+        self.compiled = {
+            "default": crl_service.STATE_OF_DEFAULT.compile(dialect=dialect),
+            "name": crl_service.STATE_BY_NAME.compile(dialect=dialect),
+        }
+
+    def _cursor(self):
+        connection = getattr(self.local, "connection", None)
+        if connection is None:
+            connection = self.local.connection = self.engine.raw_connection()
+        return connection, connection.cursor()
+
+    def _drop(self) -> None:
+        connection = getattr(self.local, "connection", None)
+        self.local.connection = None
+        if connection is not None:
+            try:
+                connection.invalidate()
+            except Exception:  # already broken: nothing more to release
+                pass
+
+    def state(self, ca_name: str | None) -> CRLState | None:
+        """The CA's CRL state, or None when no such CA exists."""
+        compiled = self.compiled["name" if ca_name else "default"]
+        values = compiled.construct_params({"name": ca_name} if ca_name else {})
+        if compiled.positional:
+            params = tuple(values[key] for key in compiled.positiontup)
+        else:
+            params = values
+        connection, cursor = self._cursor()
+        try:
+            cursor.execute(compiled.string, params)
+            row = cursor.fetchone()
+            cursor.close()
+            connection.rollback()  # hold no snapshot or lock between requests
+        except Exception:
+            self._drop()
+            raise
+        if row is None:
+            return None
+        ca_id, name, number, digest, this_update, next_update, count = row
+        if number is None:
+            return CRLState(ca_id, name)
+        return CRLState(ca_id, name, number, digest, _aware(this_update), _aware(next_update),
+                        count)
+
+
+def current_state(ca_name: str | None) -> CRLState | None:
+    """The CA's CRL state by the fast path (the ORM path if the held connection fails)."""
+    reader: _StateReader | None = current_app.extensions.get(_READERS)
+    if reader is None or reader.pid != os.getpid():  # created before a fork: start afresh
+        reader = current_app.extensions[_READERS] = _StateReader()
+    try:
+        return reader.state(ca_name)
+    except Exception:
+        current_app.logger.warning("fast CRL state query failed; using the session",
+                                   exc_info=True)
+    try:
+        return crl_service.crl_state(ca_name)
+    except NotFound:
+        return None
+
+
+def crl_bytes(state: CRLState) -> tuple[CRLState, CachedCRL]:
+    """The bytes of the CRL `state` describes: from this process's cache, or loaded once."""
+    cache: dict[int, CachedCRL] = current_app.extensions.setdefault(_BYTES, {})
+    cached = cache.get(state.ca_id)
+    while cached is None or cached.sha256 != state.sha256:
+        der = crl_service.stored_der(state)
+        if der is None:  # replaced by a newer CRL meanwhile: take that one
+            state = crl_service.crl_state(ca_id=state.ca_id)
+            continue
+        cached = cache[state.ca_id] = CachedCRL(state.sha256, der)
+    return state, cached
