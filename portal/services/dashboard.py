@@ -1,7 +1,7 @@
 """What the dashboard shows: each CA with its CRL, counts by status, expiry ahead, recent events."""
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -122,8 +122,3 @@ def recent_events(limit: int = 8) -> list[AuditEvent]:
     return list(
         db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit))
     )
-
-
-def today() -> date:
-    """Today's date in UTC."""
-    return datetime.now(UTC).date()

@@ -6,7 +6,7 @@ Search terms are prefixes, so each one is a range on an index: the common name, 
 `certificate_names`, the serial (any notation) or the owner's user name.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
@@ -158,12 +158,6 @@ def search_certificates(
         count=min(count, COUNT_CAP),
         count_capped=count > COUNT_CAP,
     )
-
-
-def with_cursor(query: CertificateQuery, *, after: str | None = None,
-                before: str | None = None) -> CertificateQuery:
-    """The same query moved to another page."""
-    return replace(query, after=after, before=before)
 
 
 def search_audit(

@@ -2,7 +2,7 @@
 
 import functools
 
-from flask import abort, redirect, request, url_for
+from flask import abort, url_for
 from flask_login import current_user, login_required
 
 from ..extensions import db, login_manager
@@ -59,16 +59,3 @@ def home_url() -> str:
     if current_user.is_authenticated and current_user.is_admin:
         return url_for("dashboard.index")
     return url_for("auth.account")
-
-
-def back_to(default: str) -> str:
-    """The page a form came from (on this site), else `default`."""
-    from .security import is_safe_next
-
-    target = request.form.get("back") or request.args.get("back")
-    return target if is_safe_next(target) else default
-
-
-def redirect_home():
-    """Redirect to home_url()."""
-    return redirect(home_url())
