@@ -95,6 +95,8 @@ def key_pem(key, password: bytes | None = None) -> bytes:
 
 def test_init_twice_does_no_harm(tmp_path, monkeypatch):
     folder = tmp_path / "fresh-instance"
+    folder.mkdir()
+    folder.chmod(0o755)  # as a git checkout leaves instance/: init must close it
     for name in list(os.environ):
         if name.startswith("PORTAL_"):
             monkeypatch.delenv(name)
@@ -362,6 +364,10 @@ def test_user_create(runner, instance, tmp_path):
                           "at least 10 characters")
     assert_one_line_error(invoke(runner, "user", "create", "bad name", "--role", "user",
                                  ok=False), "a user name is")
+    (tmp_path / "empty").write_text("\n")
+    assert_one_line_error(invoke(runner, "user", "create", "erin", "--role", "user",
+                                 "--password-file", str(tmp_path / "empty"), ok=False),
+                          "is empty")
     assert snapshot(instance) == before
 
 

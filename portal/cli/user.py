@@ -23,6 +23,8 @@ def user_create(username, role, password_file, email):
     if password_file:
         password = read_input(password_file, "password file").decode("utf-8", "replace")
         password = password.rstrip("\r\n")
+        if not password:
+            raise click.ClickException(f"the password file {password_file!r} is empty")
     user, generated = users.create_user(
         username, role=role, password=password, email=email, actor=actor()
     )

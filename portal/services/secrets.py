@@ -27,6 +27,10 @@ def ensure_instance_secrets() -> list[str]:
     """Create the instance folder (0700) and missing secret files (0600); return what was made."""
     instance = current_app.instance_path
     os.makedirs(instance, mode=0o700, exist_ok=True)
+    # The folder also holds the database (password hashes, sealed keys), which SQLite creates
+    # with the umask's mode; a folder that came with a checkout is 0755: close it.
+    if os.stat(instance).st_mode & 0o077:
+        os.chmod(instance, 0o700)
     made = []
     wanted = [SESSION_KEY_FILE]
     if not current_app.config.get("PORTAL_CA_SECRET"):
