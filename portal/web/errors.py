@@ -2,6 +2,7 @@
 
 from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from ..errors import PortalError
@@ -22,7 +23,12 @@ MESSAGES = {
 def error_page(status: int, message: str | None = None):
     """Render the error page for a status code."""
     text = message or MESSAGES.get(status, "The request failed.")
-    return render_template("error.html", status=status, message=text), status
+    try:
+        return render_template("error.html", status=status, message=text), status
+    except Exception:  # the layout itself is broken: still no stack trace for the person
+        current_app.logger.exception("the error page could not be rendered")
+        page = f"<!doctype html><title>{status}</title><h1>{status}</h1><p>{escape(text)}</p>"
+        return page, status
 
 
 def handle_portal_error(error: PortalError):

@@ -29,12 +29,12 @@ SECURITY_HEADERS = {
 
 
 def add_security_headers(response: Response) -> Response:
-    """Set the security headers; pages (not static files) are never stored by caches."""
+    """Set the security headers; HTML pages are never stored by caches."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if request.endpoint != "static":
+    if response.mimetype == "text/html":
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 
