@@ -342,6 +342,8 @@ def refresh(
 def current_crls(ca_name: str | None, *, chain: bool, actor: str) -> list[tuple[CRLState, bytes]]:
     """The valid CRL of a CA (and of its parents with `chain`), re-signed first when due.
 
+    Due means past half of its lifetime, or older than a revocation (as for `refresh`).
+
     Raises when a CRL is missing or expired and cannot be signed: an expired CRL makes nginx
     refuse every client, so it is never handed out as if it were current.
     """
@@ -354,7 +356,7 @@ def current_crls(ca_name: str | None, *, chain: bool, actor: str) -> list[tuple[
     for ca in lineage:
         name = ca.name
         state = crl_state(ca_id=ca.id)
-        if state.is_due(utcnow()):
+        if state.is_due(utcnow()) or revoked_since(state):
             try:
                 state = publish(ca, actor=actor)
             except CAKeyUnavailable as exc:
