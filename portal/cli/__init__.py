@@ -22,9 +22,11 @@ def register(app: Flask) -> None:
         app.cli.add_command(command)
     app.cli.add_command(webserver_config_command)
 
+    from .backup import backup_command, restore_command
     from .token import token_group
 
-    app.cli.add_command(token_group)
+    for command in (token_group, backup_command, restore_command):
+        app.cli.add_command(command)
 
 
 def main() -> None:

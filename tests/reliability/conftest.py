@@ -6,6 +6,8 @@ A module runs against both databases with
 fixture) and every test gets its own database, copied from a migrated template.
 """
 
+from types import SimpleNamespace
+
 import pytest
 from cryptography import x509
 
@@ -84,3 +86,17 @@ def bearer(token: str) -> dict:
 def server_csr(host: str = "www.example.com") -> str:
     """A PEM CSR for a server certificate (new EC P-256 key)."""
     return make_csr(host, sans=[x509.DNSName(host)]).decode()
+
+
+@pytest.fixture
+def ready_to_serve(app, root_ca, instance):
+    """An instance `portal serve` can serve: an admin with an API token, the TLS files."""
+    from portal.services import tokens, users
+    from portal.services.server_tls import ensure_server_certificate, server_files
+
+    users.create_user("admin", role="admin", password="admin-password-0123", actor="t")
+    _row, token = tokens.create_token("admin", name="load", actor="t")
+    ensure_server_certificate()
+    cafile = server_files().client_ca_bundle
+    db.session.remove()
+    return SimpleNamespace(token=token, cafile=cafile, instance=instance)

@@ -1,0 +1,228 @@
+"""Consistent backups while the portal serves, and restoring them.
+
+SQLite: the online backup API (`sqlite3.Connection.backup`) copies every page in one step, as
+one read transaction, so the copy is a single consistent snapshot however many workers write
+meanwhile (WAL lets them go on). The copy is checked (`PRAGMA integrity_check`), switched to a
+self-contained rollback journal, fsynced and renamed into place. Restoring goes through the
+same API in the other direction, under SQLite's locks, so running servers never read a
+half-written file.
+
+PostgreSQL: `pg_dump --format=custom` (one snapshot of the whole database), restored with
+`pg_restore --clean --single-transaction`.
+
+The CA secret (instance/ca-secret) is not in the database: back it up separately, and keep the
+two apart; either alone reveals no key.
+"""
+
+import glob
+import os
+import shutil
+import sqlite3
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import URL
+
+from ..errors import Conflict, InvalidInput, PortalError
+from ..extensions import db
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+PG_DUMP_MAGIC = b"PGDMP"
+BUSY_TIMEOUT_MS = 30_000
+PORTAL_TABLES = ("certificates", "users", "certificate_authorities")
+
+
+@dataclass(frozen=True)
+class BackupReport:
+    """What a backup or restore did."""
+
+    path: str
+    kind: str  # "sqlite" or "pg_dump"
+    size: int
+    certificates: int | None = None
+
+
+def _url() -> URL:
+    return db.engine.url
+
+
+def _atomic_target(out: str) -> Path:
+    target = Path(out).resolve()
+    if target.is_dir():
+        raise InvalidInput(f"{out} is a folder: give a file name", field="out")
+    if not target.parent.is_dir():
+        raise InvalidInput(f"the folder {target.parent} does not exist", field="out")
+    return target
+
+
+def _fsync_and_rename(partial: Path, target: Path) -> None:
+    with open(partial, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(partial, target)
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _sqlite_connect(path: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+    connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return connection
+
+
+def _check_sqlite_copy(connection: sqlite3.Connection, what: str) -> int:
+    """integrity_check, and the portal's tables present; the number of certificates."""
+    result = connection.execute("PRAGMA integrity_check").fetchall()
+    if result != [("ok",)]:
+        raise PortalError(f"{what} fails SQLite's integrity check: {result[0][0][:200]}")
+    names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    if not set(PORTAL_TABLES) <= names:
+        raise InvalidInput(f"{what} is a SQLite database but not a portal database")
+    return connection.execute("SELECT count(*) FROM certificates").fetchone()[0]
+
+
+def backup(out: str) -> BackupReport:
+    """Write a consistent copy of the portal's database to `out` (atomically)."""
+    url = _url()
+    target = _atomic_target(out)
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    try:
+        if url.get_backend_name() == "sqlite":
+            count = _sqlite_backup(url.database, partial)
+            kind = "sqlite"
+        elif url.get_backend_name() == "postgresql":
+            count = _pg_dump(url, partial)
+            kind = "pg_dump"
+        else:
+            raise PortalError(f"backups of {url.get_backend_name()} databases are not supported")
+        _fsync_and_rename(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return BackupReport(str(target), kind, target.stat().st_size, count)
+
+
+def _sqlite_backup(database: str, partial: Path) -> int:
+    source = _sqlite_connect(database)
+    copy = sqlite3.connect(partial)
+    try:
+        source.backup(copy)  # pages=-1: all pages in one step, one consistent snapshot
+        copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
+        count = _check_sqlite_copy(copy, "the copy")
+    finally:
+        copy.close()
+        source.close()
+    return count
+
+
+def find_pg_program(name: str) -> str:
+    """pg_dump or pg_restore: on PATH, or the newest in /usr/lib/postgresql/*/bin (Debian)."""
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+                        key=lambda path: int(Path(path).parts[-3]) if Path(path).parts[-3]
+                        .isdigit() else 0)
+    found = candidates[-1] if candidates else shutil.which(name)
+    if not found:
+        raise PortalError(f"{name} is not installed (Debian: apt-get install postgresql-client)")
+    return found
+
+
+def _libpq(url: URL) -> tuple[str, dict]:
+    """A libpq URI without the password, and the environment that carries the password."""
+    env = dict(os.environ)
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    plain = url.set(drivername="postgresql", password=None)
+    return plain.render_as_string(hide_password=False), env
+
+
+def _run(command: list[str], env: dict, what: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise PortalError(f"{what} failed: {detail[-1][:300] if detail else result.returncode}")
+    return result
+
+
+def _pg_dump(url: URL, partial: Path) -> None:
+    """pg_dump into `partial`, then check that pg_restore can read it back."""
+    uri, env = _libpq(url)
+    _run([find_pg_program("pg_dump"), "--format=custom", "--no-owner", f"--file={partial}",
+          f"--dbname={uri}"], env, "pg_dump")
+    listing = _run([find_pg_program("pg_restore"), "--list", str(partial)], env, "pg_restore")
+    if "TABLE DATA public certificates" not in listing.stdout:
+        raise PortalError("pg_dump wrote a dump without the certificates table")
+
+
+def backup_kind(path: str) -> str:
+    """"sqlite" or "pg_dump", from the file's first bytes."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}", field="file") from None
+    if head.startswith(SQLITE_MAGIC):
+        return "sqlite"
+    if head.startswith(PG_DUMP_MAGIC):
+        return "pg_dump"
+    raise InvalidInput(f"{path} is neither a SQLite backup nor a pg_dump custom archive",
+                       field="file")
+
+
+def restore(path: str, *, force: bool = False) -> BackupReport:
+    """Put a backup back in place of the portal's database; refuse to clobber data unforced."""
+    url = _url()
+    kind = backup_kind(path)
+    backend = url.get_backend_name()
+    if (kind, backend) not in (("sqlite", "sqlite"), ("pg_dump", "postgresql")):
+        raise InvalidInput(f"a {kind} backup cannot be restored into a {backend} database")
+    db.session.remove()
+    db.engine.dispose()  # no connection of ours holds a lock or a stale snapshot
+    count = _sqlite_restore(path, url.database, force) if kind == "sqlite" else \
+        _pg_restore(path, url, force)
+    return BackupReport(path, kind, os.path.getsize(path), count)
+
+
+def _holds_data(has_table, count_rows) -> bool:
+    return any(has_table(name) and count_rows(name) for name in PORTAL_TABLES)
+
+
+def _sqlite_restore(path: str, database: str, force: bool) -> int:
+    source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        count = _check_sqlite_copy(source, path)
+        target = _sqlite_connect(database)
+        try:
+            names = {row[0] for row in target.execute("SELECT name FROM sqlite_master")}
+            occupied = _holds_data(
+                lambda name: name in names,
+                lambda name: target.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
+            if occupied and not force:
+                raise Conflict(f"{database} already holds a portal's data: add --force to "
+                               "replace it with the backup")
+            source.backup(target)  # under SQLite's locks: readers see the old or the new
+        finally:
+            target.close()
+    finally:
+        source.close()
+    return count
+
+
+def _pg_restore(path: str, url: URL, force: bool) -> int:
+    uri, env = _libpq(url)
+    with db.engine.connect() as connection:
+        present = {row[0] for row in connection.exec_driver_sql(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
+        occupied = _holds_data(
+            lambda name: name in present,
+            lambda name: connection.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar())
+    if occupied and not force:
+        raise Conflict(f"the database {url.database} already holds a portal's data: add --force "
+                       "to replace it with the backup")
+    _run([find_pg_program("pg_restore"), "--clean", "--if-exists", "--no-owner",
+          "--single-transaction", "--exit-on-error", f"--dbname={uri}", path], env, "pg_restore")
+    with db.engine.connect() as connection:
+        count = connection.exec_driver_sql("SELECT count(*) FROM certificates").scalar()
+    db.engine.dispose()
+    return count

@@ -1,0 +1,126 @@
+"""A load client for the JSON API: threads, each on its own keep-alive HTTPS connection.
+
+Used by the load, crash and backup tests and by benchmarks/load.py. Each request's outcome is
+kept (status and JSON body, or the connection error) so that the tests can check every
+certificate a client received against the database afterwards.
+"""
+
+import http.client
+import json
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+@dataclass
+class Outcome:
+    """What one request got: an HTTP status and JSON body, or a connection error."""
+
+    index: int
+    status: int | None = None
+    body: dict | None = None
+    error: str | None = None
+
+    @property
+    def issued(self) -> bool:
+        """A certificate was handed out."""
+        return self.status == 201 and bool(self.body and self.body.get("certificate"))
+
+
+def make_csrs(count: int, *, prefix: str = "load") -> list[str]:
+    """`count` distinct server CSRs as PEM text (fresh EC P-256 keys, ~0.2 ms each)."""
+    csrs = []
+    for index in range(count):
+        host = f"{prefix}{index}.example.com"
+        key = ec.generate_private_key(ec.SECP256R1())
+        csr = (x509.CertificateSigningRequestBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+               .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+               .sign(key, hashes.SHA256()))
+        csrs.append(csr.public_bytes(serialization.Encoding.PEM).decode())
+    return csrs
+
+
+class ApiConnection:
+    """One keep-alive HTTPS connection to the API (TCP_NODELAY: no Nagle stalls)."""
+
+    def __init__(self, port: int, cafile: str, token: str, *, host: str = "127.0.0.1"):
+        self.context = ssl.create_default_context(cafile=cafile)
+        self.host, self.port = host, port
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.connection: http.client.HTTPSConnection | None = None
+
+    def _connect(self) -> http.client.HTTPSConnection:
+        connection = http.client.HTTPSConnection(self.host, self.port, context=self.context,
+                                                 timeout=120)
+        connection.connect()
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection
+
+    def request(self, method: str, path: str, payload: dict | None = None) -> tuple[int, dict]:
+        """Send one request; (status, JSON body). Raises OSError/HTTPException on failure."""
+        if self.connection is None:
+            self.connection = self._connect()
+        body = json.dumps(payload).encode() if payload is not None else None
+        try:
+            self.connection.request(method, path, body=body, headers=self.headers)
+            response = self.connection.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException):
+            self.close()
+            raise
+        if response.getheader("Connection", "").lower() == "close":
+            self.close()
+        return response.status, json.loads(data) if data else {}
+
+    def close(self) -> None:
+        """Close the connection (the next request opens a new one)."""
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+def run_load(port: int, cafile: str, token: str, csrs: list[str], *, concurrency: int = 32,
+             profile: str = "server",
+             on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """POST every CSR to /api/v1/certificates from `concurrency` threads; every outcome, in order.
+
+    A request that fails at the connection level is not retried (a retry could issue twice);
+    its outcome carries the error and the thread goes on with a new connection.
+    """
+    outcomes = [Outcome(index) for index in range(len(csrs))]
+    lock = threading.Lock()
+    cursor = iter(range(len(csrs)))
+
+    def worker():
+        connection = ApiConnection(port, cafile, token)
+        try:
+            while True:
+                with lock:
+                    index = next(cursor, None)
+                if index is None:
+                    return
+                outcome = outcomes[index]
+                try:
+                    outcome.status, outcome.body = connection.request(
+                        "POST", "/api/v1/certificates", {"csr": csrs[index], "profile": profile})
+                except (OSError, http.client.HTTPException, ValueError) as exc:
+                    outcome.error = f"{type(exc).__name__}: {exc}"
+                if on_outcome is not None:
+                    on_outcome(outcome)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
