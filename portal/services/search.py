@@ -120,6 +120,19 @@ def _after(column, ascending: bool, cursor: str):
     return and_(column <= value, or_(column < value, Certificate.id < ident))
 
 
+def _order(column, forward: bool, *, search: bool) -> list:
+    """ORDER BY the sort column, then the id.
+
+    A search matches few rows through its indexes (MULTI-INDEX OR); with table statistics
+    SQLite may instead walk a whole sort index hoping to fill the page early. Sorting a search
+    by an expression (id + 0, coalesce) rules that walk out: matches are found, then sorted.
+    """
+    keys = [column] if column is Certificate.id else [column, Certificate.id]
+    if search:
+        keys = [key + 0 if key is Certificate.id else func.coalesce(key, key) for key in keys]
+    return [key.asc() if forward else key.desc() for key in keys]
+
+
 def search_certificates(
     query: CertificateQuery, *, page_size: int = PAGE_SIZE, now: datetime | None = None
 ) -> Page:
@@ -131,11 +144,7 @@ def search_certificates(
     cursor = query.before if backwards else query.after
     keyset = _after(column, ascending != backwards, cursor) if cursor else None
     forward = ascending != backwards
-    order = [column.asc(), Certificate.id.asc()] if forward else [
-        column.desc(), Certificate.id.desc()
-    ]
-    if column is Certificate.id:
-        order = order[1:]
+    order = _order(column, forward, search=bool(query.q.strip()))
     statement = select(Certificate).where(*conditions)
     if keyset is not None:
         statement = statement.where(keyset)
