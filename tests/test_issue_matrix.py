@@ -4,11 +4,16 @@ The CAs live in one app per test module and worker (module scope): RSA-3072 and 
 take seconds to generate, so each CA is made once, when a test first needs it. Every distinct
 certificate goes through pkilint exactly once (~0.6 s a call).
 
-cryptography's verifier follows the CA/Browser Forum rules: it accepts RSA and EC P-256/384/521
-issuer keys and refuses an Ed25519 CA ("Forbidden public key algorithm"; an Ed25519 *leaf* key
-is fine). For the Ed25519 CA, the tests assert that documented refusal instead of skipping.
-Its default client policy also requires a subjectAltName; the matrix's client certificates
-carry an e-mail SAN, and a CN-only client certificate is checked on its own below.
+The `ca` profile is the intermediate: openssl verifies it under its root, and every leaf it
+issues is verified through it, by openssl (-untrusted) and by cryptography's verifier.
+
+cryptography's verifier follows the CA/Browser Forum Baseline Requirements (7.1.3.1): its
+permitted issuer key algorithms are RSA and EC P-256/P-384/P-521 (WEBPKI_PERMITTED_SPKI_
+ALGORITHMS in cryptography-x509-verification), so it refuses an Ed25519 CA with "Forbidden
+public key algorithm" (an Ed25519 *leaf* key is fine; RSA-4096 is fine). For the Ed25519 CA
+the tests assert that refusal instead of skipping. Its default client policy also requires a
+subjectAltName: the matrix's client certificates carry an e-mail SAN, and a CN-only client
+certificate is checked on its own below.
 """
 
 import functools
