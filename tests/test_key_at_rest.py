@@ -300,6 +300,7 @@ def test_the_key_is_decrypted_once_per_process(root_ca, instance, monkeypatch, f
     with application.app_context():
         for index in range(20):
             issuance.issue_from_csr(server_csr(f"h{index}.example.com"), "server", actor="test")
+        assert len(calls) == 1  # 20 certificates, one decryption
         authorities.create_ca("sub", key_type="ec-p256", parent="root", actor="test")
         for index in range(5):
             issuance.issue_from_csr(server_csr(f"s{index}.example.com"), "server",
