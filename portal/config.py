@@ -58,6 +58,8 @@ def from_environment(environ: os._Environ | dict[str, str]) -> dict[str, Any]:
         if not name.startswith("PORTAL_") or name == "PORTAL_INSTANCE":
             continue
         key = ENV_ALIASES.get(name, name)
+        if key not in DEFAULTS and name[len("PORTAL_"):] in DEFAULTS:
+            key = name[len("PORTAL_"):]  # PORTAL_SESSION_COOKIE_SECURE -> SESSION_COOKIE_SECURE
         settings[key] = _coerce(raw, DEFAULTS.get(key))
     return settings
 

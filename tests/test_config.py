@@ -1,0 +1,30 @@
+from portal.config import from_environment
+
+
+def test_portal_variables_reach_their_settings():
+    settings = from_environment({
+        "PORTAL_DATABASE_URL": "sqlite:////tmp/x.sqlite3",
+        "PORTAL_SESSION_COOKIE_SECURE": "false",
+        "PORTAL_CRL_DAYS": "3",
+        "PORTAL_PUBLIC_URL": "http://pki.example.org",
+        "PORTAL_INSTANCE": "/ignored/here",
+        "HOME": "/root",
+    })
+    assert settings == {
+        "SQLALCHEMY_DATABASE_URI": "sqlite:////tmp/x.sqlite3",
+        "SESSION_COOKIE_SECURE": False,
+        "PORTAL_CRL_DAYS": 3,
+        "PORTAL_PUBLIC_URL": "http://pki.example.org",
+    }
+
+
+def test_instance_config_then_environment(tmp_path, monkeypatch):
+    from portal import create_app
+
+    (tmp_path / "config.py").write_text("PORTAL_CRL_DAYS = 5\nPORTAL_MAX_DAYS = 30\n")
+    monkeypatch.setenv("PORTAL_INSTANCE", str(tmp_path))
+    monkeypatch.setenv("PORTAL_MAX_DAYS", "10")
+    app = create_app()
+    assert app.config["PORTAL_CRL_DAYS"] == 5
+    assert app.config["PORTAL_MAX_DAYS"] == 10
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/portal.sqlite3"
