@@ -28,6 +28,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
+from portal import create_app, database  # importable: common puts the project on sys.path
+from portal.ca.keystore import unseal_private_key
+from portal.extensions import db
+from portal.models import Certificate
+from portal.services import authorities, issuance
+from portal.services.secrets import ca_secret, ensure_instance_secrets
+
 TARGET = 0.30
 WARM_UP = 20
 RAW = "raw cryptography: parse+verify+build+sign+PEM"
@@ -137,13 +144,6 @@ def measure(key_type: str, count: int, openssl_count: int, chunk: int) -> bool:
     instance = folder / "instance"
     instance.mkdir(mode=0o700)
     os.environ["PORTAL_INSTANCE"] = str(instance)
-    from portal import create_app, database
-    from portal.ca.keystore import unseal_private_key
-    from portal.extensions import db
-    from portal.models import Certificate
-    from portal.services import authorities, issuance
-    from portal.services.secrets import ca_secret, ensure_instance_secrets
-
     app = create_app()
     try:
         with app.app_context():
@@ -208,6 +208,8 @@ def main() -> int:
     parser.add_argument("--chunk", type=int, default=50, help="certificates per interleaved chunk")
     parser.add_argument("--openssl-count", type=int, default=30)
     args = parser.parse_args()
+    for name in [name for name in os.environ if name.startswith("PORTAL_")]:
+        del os.environ[name]  # never the operator's database, secret or public URL
     ok = True
     for key_type in KEY_TYPES:
         ok &= measure(key_type, args.count, args.openssl_count, args.chunk)
