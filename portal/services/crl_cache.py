@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import current_app
+from sqlalchemy import event
 
 from ..errors import NotFound
 from ..extensions import db
@@ -45,6 +46,10 @@ class _StateReader:
         engine = self.engine = db.engine
         self.pid = os.getpid()
         self.local = threading.local()
+        self.held: list = []  # every thread's connection, closed when the engine is disposed
+        self.lock = threading.Lock()
+        self.generation = 0
+        event.listen(engine, "engine_disposed", self.close_all)
         dialect = engine.dialect
         self.compiled = {
             "default": crl_service.STATE_OF_DEFAULT.compile(dialect=dialect),
@@ -53,14 +58,31 @@ class _StateReader:
 
     def _cursor(self):
         connection = getattr(self.local, "connection", None)
-        if connection is None:
+        if connection is None or self.local.generation != self.generation:
             connection = self.local.connection = self.engine.raw_connection()
+            self.local.generation = self.generation
+            with self.lock:
+                self.held.append(connection)
         return connection, connection.cursor()
+
+    def close_all(self, engine=None) -> None:
+        """Give up every held connection (the engine is being disposed)."""
+        with self.lock:
+            held, self.held = self.held, []
+            self.generation += 1
+        for connection in held:
+            try:
+                connection.invalidate()
+            except Exception:  # already closed or broken: nothing more to release
+                pass
 
     def _drop(self) -> None:
         connection = getattr(self.local, "connection", None)
         self.local.connection = None
         if connection is not None:
+            with self.lock:
+                if connection in self.held:
+                    self.held.remove(connection)
             try:
                 connection.invalidate()
             except Exception:  # already broken: nothing more to release
