@@ -234,3 +234,79 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
+
+
+# Self-service (issue 6): what users may request, their requests, and one-time enrollment links.
+REQUEST_PENDING = "pending"  # waiting for an admin
+REQUEST_APPROVED = "approved"  # a server-generated key: made when the requester downloads it
+REQUEST_ISSUED = "issued"
+REQUEST_REJECTED = "rejected"
+REQUEST_CANCELLED = "cancelled"
+
+
+class ProfilePolicy(db.Model):
+    """What users may request under one profile, and whether an admin approves each request."""
+
+    __tablename__ = "profile_policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    profile: Mapped[str] = mapped_column(String(16), unique=True)
+    self_service: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_issue: Mapped[bool] = mapped_column(Boolean, default=False)
+    common_name_rule: Mapped[str] = mapped_column(String(16))  # "username" or "any"
+    email_rule: Mapped[str] = mapped_column(String(16))  # "own" or "none"
+    dns_suffixes: Mapped[str] = mapped_column(Text, default="")  # comma-separated domains
+    ip_networks: Mapped[str] = mapped_column(Text, default="")  # comma-separated CIDRs
+    max_days: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(128))
+
+
+class CertificateRequest(db.Model):
+    """A user's request for a certificate: from their CSR, or with a key the portal makes."""
+
+    __tablename__ = "certificate_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    profile: Mapped[str] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(16))  # "generate" or "csr"
+    common_name: Mapped[str | None] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(1024))
+    sans: Mapped[str] = mapped_column(Text, default="")
+    key_type: Mapped[str] = mapped_column(String(16))
+    days: Mapped[int | None] = mapped_column(Integer)
+    csr_der: Mapped[bytes | None] = mapped_column(LargeBinary)  # public data only
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    renews_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"), index=True)
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+    requester: Mapped[User] = relationship()
+    renews: Mapped[Certificate | None] = relationship(foreign_keys=[renews_id])
+    certificate: Mapped[Certificate | None] = relationship(foreign_keys=[certificate_id])
+
+
+class EnrollmentLink(db.Model):
+    """A single-use link to download a key and certificate: only the token's SHA-256 is kept."""
+
+    __tablename__ = "enrollment_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    common_name: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(254))
+    profile: Mapped[str] = mapped_column(String(16))
+    key_type: Mapped[str] = mapped_column(String(16))
+    days: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
+
+    certificate: Mapped[Certificate | None] = relationship()
