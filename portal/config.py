@@ -13,6 +13,8 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     # The plain-HTTP base URL that certificates point at for the CRL and the CA certificate.
     "PORTAL_PUBLIC_URL": "http://localhost:8080",
+    # The HTTPS base URL people open the portal at: enrollment links are written with it.
+    "PORTAL_WEB_URL": "https://localhost:8443",
     # The secret that encrypts CA private keys; default: the file instance/ca-secret.
     "PORTAL_CA_SECRET": None,
     # Default and maximum validity (days) per profile.
