@@ -26,3 +26,9 @@ def register_areas(app: Flask) -> None:
     filters.init_app(app)
     for blueprint in (auth_bp, dashboard_bp, certs_bp, issue_bp, cas_bp, users_bp, audit_bp):
         app.register_blueprint(blueprint)
+
+    from . import approvals, enroll, selfservice
+
+    for blueprint in (selfservice.bp, approvals.bp, approvals.policies_bp, enroll.admin_bp,
+                      enroll.bp):
+        app.register_blueprint(blueprint)

@@ -8,7 +8,8 @@ from .access import require_admin
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 bp.before_request(require_admin)
 
-ACTIONS = ("auth.", "certificate.", "key.", "ca.", "crl.", "user.")
+ACTIONS = ("auth.", "certificate.", "key.", "ca.", "crl.", "user.", "request.", "policy.",
+           "enroll.")
 
 
 @bp.get("")

@@ -13,13 +13,10 @@ from flask import (
 )
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
 
 from ..extensions import db, limiter
-from ..models import Certificate
 from ..services import audit, users
 from .access import home_url
-from .forms.admin import ActionForm
 from .forms.auth import LoginForm
 from .security import is_safe_next
 
@@ -100,9 +97,7 @@ def logout():
 @bp.get("/account")
 @login_required
 def account():
-    """A signed-in person's own page: who they are and the certificates they own."""
-    rows = db.session.scalars(
-        select(Certificate).where(Certificate.owner_id == current_user.id)
-        .order_by(Certificate.id.desc()).limit(100)
-    )
-    return render_template("account.html", rows=list(rows), form=ActionForm())
+    """A signed-in person's own page: their certificates and requests (see selfservice)."""
+    from .selfservice import account_page
+
+    return account_page()

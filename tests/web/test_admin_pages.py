@@ -18,7 +18,7 @@ def test_every_page_renders(admin_web, root_ca):
         ("/", "Dashboard"), ("/certificates", "Certificates"),
         ("/issue", "Issue a certificate from a CSR"), ("/generate", "Generate a key"),
         ("/cas", "Certificate authorities"), (f"/cas/{root_ca.id}", root_ca.name),
-        ("/users", "Users"), ("/audit", "Audit log"), ("/account", "alice"),
+        ("/users", "Users"), ("/audit", "Audit log"), ("/account", "Your certificates"),
     ]:
         response = admin_web.get(path)
         assert response.status_code == 200, path

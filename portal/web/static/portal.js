@@ -71,3 +71,22 @@
     });
   });
 })();
+
+// Parts of a form that apply to one choice only (data-show-when="method=csr") are hidden while
+// another choice is picked. Without this script every part shows and the server ignores the rest.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form [data-show-when]").forEach(function (part) {
+      var rule = part.dataset.showWhen.split("="), form = part.closest("form");
+      function update() {
+        var checked = form.querySelector("input[name='" + rule[0] + "']:checked");
+        part.hidden = !checked || checked.value !== rule[1];
+      }
+      form.querySelectorAll("input[name='" + rule[0] + "']").forEach(function (input) {
+        input.addEventListener("change", update);
+      });
+      update();
+    });
+  });
+})();

@@ -1,0 +1,133 @@
+"""Self-service: requests, renewals, downloads, decisions, policies and enrollment links.
+
+Fields shared with the admin's pages are the same field definitions (the password and the
+compatibility choice of the generate page, its key types, the CSR box of the issue page).
+"""
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from ...services.enrollment import DEFAULT_HOURS, MAX_HOURS
+from ...services.policy import CN_ANY, CN_USERNAME, EMAIL_NONE, EMAIL_OWN
+from ...services.selfservice import METHOD_CSR, METHOD_GENERATE, USER_REASONS
+from . import choices
+from .certs import REASON_LABELS
+from .issue import PROFILE_CHOICES, GenerateForm, IssueForm
+
+METHOD_CHOICES = [
+    (METHOD_GENERATE, "The portal makes the key: you download a password-protected .p12 file"),
+    (METHOD_CSR, "I have a certificate signing request (CSR): my key never leaves my machine"),
+]
+
+
+class _KeyChoice(FlaskForm):
+    """How the key is made: here (with a key type) or by the person (their CSR)."""
+
+    method = RadioField("The key", choices=choices(METHOD_CHOICES), default=METHOD_GENERATE)
+    key_type = GenerateForm.key_type
+    csr = IssueForm.csr
+    csr_file = IssueForm.csr_file
+
+
+class RequestForm(_KeyChoice):
+    """A user's request for a certificate."""
+
+    profile = SelectField("Kind of certificate", choices=[])
+    common_name = StringField(
+        "Common name (CN)", validators=[Optional(), Length(max=64)],
+        description="Ignored with a CSR: the names come from the request.",
+    )
+    email = StringField("E-mail address", validators=[Optional(), Length(max=254)])
+    sans = GenerateForm.sans
+    days = IntegerField(
+        "Validity (days)", validators=[Optional(), NumberRange(min=1, max=20000)],
+        description="Leave empty for the profile's default.",
+    )
+
+
+class RenewForm(_KeyChoice):
+    """A renewal: a new key made here, or a new CSR."""
+
+
+class DownloadForm(FlaskForm):
+    """The .p12's password and compatibility, chosen when the key is made."""
+
+    password = GenerateForm.password
+    compatibility = GenerateForm.compatibility
+
+
+class SelfRevokeForm(FlaskForm):
+    """The reasons a person may give for revoking their own certificate."""
+
+    reason = SelectField(
+        "Reason", choices=choices((name, REASON_LABELS[name]) for name in USER_REASONS),
+        default="superseded",
+    )
+    confirm = BooleanField(
+        "I understand that revocation cannot be undone",
+        validators=[DataRequired("Tick the box to confirm the revocation.")],
+    )
+
+
+class DecisionForm(FlaskForm):
+    """An admin's decision on a request, with a comment the requester sees."""
+
+    comment = TextAreaField(
+        "Comment for the requester", validators=[Optional(), Length(max=2000)],
+        description="Optional when approving; required when rejecting.",
+        render_kw={"rows": 3},
+    )
+
+
+class PolicyForm(FlaskForm):
+    """One profile's self-service rules."""
+
+    self_service = BooleanField("Users may request this kind of certificate")
+    approval = RadioField("When a user asks", choices=choices([
+        ("admin", "An admin approves each request in the queue"),
+        ("auto", "Issued at once, without approval"),
+    ]), default="admin")
+    common_name_rule = SelectField("Common name (CN)", choices=choices([
+        (CN_USERNAME, "Their user name"), (CN_ANY, "Any name they type"),
+    ]))
+    email_rule = SelectField("E-mail address", choices=choices([
+        (EMAIL_OWN, "Their own e-mail address, or none"), (EMAIL_NONE, "No e-mail address"),
+    ]))
+    dns_suffixes = StringField(
+        "DNS names under", validators=[Optional(), Length(max=4000)],
+        description="Comma-separated domains, e.g. lab.example.com. Empty: no DNS names.",
+    )
+    ip_networks = StringField(
+        "IP addresses in", validators=[Optional(), Length(max=4000)],
+        description="Comma-separated networks, e.g. 192.0.2.0/24. Empty: no IP addresses.",
+    )
+    max_days = IntegerField(
+        "Longest validity (days)", validators=[Optional(), NumberRange(min=1, max=20000)],
+        description="Empty: the profile's default and the portal's cap apply.",
+    )
+
+
+class EnrollLinkForm(FlaskForm):
+    """Who an enrollment link is for, and how long it works."""
+
+    common_name = StringField("Common name (CN)", validators=[DataRequired(), Length(max=64)],
+                              description="The person's name, as the certificate will show it.")
+    email = StringField("E-mail address", validators=[Optional(), Length(max=254)])
+    profile = SelectField("Profile", choices=choices(PROFILE_CHOICES), default="client")
+    key_type = GenerateForm.key_type
+    hours = IntegerField(
+        "Link valid for (hours)", default=DEFAULT_HOURS,
+        validators=[DataRequired(), NumberRange(min=1, max=MAX_HOURS)],
+        description=f"Default {DEFAULT_HOURS} hours; at most {MAX_HOURS // 24} days.",
+    )
+    days = IntegerField("Certificate validity (days)",
+                        validators=[Optional(), NumberRange(min=1, max=20000)],
+                        description="Leave empty for the profile's default.")
