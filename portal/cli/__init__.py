@@ -28,6 +28,10 @@ def register(app: Flask) -> None:
     for command in (token_group, backup_command, restore_command):
         app.cli.add_command(command)
 
+    from .enroll import enroll_group
+
+    app.cli.add_command(enroll_group)
+
 
 def main() -> None:
     """Entry point of the `portal` console script."""
