@@ -181,6 +181,7 @@ def common_options(workers: int) -> dict:
         "graceful_timeout": 10,
         "keepalive": 5,
         "accesslog": "-",
+        "logger_class": "portal.accesslog.RedactingLogger",  # no enrollment tokens in logs
         "limit_request_field_size": 16384,
     }
 
@@ -203,6 +204,13 @@ def serve_command(host, port, http_port, workers):
     if ensure_server_certificate():
         click.echo("portal: issued a new server certificate", err=True)
     files = server_files()
+    # End this process's transaction and close its connections before gunicorn forks: on
+    # PostgreSQL an idle transaction held for the server's lifetime would block DDL (a
+    # restore, a migration) and vacuum, and a forked child must never share a connection.
+    from .extensions import db
+
+    db.session.remove()
+    db.engine.dispose()
     bind_host = f"[{host}]" if ":" in host else host
     options = common_options(workers)
     plain = None
