@@ -30,6 +30,7 @@ from ..extensions import db
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_DUMP_MAGIC = b"PGDMP"
 BUSY_TIMEOUT_MS = 30_000
+LOCK_TIMEOUT_MS = 60_000
 PORTAL_TABLES = ("certificates", "users", "certificate_authorities")
 
 
@@ -220,6 +221,9 @@ def _pg_restore(path: str, url: URL, force: bool) -> int:
     if occupied and not force:
         raise Conflict(f"the database {url.database} already holds a portal's data: add --force "
                        "to replace it with the backup")
+    # Dropping a table waits for every transaction that read it: give up after a minute with
+    # a clear error rather than hang behind a stuck session.
+    env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} -c lock_timeout={LOCK_TIMEOUT_MS}".strip()
     _run([find_pg_program("pg_restore"), "--clean", "--if-exists", "--no-owner",
           "--single-transaction", "--exit-on-error", f"--dbname={uri}", path], env, "pg_restore")
     with db.engine.connect() as connection:

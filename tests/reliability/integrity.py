@@ -61,6 +61,7 @@ def invariant_problems() -> list[str]:
         ~CertificateName.certificate_id.in_(select(Certificate.id))))
     if orphans:
         problems.append(f"{orphans} names without their certificate")
+    db.session.remove()
     return problems
 
 
@@ -77,4 +78,5 @@ def received_but_missing(outcomes) -> list[str]:
         der = ssl.PEM_cert_to_DER_cert(outcome.body["certificate"])
         if rows.get(outcome.body["serial"]) != der:
             missing.append(outcome.body["serial"])
+    db.session.remove()
     return missing

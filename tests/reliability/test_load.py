@@ -27,10 +27,10 @@ WORKERS = 3
 
 
 def rows_by_status() -> dict[str, set[str]]:
-    db.session.remove()
     found: dict[str, set[str]] = {}
     for serial, status in db.session.execute(select(Certificate.serial, Certificate.status)):
         found.setdefault(status, set()).add(serial)
+    db.session.remove()  # hold no snapshot or lock on PostgreSQL while servers work
     return found
 
 
