@@ -20,6 +20,9 @@ SUBJECT_ATTRIBUTES = {
     NameOID.DOMAIN_COMPONENT: ("DC", 63),
 }
 EMAIL_ATTRIBUTE = NameOID.EMAIL_ADDRESS
+MAX_SUBJECT_ATTRIBUTES = 16
+MAX_SUBJECT_TEXT = 1024  # as RFC 4514 text, which is what the certificates table stores
+MAX_EMAIL = 254  # RFC 5321's longest path; also fits the SAN column (255)
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _EMAIL_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
@@ -74,6 +77,8 @@ def check_dns_name(name: str, *, allow_wildcard: bool = True) -> str:
 
 def check_email(address: str) -> str:
     """Return an e-mail address (domain in lower case) if it is a plain mailbox."""
+    if len(address) > MAX_EMAIL:
+        raise PolicyViolation(f"the e-mail address {address[:40]!r}… is too long", field="email")
     local, at, domain = address.rpartition("@")
     if not at or not _EMAIL_LOCAL.match(local) or local.startswith(".") or ".." in local:
         raise PolicyViolation(f"{address[:80]!r} is not a valid e-mail address", field="email")
@@ -122,6 +127,12 @@ def check_subject(name: x509.Name) -> tuple[x509.Name, list[str]]:
     Every value is checked and re-encoded by cryptography's defaults (UTF8String, and
     PrintableString for the country), so odd encodings in a request never reach a certificate.
     """
+    if len(name) > MAX_SUBJECT_ATTRIBUTES:
+        raise PolicyViolation(
+            f"the subject has {len(name)} attributes; at most {MAX_SUBJECT_ATTRIBUTES} are "
+            "allowed",
+            field="subject",
+        )
     attributes: list[x509.NameAttribute] = []
     emails: list[str] = []
     for attribute in name:
@@ -144,7 +155,12 @@ def check_subject(name: x509.Name) -> tuple[x509.Name, list[str]]:
         if attribute.oid == NameOID.DOMAIN_COMPONENT and not _LABEL.match(value.lower()):
             raise PolicyViolation(f"DC={value[:63]!r} is not a domain label", field="subject")
         attributes.append(x509.NameAttribute(attribute.oid, value))
-    return x509.Name(attributes), emails
+    subject = x509.Name(attributes)
+    if len(subject.rfc4514_string()) > MAX_SUBJECT_TEXT:  # the database column's size
+        raise PolicyViolation(
+            f"the subject is longer than {MAX_SUBJECT_TEXT} characters", field="subject"
+        )
+    return subject, emails
 
 
 def common_name_of(name: x509.Name) -> str | None:
