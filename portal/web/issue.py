@@ -69,7 +69,8 @@ def issue():
     """Step 1: paste or upload a CSR; step 2: check the preview; step 3: sign."""
     form = _with_ca_choices(IssueForm())
     if not form.validate_on_submit():
-        return render_template("issue.html", form=form, preview=None)
+        status = 400 if form.is_submitted() else 200  # e.g. a pasted CSR over the size limit
+        return render_template("issue.html", form=form, preview=None), status
     try:
         csr_data = _csr_bytes(form)
         if not csr_data.strip():
