@@ -122,18 +122,25 @@ def _refusal(row: EnrollmentLink, state: str) -> LinkRefused:
                        "UTC. Ask for a new one.")
 
 
-def open_link(token: str) -> EnrollmentLink:
-    """The link for a token if it can still be used; LinkRefused or NotFound otherwise."""
+def open_link(token: str, *, attempt: bool = False) -> EnrollmentLink:
+    """The link for a token if it can still be used; LinkRefused or NotFound otherwise.
+
+    `attempt`: someone tries to use it; a refusal (used, expired, withdrawn) is audited.
+    """
     row = find_link(token)
     state = link_state(row)
     if state != STATE_ACTIVE:
-        raise _refusal(row, state)
+        refusal = _refusal(row, state)
+        if attempt:
+            audit.record_now("enroll.use", actor=f"enroll:link-{row.id}", outcome="denied",
+                             detail=f"link {row.id} is {state}")
+        raise refusal
     return row
 
 
 def redeem(token: str, *, password: str, compatibility: str = COMPATIBLE) -> keygen.GeneratedBundle:
     """Use a link: mark it used (once, atomically), generate the key, return the .p12."""
-    row = open_link(token)
+    row = open_link(token, attempt=True)
     pkcs12_encryption(check_bundle_password(password), compatibility)  # before using the link
     actor = f"enroll:link-{row.id}"
     now = datetime.now(UTC).replace(microsecond=0)

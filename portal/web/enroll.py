@@ -89,7 +89,7 @@ def redeem_form(token: str):
 def redeem(token: str):
     """Use the link: the .p12 is made now and handed over; the link then stops working."""
     try:
-        link = enrollment.open_link(token)
+        link = enrollment.open_link(token, attempt=True)
     except PortalError as error:
         return _refused(error)
     form = DownloadForm()
