@@ -1,0 +1,198 @@
+"""Issuance per second through the JSON API under `portal serve`, on SQLite and on PostgreSQL.
+
+In one run on one machine:
+
+- raw: cryptography alone issuing from a CSR with the same kind of CA key, one core (the
+  physical limit of one process; see benchmarks/issue.py);
+- api/sqlite and api/postgresql: POST /api/v1/certificates over HTTPS with keep-alive against
+  `portal serve --workers W`, from client processes with threads on loopback; every request's
+  row is committed pending before signing and issued after, as always. The PostgreSQL server is
+  a throwaway cluster with PostgreSQL's default durability (fsync and synchronous_commit on).
+
+Target: at least 500 certificates per second through the API with SQLite. Exit status 1 when
+it is missed. The client runs on the same cores as the server, so it takes part of them.
+Usage: python benchmarks/load.py [--requests N] [--workers W] [--clients P] [--threads T]
+       [--backends sqlite,postgresql] [--profile FILE.svg]
+"""
+
+import argparse
+import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import print_table
+from issue import RawIssuer, prepared_csrs
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.servers import free_port, wait_for_port  # noqa: E402
+from tests.pg import PostgresServer  # noqa: E402
+from tests.reliability.load import make_csrs, run_load  # noqa: E402
+
+TARGET_PER_SECOND = 500
+RAW = "raw cryptography issue-from-CSR, 1 core"
+BIN = Path(sys.executable).parent
+PROFILE_FORMATS = {".json": "speedscope", ".txt": "raw", ".svg": "flamegraph"}
+
+
+def prepare(instance: Path, database_url: str | None) -> tuple[str, str, object, list]:
+    """Secrets, schema, an EC P-256 CA, an admin with a token, the TLS files; the raw issuer."""
+    os.environ["PORTAL_INSTANCE"] = str(instance)
+    os.environ.pop("PORTAL_DATABASE_URL", None)
+    if database_url:
+        os.environ["PORTAL_DATABASE_URL"] = database_url
+    from portal import create_app, database
+    from portal.ca.keystore import unseal_private_key
+    from portal.extensions import db
+    from portal.services import authorities, tokens, users
+    from portal.services.secrets import ca_secret, ensure_instance_secrets
+    from portal.services.server_tls import ensure_server_certificate, server_files
+
+    app = create_app()
+    with app.app_context():
+        ensure_instance_secrets()
+        database.upgrade()
+        ca = authorities.create_ca("bench", key_type="ec-p256", actor="bench")
+        key = unseal_private_key(ca.key_encrypted, ca_secret(), bound_to=ca.certificate_der)
+        urls = authorities.urls_for(ca)
+        raw = RawIssuer(authorities.ca_certificate(ca), key, urls.crl, urls.ca_issuers)
+        users.create_user("bench", role="admin", password="bench-password-0123", actor="bench")
+        _row, token = tokens.create_token("bench", actor="bench")
+        ensure_server_certificate()
+        cafile = server_files().client_ca_bundle
+        db.session.remove()
+        db.engine.dispose()
+    return token, cafile, raw
+
+
+def raw_rate(raw, count: int) -> float:
+    """Raw issue-from-CSR per second, on fresh CSRs."""
+    csrs = prepared_csrs(count)
+    start = time.perf_counter()
+    for csr in csrs:
+        raw.issue(csr)
+    return count / (time.perf_counter() - start)
+
+
+def _client(port, cafile, token, csrs, threads, barrier, queue):
+    barrier.wait()
+    start = time.perf_counter()
+    outcomes = run_load(port, cafile, token, csrs, concurrency=threads)
+    end = time.perf_counter()
+    bad = [o.status or o.error for o in outcomes if o.status != 201]
+    queue.put((start, end, len(outcomes) - len(bad), bad[:3]))
+
+
+def api_rate(port, cafile, token, requests: int, clients: int, threads: int) -> float:
+    """Issued certificates per second from `clients` processes of `threads` threads each."""
+    context = multiprocessing.get_context("fork")
+    per_client = [make_csrs(requests // clients, prefix=f"c{i}-") for i in range(clients)]
+    barrier, queue = context.Barrier(clients), context.Queue()
+    processes = [context.Process(target=_client, args=(port, cafile, token, csrs, threads,
+                                                       barrier, queue))
+                 for csrs in per_client]
+    for process in processes:
+        process.start()
+    results = [queue.get() for _ in processes]
+    for process in processes:
+        process.join()
+    failures = [bad for *_rest, bad in results if bad]
+    if failures:
+        raise SystemExit(f"requests failed: {failures}")
+    issued = sum(result[2] for result in results)
+    return issued / (max(r[1] for r in results) - min(r[0] for r in results))
+
+
+def serve(instance: Path, workers: int, env: dict) -> tuple[subprocess.Popen, int]:
+    """Start `portal serve` in its own process group; (process, HTTPS port)."""
+    port = free_port()
+    log = open(instance / "serve.log", "wb")
+    process = subprocess.Popen(
+        [str(BIN / "portal"), "serve", "--port", str(port), "--http-port", "0",
+         "--workers", str(workers)],
+        env={**os.environ, **env, "PORTAL_INSTANCE": str(instance)},
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    wait_for_port(port, process)
+    return process, port
+
+
+def measure(backend: str, args, folder: Path, postgres: PostgresServer | None) -> tuple:
+    """(raw rate, API rate) for one backend on a fresh instance."""
+    instance = folder / backend
+    instance.mkdir(mode=0o700)
+    url = None
+    if postgres is not None:
+        url = postgres.url(postgres.create_database(prefix="bench"))
+    token, cafile, raw = prepare(instance, url)
+    env = {"PORTAL_DATABASE_URL": url} if url else {}
+    process, port = serve(instance, args.workers, env)
+    profiler = None
+    try:
+        api_rate(port, cafile, token, 200, 1, args.threads)  # warm-up: workers, caches
+        if args.profile and backend == "sqlite":
+            profiler = subprocess.Popen(
+                [str(BIN / "py-spy"), "record", "--subprocesses", "--pid", str(process.pid),
+                 "--output", args.profile, "--format", PROFILE_FORMATS.get(
+                     Path(args.profile).suffix, "flamegraph")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)
+        rates = [raw_rate(raw, 500)]
+        rate = api_rate(port, cafile, token, args.requests, args.clients, args.threads)
+        rates.append(raw_rate(raw, 500))
+    finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(60)
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)
+    return sum(rates) / len(rates), rate
+
+
+def main() -> int:
+    """Measure each backend; print one table; exit 1 when the SQLite target is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument("--threads", type=int, default=16, help="threads per client process")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--profile", help="py-spy the SQLite run into this file: .svg, .json "
+                        "(speedscope) or .txt (collapsed stacks)")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="portal-bench-load-"))
+    postgres = None
+    rows, raws = [], []
+    try:
+        for backend in args.backends.split(","):
+            if backend == "postgresql":
+                postgres = PostgresServer(durable=True).start()
+            raw, rate = measure(backend, args, folder, postgres)
+            raws.append(raw)
+            rows.append((f"API {backend}, {args.workers} workers, {args.clients}x"
+                         f"{args.threads} clients", rate, "certs/s"))
+    finally:
+        if postgres is not None:
+            postgres.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    rows.insert(0, (RAW, sum(raws) / len(raws), "certs/s"))
+    print_table(f"Issuance through POST /api/v1/certificates: {args.requests} requests per "
+                f"backend, {os.cpu_count()} cores shared by server and client", rows,
+                baseline=RAW)
+    sqlite_rows = [rate for name, rate, _ in rows if name.startswith("API sqlite")]
+    if not sqlite_rows:
+        return 0
+    met = sqlite_rows[0] >= TARGET_PER_SECOND
+    print(f"target: >= {TARGET_PER_SECOND} certs/s through the API with SQLite: "
+          f"{sqlite_rows[0]:.0f} ({'ok' if met else 'MISSED'})")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
