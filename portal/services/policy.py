@@ -77,8 +77,8 @@ def get_policy(profile_name: str) -> Policy:
 
 
 def list_policies() -> list[Policy]:
-    """Every leaf profile's policy, in the profiles' order."""
-    return [get_policy(name) for name in LEAF_PROFILES]
+    """Every leaf profile's policy, the client profile (people's certificates) first."""
+    return [get_policy(name) for name in sorted(LEAF_PROFILES, key=lambda n: n != "client")]
 
 
 def open_profiles() -> list[str]:

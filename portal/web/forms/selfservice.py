@@ -31,7 +31,8 @@ METHOD_CHOICES = [
 class _KeyChoice(FlaskForm):
     """How the key is made: here (with a key type) or by the person (their CSR)."""
 
-    method = RadioField("The key", choices=choices(METHOD_CHOICES), default=METHOD_GENERATE)
+    method = RadioField("How the key is made", choices=choices(METHOD_CHOICES),
+                        default=METHOD_GENERATE)
     key_type = GenerateForm.key_type
     csr = IssueForm.csr
     csr_file = IssueForm.csr_file
@@ -41,10 +42,7 @@ class RequestForm(_KeyChoice):
     """A user's request for a certificate."""
 
     profile = SelectField("Kind of certificate", choices=[])
-    common_name = StringField(
-        "Common name (CN)", validators=[Optional(), Length(max=64)],
-        description="Ignored with a CSR: the names come from the request.",
-    )
+    common_name = StringField("Common name (CN)", validators=[Optional(), Length(max=64)])
     email = StringField("E-mail address", validators=[Optional(), Length(max=254)])
     sans = GenerateForm.sans
     days = IntegerField(
