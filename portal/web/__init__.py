@@ -6,12 +6,14 @@ from flask import Flask
 def register(app: Flask) -> None:
     """Register every blueprint."""
     from .health import bp as health_bp
+    from .ping import bp as ping_bp
     from .public import bp as public_bp
     from .publish import bp as publish_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(publish_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(ping_bp)
 
     from .areas import register_areas
 
