@@ -118,3 +118,25 @@ def test_anonymous_visitors_are_sent_to_sign_in(web, carol_things):
         assert response.status_code == 302 and "/login" in response.headers["Location"], path
     db.session.expire_all()
     assert db.session.get(CertificateRequest, carol_things["request"]).status == "pending"
+
+
+def test_the_new_pages_carry_the_security_headers_and_no_inline_code(app, admin_web,
+                                                                      carol_things):
+    from tests.web.selfhelp import signed_in_client
+
+    carol = signed_in_client(app, "carol")
+    _link, token = enrollment.create_link(common_name="Dee", actor="test")
+    pages = [(carol, "/account"), (carol, "/account/request"),
+             (carol, f"/account/certificates/{carol_things['certificate']}"),
+             (carol, f"/account/requests/{carol_things['request']}"),
+             (admin_web, "/requests"), (admin_web, f"/requests/{carol_things['request']}"),
+             (admin_web, "/policies"), (admin_web, "/enrollment"),
+             (app.test_client(), f"/enroll/{token}"), (app.test_client(), "/enroll/" + "x" * 43)]
+    for client, path in pages:
+        response = client.get(path)
+        body = response.get_data(as_text=True)
+        assert response.status_code in (200, 404), path
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"], path
+        assert response.headers["Cache-Control"] == "no-store", path
+        assert response.headers["X-Frame-Options"] == "DENY", path
+        assert "<script>" not in body and "<style" not in body and " style=" not in body, path
