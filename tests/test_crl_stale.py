@@ -114,3 +114,20 @@ def test_a_revocation_without_the_secret_stands_and_is_caught_up(app, client, ro
     assert crl_number(crl) > before
     assert crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None
     assert isinstance(crl, x509.CertificateRevocationList)
+
+
+def test_next_update_never_passes_the_ca_expiry(app):
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+
+    from portal.services.authorities import create_ca
+    from portal.services.crl import publish, stored_der
+
+    app.config["PORTAL_CRL_DAYS"] = 30
+    create_ca("root", key_type="ec-p256", actor="test")
+    short = create_ca("short", key_type="ec-p256", parent="root", days=3, actor="test")
+    state = publish(short, actor="test")
+    crl = x509.load_der_x509_crl(stored_der(state))
+    assert crl.next_update_utc == short.not_after
+    assert crl.next_update_utc < datetime.now(UTC) + timedelta(days=4)

@@ -218,12 +218,15 @@ def publish(
     """
     ca_id, ca_name = ca.id, ca.name
     signer = get_signer(ca)  # CAKeyUnavailable before a number is spent
+    if utcnow() >= signer.not_after:
+        raise PortalError(f"CA {ca_name} has expired: its CRL can no longer be re-signed")
     number = allocate_number(ca_id, only_if_last=only_if_last)
     if number is None:
         return None
     lifetime = crl_lifetime()
     this_update = utcnow().replace(microsecond=0)
-    next_update = this_update + lifetime
+    # Never promise a next CRL past the CA's own expiry: nothing can sign one then.
+    next_update = min(this_update + lifetime, signer.not_after)
     entries = revoked_entries(_revoked_rows(ca_id, this_update - lifetime))
     count = len(entries)
     crl = build_crl(
