@@ -195,7 +195,7 @@ def create_request(
                         f"({method}, {key_type}{renewal})")
     db.session.commit()
     if policy.auto_issue:
-        _approve(row, comment="issued at once by the profile's policy",
+        _approve(row, comment="approved at once by the profile's policy",
                  actor=f"policy:{profile.name}")
     return row
 
