@@ -25,8 +25,8 @@ from portal.ca.names import (
 )
 from portal.errors import PolicyViolation, PortalError
 
-FAST = settings(max_examples=300, deadline=None)
-SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=150, deadline=None)
+SLOW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 KEY = ec.generate_private_key(ec.SECP256R1())
 
 labels = st.from_regex(r"\A[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?\Z")
@@ -143,9 +143,9 @@ def test_allowed_subjects_round_trip_through_check_subject(pairs):
 @FAST
 @given(st.text(min_size=1, max_size=64))
 def test_any_common_name_is_kept_or_refused_with_a_policy_violation(value):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # cryptography's length warning
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, value)])
+    with warnings.catch_warnings():  # over 64 bytes in UTF-8: cryptography warns, we refuse
+        warnings.simplefilter("ignore", UserWarning)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, value, _validate=False)])
     try:
         checked, _ = check_subject(name)
     except PolicyViolation:
