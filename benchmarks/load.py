@@ -81,17 +81,40 @@ def raw_rate(raw, count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds used so far by the live processes of a process group."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 of stat: the process group
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def _client(port, cafile, token, csrs, threads, barrier, queue):
     barrier.wait()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     outcomes = run_load(port, cafile, token, csrs, concurrency=threads)
-    end = time.perf_counter()
+    end, cpu = time.perf_counter(), time.process_time() - cpu
     bad = [o.status or o.error for o in outcomes if o.status != 201]
-    queue.put((start, end, len(outcomes) - len(bad), bad[:3]))
+    queue.put((start, end, len(outcomes) - len(bad), bad[:3], cpu))
 
 
-def api_rate(port, cafile, token, requests: int, clients: int, threads: int) -> float:
-    """Issued certificates per second from `clients` processes of `threads` threads each."""
+def api_rate(port, cafile, token, requests: int, clients: int, threads: int,
+             server_pgid: int | None = None) -> tuple[float, float, float]:
+    """Issued certificates per second from `clients` processes of `threads` threads each.
+
+    Also the CPU milliseconds per certificate that the server and the clients used: on a
+    machine shared with other work, the rate alone says little; the CPU cost does not change.
+    """
+    server_cpu = group_cpu_seconds(server_pgid) if server_pgid else 0.0
     context = multiprocessing.get_context("fork")
     per_client = [make_csrs(requests // clients, prefix=f"c{i}-") for i in range(clients)]
     barrier, queue = context.Barrier(clients), context.Queue()
@@ -103,11 +126,14 @@ def api_rate(port, cafile, token, requests: int, clients: int, threads: int) -> 
     results = [queue.get() for _ in processes]
     for process in processes:
         process.join()
-    failures = [bad for *_rest, bad in results if bad]
+    server_cpu = (group_cpu_seconds(server_pgid) - server_cpu) if server_pgid else 0.0
+    failures = [r[3] for r in results if r[3]]
     if failures:
         raise SystemExit(f"requests failed: {failures}")
     issued = sum(result[2] for result in results)
-    return issued / (max(r[1] for r in results) - min(r[0] for r in results))
+    client_cpu = sum(result[4] for result in results)
+    rate = issued / (max(r[1] for r in results) - min(r[0] for r in results))
+    return rate, 1000 * server_cpu / issued, 1000 * client_cpu / issued
 
 
 def serve(instance: Path, workers: int, env: dict) -> tuple[subprocess.Popen, int]:
@@ -144,7 +170,8 @@ def measure(backend: str, args, folder: Path, postgres: PostgresServer | None) -
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1)
         rates = [raw_rate(raw, 500)]
-        rate = api_rate(port, cafile, token, args.requests, args.clients, args.threads)
+        rate, server_ms, client_ms = api_rate(port, cafile, token, args.requests, args.clients,
+                                              args.threads, server_pgid=process.pid)
         rates.append(raw_rate(raw, 500))
     finally:
         if profiler is not None:
@@ -152,7 +179,7 @@ def measure(backend: str, args, folder: Path, postgres: PostgresServer | None) -
             profiler.wait(60)
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(30)
-    return sum(rates) / len(rates), rate
+    return sum(rates) / len(rates), rate, server_ms, client_ms
 
 
 def main() -> int:
@@ -168,15 +195,16 @@ def main() -> int:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="portal-bench-load-"))
     postgres = None
-    rows, raws = [], []
+    rows, raws, costs = [], [], []
     try:
         for backend in args.backends.split(","):
             if backend == "postgresql":
                 postgres = PostgresServer(durable=True).start()
-            raw, rate = measure(backend, args, folder, postgres)
+            raw, rate, server_ms, client_ms = measure(backend, args, folder, postgres)
             raws.append(raw)
             rows.append((f"API {backend}, {args.workers} workers, {args.clients}x"
                          f"{args.threads} clients", rate, "certs/s"))
+            costs.append((backend, server_ms, client_ms))
     finally:
         if postgres is not None:
             postgres.stop()
@@ -185,6 +213,15 @@ def main() -> int:
     print_table(f"Issuance through POST /api/v1/certificates: {args.requests} requests per "
                 f"backend, {os.cpu_count()} cores shared by server and client", rows,
                 baseline=RAW)
+    cores = os.cpu_count() or 1
+    print(f"\nCPU per certificate (ms), and the rate {cores} cores would give with nothing "
+          "else running")
+    for backend, server_ms, client_ms in costs:
+        print(f"  {backend:12} server {server_ms:6.2f}  client {client_ms:6.2f}  -> "
+              f"{1000 * cores / (server_ms + client_ms):7.0f} certs/s with the client, "
+              f"{1000 * cores / server_ms:7.0f} without")
+    load = os.getloadavg()[0]
+    print(f"load average during the run: {load:.1f} on {cores} cores")
     sqlite_rows = [rate for name, rate, _ in rows if name.startswith("API sqlite")]
     if not sqlite_rows:
         return 0

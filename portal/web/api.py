@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from ..ca.serials import normalize_serial
 from ..errors import Conflict, InvalidInput, PortalError
 from ..errors import NotFound as PortalNotFound
-from ..extensions import csrf, db
+from ..extensions import csrf, db, limiter
 from ..models import STATUS_ISSUED, STATUS_PENDING, STATUS_REVOKED, Certificate, User
 from ..services import authorities, certificates, issuance, tokens
 from ..services.search import SORTS, CertificateQuery, search_certificates
@@ -24,6 +24,7 @@ from .openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer tokens, never cookies: no cross-site request can carry one
+limiter.exempt(bp)  # no per-address limits here (yet): skip the limiter's per-request work
 
 MAX_BODY_BYTES = 256 * 1024  # a CSR is at most 64 KB; JSON escaping adds a little
 MAX_PAGE = 200
