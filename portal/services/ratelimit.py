@@ -40,6 +40,12 @@ class DatabaseStorage(Storage, MovingWindowSupport):
         # Insert first, then count, in one transaction: the insert takes SQLite's write lock,
         # so concurrent workers are serialised and each count sees the others' hits.
         with db.engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                # PostgreSQL takes no table lock on INSERT: without this, concurrent attempts
+                # would each count only their own hit and all pass. Serialise them per key.
+                connection.execute(
+                    select(func.pg_advisory_xact_lock(func.hashtext(key)))
+                )
             connection.execute(
                 insert(RateLimitHit), [{"key": key, "at": now} for _ in range(amount)]
             )

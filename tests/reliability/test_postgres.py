@@ -89,3 +89,22 @@ def test_concurrent_revocations_from_four_processes_give_distinct_increasing_num
     assert crl_number(crl) == 20
     assert {format(entry.serial_number, "X") for entry in crl} == {
         serial.lstrip("0") for serial in serials}
+
+
+def test_the_sign_in_throttle_holds_under_concurrent_attempts(app):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from portal.services.ratelimit import DatabaseStorage
+
+    storage = DatabaseStorage("portal-db://")
+
+    def attempt(_):
+        with app.app_context():
+            try:
+                return storage.acquire_entry("user:mallory", 5, 60)
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        allowed = list(pool.map(attempt, range(40)))
+    assert allowed.count(True) == 5
