@@ -52,6 +52,15 @@ def create_root_ca(
     return builder.sign(key, signature_hash_for(key)), key
 
 
+def check_may_have_intermediates(parent: CASigner) -> None:
+    """Refuse an intermediate under a CA whose pathLenConstraint is 0."""
+    if parent.path_length == 0:
+        raise PolicyViolation(
+            "the parent CA may not have intermediates below it (its path length is 0)",
+            field="parent",
+        )
+
+
 def create_intermediate_ca(
     parent: CASigner,
     subject: x509.Name,
@@ -60,13 +69,10 @@ def create_intermediate_ca(
     days: int,
     urls: PublicationUrls,
     now: datetime | None = None,
+    serial: int | None = None,
 ) -> tuple[x509.Certificate, object]:
     """Generate a key and an intermediate certificate signed by `parent`; return both."""
-    if parent.path_length == 0:
-        raise PolicyViolation(
-            "the parent CA may not have intermediates below it (its path length is 0)",
-            field="parent",
-        )
+    check_may_have_intermediates(parent)
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     not_before, not_after = validity_window(now, days, ca_not_after=parent.not_after)
     key = generate_private_key(key_type)
@@ -76,7 +82,7 @@ def create_intermediate_ca(
         subject=subject,
         sans=(),
         profile=PROFILES["ca"],
-        serial=random_serial(),
+        serial=serial or random_serial(),
         not_before=not_before,
         not_after=not_after,
         urls=urls,

@@ -1,6 +1,7 @@
 """Use cases for certificate authorities: create, import, look up, and the signer of each."""
 
 import re
+from datetime import UTC, datetime
 
 from cryptography import x509
 from flask import current_app
@@ -10,20 +11,22 @@ from sqlalchemy.exc import IntegrityError
 from ..ca.authority import (
     ca_subject,
     check_ca_pair,
+    check_may_have_intermediates,
     create_intermediate_ca,
     create_root_ca,
     load_certificate_file,
 )
 from ..ca.keys import key_type_of
 from ..ca.keystore import load_private_key_file, seal_private_key, unseal_private_key
+from ..ca.names import common_name_of
 from ..ca.pem import to_der
-from ..ca.profiles import PublicationUrls
-from ..ca.serials import serial_to_hex
+from ..ca.profiles import PublicationUrls, validity_window
+from ..ca.serials import random_serial, serial_to_hex
 from ..ca.signer import CASigner, fingerprint_sha256
 from ..ca.urls import publication_urls
 from ..errors import CAKeyUnavailable, Conflict, InvalidInput, NotFound
 from ..extensions import db
-from ..models import CertificateAuthority
+from ..models import STATUS_ISSUED, STATUS_PENDING, Certificate, CertificateAuthority
 from . import audit
 from .secrets import ca_secret
 
@@ -111,7 +114,7 @@ def key_usable(ca: CertificateAuthority) -> tuple[bool, str]:
 
 def _store(
     name: str, certificate: x509.Certificate, private_key, *, parent_id: int | None, actor: str,
-    action: str,
+    action: str, issued_row: Certificate | None = None,
 ) -> CertificateAuthority:
     secret = ca_secret()
     if not secret:
@@ -137,6 +140,10 @@ def _store(
         key_encrypted=seal_private_key(private_key, secret, bound_to=der),
     )
     db.session.add(ca)
+    if issued_row is not None:  # the intermediate's own record under its parent
+        issued_row.der = der
+        issued_row.fingerprint_sha256 = ca.fingerprint_sha256
+        issued_row.status = STATUS_ISSUED
     audit.record(action, actor=actor, serial=ca.serial, detail=f"CA {name}: {ca.subject}")
     try:
         db.session.commit()
@@ -149,6 +156,33 @@ def _store(
 def _refuse_existing_name(name: str) -> None:
     if db.session.scalar(select(CertificateAuthority.id).filter_by(name=name)) is not None:
         raise Conflict(f"a CA named {name!r} already exists", field="name")
+
+
+def _record_pending_intermediate(
+    parent_ca: CertificateAuthority, subject: x509.Name, key_type: str, days: int,
+    now: datetime, signer: CASigner,
+) -> Certificate:
+    """Commit the intermediate's certificate row under its parent before signing it.
+
+    Like every certificate, an intermediate has a row in its issuer's list: it is searchable
+    and can be revoked, which puts it on the parent's CRL.
+    """
+    not_before, not_after = validity_window(now, days, ca_not_after=signer.not_after)
+    for _attempt in range(5):
+        row = Certificate(
+            ca_id=parent_ca.id, serial=serial_to_hex(random_serial()),
+            common_name=common_name_of(subject), subject=subject.rfc4514_string(), sans="",
+            profile="ca", key_type=key_type, not_before=not_before, not_after=not_after,
+            status=STATUS_PENDING,
+        )
+        db.session.add(row)
+        try:
+            db.session.commit()
+        except IntegrityError:  # a serial collision: astronomically rare, so just try again
+            db.session.rollback()
+            continue
+        return row
+    raise Conflict("could not allocate a unique serial number; try again")
 
 
 def create_ca(
@@ -168,13 +202,17 @@ def create_ca(
     config = current_app.config
     if parent:
         parent_ca = get_ca(parent)
+        signer = get_signer(parent_ca)
+        check_may_have_intermediates(signer)  # before anything is written
         days = min(days or config["PORTAL_CA_DAYS"], config["PORTAL_MAX_CA_DAYS"])
+        now = datetime.now(UTC).replace(microsecond=0)
+        row = _record_pending_intermediate(parent_ca, subject, key_type, days, now, signer)
         certificate, key = create_intermediate_ca(
-            get_signer(parent_ca), subject, key_type=key_type, days=days,
-            urls=urls_for(parent_ca),
+            signer, subject, key_type=key_type, days=days, urls=urls_for(parent_ca), now=now,
+            serial=int(row.serial, 16),
         )
         return _store(name, certificate, key, parent_id=parent_ca.id, actor=actor,
-                      action="ca.create_intermediate")
+                      action="ca.create_intermediate", issued_row=row)
     days = min(days or config["PORTAL_ROOT_DAYS"], config["PORTAL_MAX_CA_DAYS"])
     certificate, key = create_root_ca(subject, key_type=key_type, days=days)
     return _store(name, certificate, key, parent_id=None, actor=actor, action="ca.create_root")
