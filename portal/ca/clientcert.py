@@ -53,7 +53,7 @@ def load_forwarded_certificate(value: str) -> x509.Certificate | None:
 
 def find_issuer(
     certificate: x509.Certificate, authorities: list[x509.Certificate]
-) -> x509.Certificate:
+) -> x509.Certificate | None:
     """The CA among `authorities` whose key signed `certificate` (a same-named impostor fails)."""
     for authority in authorities:
         if authority.subject != certificate.issuer:
@@ -63,7 +63,7 @@ def find_issuer(
         except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
             continue
         return authority
-    raise ClientCertificateRefused("the client certificate was not issued by this portal's CA")
+    return None
 
 
 def check_client_certificate(
@@ -71,6 +71,8 @@ def check_client_certificate(
 ) -> x509.Certificate:
     """Check chain, validity and clientAuth usage; return the issuing CA's certificate."""
     issuer = find_issuer(certificate, authorities)
+    if issuer is None:
+        raise ClientCertificateRefused("the client certificate was not issued by this portal's CA")
     if now < certificate.not_valid_before_utc:
         raise ClientCertificateRefused("the client certificate is not valid yet")
     if now > certificate.not_valid_after_utc:

@@ -16,6 +16,7 @@ from ..ca.authority import (
     create_root_ca,
     load_certificate_file,
 )
+from ..ca.clientcert import find_issuer
 from ..ca.keys import key_type_of
 from ..ca.keystore import load_private_key_file, seal_private_key, unseal_private_key
 from ..ca.names import common_name_of
@@ -243,8 +244,8 @@ def import_ca(
         raise Conflict("this CA certificate is already imported", field="cert")
     parent_id = None
     if certificate.issuer != certificate.subject:
-        for candidate in list_cas():
-            if ca_certificate(candidate).subject == certificate.issuer:
-                parent_id = candidate.id
+        authorities = {ca_certificate(ca): ca.id for ca in list_cas()}
+        # The parent is the CA whose key signed it, not merely one with the issuer's name.
+        parent_id = authorities.get(find_issuer(certificate, list(authorities)))
     return _store(name, certificate, private_key, parent_id=parent_id, actor=actor,
                   action="ca.import")
