@@ -28,7 +28,9 @@ lint: $(BIN)/.installed
 
 ## bench: the speed and memory benchmarks (ratios against a baseline measured in the same run)
 bench: $(BIN)/.installed
-	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+	status=0; for script in $$(ls benchmarks/*.py | grep -v common.py); do \
+		echo "== $$script"; $(BIN)/python $$script || status=1; \
+	done; exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
