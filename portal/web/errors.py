@@ -58,7 +58,9 @@ def handle_http_error(error: HTTPException):
 def handle_unexpected_error(error: Exception):
     """Anything else: log it for the operator, roll back, show a calm page without details."""
     db.session.rollback()
-    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    # The route's pattern, not the path: a path can carry a secret (an enrollment token).
+    route = request.url_rule.rule if request.url_rule else "(no route)"
+    current_app.logger.exception("unhandled error on %s %s", request.method, route)
     return error_page(500)
 
 
