@@ -305,7 +305,7 @@ def list_certificates():
     query = CertificateQuery(
         q=request.args.get("q", "")[:200],
         status=_choice_arg("status", STATUSES),
-        profile=_choice_arg("profile", ("client", "server")),
+        profile=_choice_arg("profile", ("client", "server", "ca")),
         ca_id=ca_id,
         expiring_days=_int_arg("expiring", 1, 3650),
         owner_id=None if owner.is_admin else owner.id,
