@@ -14,7 +14,7 @@ from tests.reliability.integrity import database_integrity, invariant_problems
 from tests.reliability.load import ApiConnection, make_csrs, run_load
 from tests.reliability.serving import serve
 
-pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", BACKENDS, indirect=True)]
+pytestmark = pytest.mark.slow
 
 
 def issued_serials() -> set[str]:
@@ -26,6 +26,7 @@ def issued_serials() -> set[str]:
         db.session.remove()
 
 
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 def test_backup_while_serving_then_restore_while_serving(ready_to_serve, database_url, tmp_path,
                                                          request):
     postgres = request.getfixturevalue("postgres") if "postgresql" in database_url else None
