@@ -18,7 +18,7 @@ from ..errors import Conflict, InvalidInput, PortalError
 from ..errors import NotFound as PortalNotFound
 from ..extensions import csrf, db, limiter
 from ..models import STATUS_ISSUED, STATUS_PENDING, STATUS_REVOKED, Certificate, User
-from ..services import authorities, certificates, issuance, tokens
+from ..services import authorities, certificates, issuance, selfservice, tokens
 from ..services.search import SORTS, CertificateQuery, search_certificates
 from .openapi import openapi_document
 
@@ -252,13 +252,44 @@ def issue_certificate():
         csr_data = csr_text.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInput("'csr' must be PEM text", field="csr") from None
-    row = issuance.issue_from_csr(
-        csr_data, profile, ca_name=ca_name, days=days, owner_id=owner.id, actor=_actor()
-    )
+    if owner.is_admin:
+        row = issuance.issue_from_csr(
+            csr_data, profile, ca_name=ca_name, days=days, owner_id=owner.id, actor=_actor()
+        )
+    else:
+        row = _request_under_policy(owner, csr_data, profile, ca_name, days)
+        if row is None:  # the profile's policy waits for an admin: accepted, not issued
+            return _accepted_request()
     body = certificate_json(row, {owner.id: owner.username}, with_pem=True)
     response = jsonify(body)
     response.status_code = 201
     response.headers["Location"] = body["url"]
+    return response
+
+
+def _request_under_policy(owner, csr_data: bytes, profile: str, ca_name, days):
+    """A user's token asks as the user's own pages do: the profile's policy decides.
+
+    Returns the issued certificate, or None when the request waits for an admin (its id is
+    kept in `g` for the 202 answer).
+    """
+    if ca_name and ca_name != authorities.get_ca().name:
+        raise Forbidden("only an admin's token may choose the issuing CA", field="ca")
+    request_row = selfservice.create_request(
+        owner, profile_name=profile, method="csr", csr_data=csr_data, days=days,
+        actor=_actor(),
+    )
+    g.api_request = request_row
+    return request_row.certificate if request_row.certificate_id else None
+
+
+def _accepted_request():
+    row = g.api_request
+    response = jsonify(request=row.id, status=row.status, profile=row.profile,
+                       subject=row.subject,
+                       message="the profile's policy needs an admin's approval: the "
+                               "certificate appears under your account once approved")
+    response.status_code = 202
     return response
 
 

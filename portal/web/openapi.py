@@ -138,7 +138,9 @@ def openapi_document() -> dict:
             "description": "Issue, find and revoke certificates. Authenticate with "
                            "`Authorization: Bearer <token>` (`portal token create USER`). "
                            "An admin's token sees every certificate; a user's token only that "
-                           "user's own (others are 404).",
+                           "user's own (others are 404), and issues under the profile's "
+                           "self-service policy (names, and whether an admin approves first: "
+                           "202).",
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
@@ -152,6 +154,9 @@ def openapi_document() -> dict:
                     "responses": {
                         "201": {**_json("Certificate", "Issued; the row is committed."),
                                 "headers": {"Location": {"schema": {"type": "string"}}}},
+                        "202": _json("PendingRequest",
+                                     "A user's token, and the profile's policy waits for an "
+                                     "admin: the request is recorded, nothing is issued yet."),
                         "403": _error_response("Your account may not request this profile."),
                         "415": _error_response("The body is not application/json."),
                         "503": _error_response("The CA key is unavailable (no CA secret)."),
@@ -219,6 +224,17 @@ def openapi_document() -> dict:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
+                "PendingRequest": {
+                    "type": "object",
+                    "required": ["request", "status", "profile", "subject", "message"],
+                    "properties": {
+                        "request": {"type": "integer"},
+                        "status": {"type": "string", "enum": ["pending"]},
+                        "profile": {"type": "string"},
+                        "subject": {"type": "string"},
+                        "message": {"type": "string"},
+                    },
+                },
                 "Certificate": CERTIFICATE,
                 "CertificateSummary": SUMMARY,
                 "CertificatePage": PAGE,

@@ -68,8 +68,12 @@ def app(database_url):
 @pytest.fixture
 def people(app, root_ca):
     """An admin and two users, each with an API token: {name: (user id, token)}."""
-    from portal.services import tokens, users
+    from portal.services import policy, tokens, users
 
+    # A user's token issues under the profile's self-service policy: these tests let users have
+    # server certificates for names under example.com, issued at once.
+    policy.set_policy("server", self_service=True, auto_issue=True, common_name_rule="any",
+                      email_rule="none", dns_suffixes="example.com", actor="t")
     found = {}
     for name, role in (("alice", "admin"), ("bob", "user"), ("carol", "user")):
         user, _ = users.create_user(name, role=role, password=f"{name}-password-0123", actor="t")

@@ -50,8 +50,11 @@ def test_issue_returns_the_certificate_and_commits_its_row(client, people):
     row = db.session.scalar(select(Certificate).filter_by(serial=body["serial"]))
     assert row.status == "issued" and row.owner_id == bob
     assert row.der == certificate.public_bytes(serialization.Encoding.DER)
+    # A user's token asks under the profile's policy: bob's request, issued by the policy.
     actors = db.session.scalars(select(AuditEvent.actor).filter_by(serial=body["serial"])).all()
-    assert actors == ["api:bob"]
+    assert set(actors) == {"policy:server"}
+    requested = db.session.scalars(select(AuditEvent.actor).filter_by(action="request.create"))
+    assert list(requested) == ["api:bob"]
 
 
 def test_users_see_only_their_own_certificates_admins_see_all(client, people):
@@ -212,3 +215,23 @@ def test_a_pending_row_left_by_a_crash_is_listed_for_admins_and_can_be_revoked(
     assert check(revoked, REVOKE, "post")["status"] == "revoked"
     assert check(client.get("/api/v1/certificates?status=pending", headers=bearer(bob_token)),
                  CERTS, "get")["items"] == []
+
+
+def test_a_users_token_is_held_to_the_profiles_self_service_policy(client, people):
+    from portal.services import policy
+
+    _, bob = people["bob"]
+    _, alice = people["alice"]
+    outside = issue(client, bob, "www.other.org")  # not under the policy's example.com
+    assert outside.status_code == 400
+    assert check(outside, CERTS, "post")["field"]
+    assert issue(client, alice, "www.other.org").status_code == 201  # admins are not limited
+    db.session.remove()
+    policy.set_policy("server", self_service=True, auto_issue=False, common_name_rule="any",
+                      email_rule="none", dns_suffixes="example.com", actor="t")
+    before = db.session.scalar(select(func.count()).select_from(Certificate))
+    waiting = issue(client, bob, "later.example.com")
+    body = check(waiting, CERTS, "post")
+    assert waiting.status_code == 202 and body["status"] == "pending"
+    assert db.session.scalar(select(func.count()).select_from(Certificate)) == before
+    assert issue(client, bob, "x.example.com", ca="other").status_code == 403
