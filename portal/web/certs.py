@@ -1,14 +1,14 @@
 """Certificates: the searchable list, a detail page, downloads and revocation."""
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from ..ca.pem import to_der, to_pem
 from ..ca.revocation import REASONS
 from ..errors import PortalError
 from ..models import STATUS_ISSUED, STATUS_PENDING, STATUS_REVOKED
 from ..services import authorities, certificates
 from ..services.search import CertificateQuery, search_certificates
 from .access import current_actor, get_certificate, require_admin
+from .downloads import certificate_download
 from .forms import show_error
 from .forms.certs import REASON_LABELS, RevokeForm
 from .x509view import describe_certificate
@@ -87,22 +87,7 @@ def _detail_page(row, form, status: int = 200):
 @bp.get("/<int:certificate_id>/<any(pem, der, chain):kind>")
 def download(certificate_id: int, kind: str):
     """The certificate as PEM, DER, or PEM followed by the CA chain."""
-    row = get_certificate(certificate_id)
-    certificate = certificates.load_x509(row)
-    if certificate is None:
-        abort(404)
-    stem = (row.common_name or "certificate").replace('"', "")[:48]
-    stem = "".join(c if c.isalnum() or c in "._-" else "_" for c in stem) or "certificate"
-    if kind == "der":
-        data, mimetype, name = to_der(certificate), "application/pkix-cert", f"{stem}.cer"
-    elif kind == "chain":
-        chain = authorities.chain_of(row.ca)
-        data = to_pem(certificate) + b"".join(to_pem(c) for c in chain)
-        mimetype, name = "application/x-pem-file", f"{stem}-chain.pem"
-    else:
-        data, mimetype, name = to_pem(certificate), "application/x-pem-file", f"{stem}.pem"
-    return Response(data, mimetype=mimetype,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return certificate_download(get_certificate(certificate_id), kind)
 
 
 @bp.post("/<int:certificate_id>/revoke")

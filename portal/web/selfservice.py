@@ -16,11 +16,11 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from ..ca.pem import to_der, to_pem
 from ..errors import InvalidInput, NotFound, PortalError
 from ..models import REQUEST_APPROVED
-from ..services import authorities, certificates, policy, selfservice
+from ..services import policy, selfservice
 from .access import current_actor
+from .downloads import certificate_download
 from .forms import choices, show_error
 from .forms.admin import ActionForm
 from .forms.certs import REASON_LABELS
@@ -190,21 +190,7 @@ def certificate(certificate_id: int):
 @bp.get("/certificates/<int:certificate_id>/<any(pem, der, chain):kind>")
 def certificate_file(certificate_id: int, kind: str):
     """The certificate as PEM, DER, or PEM followed by the CA chain."""
-    row = _own_certificate(certificate_id)
-    parsed = certificates.load_x509(row)
-    if parsed is None:
-        abort(404)
-    stem = "".join(c if c.isalnum() or c in "._-" else "_"
-                   for c in (row.common_name or "certificate")[:48]) or "certificate"
-    if kind == "der":
-        data, mimetype, name = to_der(parsed), "application/pkix-cert", f"{stem}.cer"
-    elif kind == "chain":
-        data = to_pem(parsed) + b"".join(to_pem(c) for c in authorities.chain_of(row.ca))
-        mimetype, name = "application/x-pem-file", f"{stem}-chain.pem"
-    else:
-        data, mimetype, name = to_pem(parsed), "application/x-pem-file", f"{stem}.pem"
-    return Response(data, mimetype=mimetype,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return certificate_download(_own_certificate(certificate_id), kind)
 
 
 @bp.post("/certificates/<int:certificate_id>/revoke")
