@@ -9,7 +9,7 @@ Search terms are prefixes, so each one is a range on an index: the common name, 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, union_all
 
 from ..ca.serials import normalize_serial
 from ..errors import PortalError
@@ -59,24 +59,29 @@ def _prefix(column, text: str):
 
 
 def _search_condition(q: str):
-    """CN, SAN or owner starting with q, or the serial q in any notation."""
+    """CN, SAN or owner starting with q, or the serial q in any notation.
+
+    Each alternative is its own indexed lookup, joined with UNION ALL: an OR of prefix ranges
+    and subqueries is planned by SQLite as a scan of the whole table.
+    """
     variants = {q, q.lower(), q[:1].upper() + q[1:]}
-    terms = [_prefix(Certificate.common_name, variant) for variant in sorted(variants)]
-    terms.append(
-        Certificate.id.in_(
-            select(CertificateName.certificate_id).where(
-                _prefix(CertificateName.value, q.lower())
-            )
+    lookups = [
+        select(Certificate.id).where(_prefix(Certificate.common_name, variant))
+        for variant in sorted(variants)
+    ]
+    lookups.append(
+        select(CertificateName.certificate_id).where(_prefix(CertificateName.value, q.lower()))
+    )
+    lookups.append(
+        select(Certificate.id).where(
+            Certificate.owner_id.in_(select(User.id).where(User.username == q))
         )
     )
-    terms.append(
-        Certificate.owner_id.in_(select(User.id).where(User.username == q))
-    )
     try:
-        terms.append(Certificate.serial == normalize_serial(q))
+        lookups.append(select(Certificate.id).where(Certificate.serial == normalize_serial(q)))
     except PortalError:
         pass
-    return or_(*terms)
+    return Certificate.id.in_(union_all(*lookups))
 
 
 def _filters(query: CertificateQuery, now: datetime) -> list:

@@ -123,8 +123,9 @@ def test_searches_use_an_index_for_every_term(admin_web, rows, q):
         assert admin_web.get(f"/certificates?q={q}").status_code == 200
     for _statement, plan in recorded.plans:
         assert not any(step.startswith("SCAN certificates") for step in plan), plan
-        assert any("USING INDEX ix_certificates_common_name" in step for step in plan)
-        assert any("USING INDEX ix_certificate_names_value" in step for step in plan)
+        # "USING INDEX" or, better, "USING COVERING INDEX"
+        assert any("INDEX ix_certificates_common_name " in step for step in plan), plan
+        assert any("INDEX ix_certificate_names_value " in step for step in plan), plan
 
 
 def test_the_rows_are_what_the_service_stored(app, rows):
