@@ -207,6 +207,14 @@ def test_ca_import_plain_and_encrypted_keys(runner, instance, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _with_version(certificate: x509.Certificate, version: int) -> bytes:
+    """The certificate's DER with its version field set to `version` (signature now wrong)."""
+    der = bytearray(certificate.public_bytes(serialization.Encoding.DER))
+    at = der.index(b"\xa0\x03\x02\x01\x02")  # [0] EXPLICIT INTEGER 2 (v3)
+    der[at + 4] = version
+    return bytes(der)
+
+
 def test_ca_import_refusals_are_one_line_and_write_nothing(runner, root_ca, instance, tmp_path):
     ca_certificate, ca_key = outside_ca("Outside CA")
     leaf_certificate, leaf_key = outside_ca("not a CA", ca=False)
@@ -218,6 +226,8 @@ def test_ca_import_refusals_are_one_line_and_write_nothing(runner, root_ca, inst
         "leaf.key": key_pem(leaf_key),
         "wrong-password": b"wrong password\n",
         "garbage.key": b"\x00\x01 not a key",
+        # X.509 has versions 1 to 3 (0 to 2): cryptography raises its own InvalidVersion here.
+        "version-8.der": _with_version(ca_certificate, 7),
     }
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
@@ -229,6 +239,7 @@ def test_ca_import_refusals_are_one_line_and_write_nothing(runner, root_ca, inst
         (["ca.pem", "ca.key", "wrong-password"], "not encrypted"),
         (["ca.pem", "garbage.key"], "not a private key"),
         (["leaf.key", "ca.key"], "not a certificate"),
+        (["version-8.der", "ca.key"], "not a valid X509 version"),
     ]
     before = snapshot(instance)
     for names, says in cases:

@@ -99,7 +99,7 @@ def load_certificate_file(data: bytes) -> x509.Certificate:
         if data.lstrip().startswith(b"-----"):
             return x509.load_pem_x509_certificates(data)[0]
         return x509.load_der_x509_certificate(data)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise InvalidInput(
             f"not a certificate in PEM or DER ({str(exc).splitlines()[0][:100]})", field="cert"
         ) from None

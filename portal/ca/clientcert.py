@@ -20,7 +20,7 @@ def load_presented_certificate(data: bytes) -> x509.Certificate:
     """Parse the DER a TLS socket reports for its peer."""
     try:
         return x509.load_der_x509_certificate(data)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise ClientCertificateRefused("the client certificate cannot be parsed") from None
 
 
@@ -45,7 +45,7 @@ def load_forwarded_certificate(value: str) -> x509.Certificate | None:
     pem = "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
     try:
         return x509.load_pem_x509_certificate(pem.encode())
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise ClientCertificateRefused(
             "the forwarded client certificate cannot be parsed"
         ) from None

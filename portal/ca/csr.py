@@ -42,7 +42,7 @@ def _parse(data: bytes) -> x509.CertificateSigningRequest:
         problem = "not a certificate signing request: expected PEM or DER"
     try:
         return loader(data)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
+    except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion):
         raise InvalidInput(problem, field="csr") from None
 
 

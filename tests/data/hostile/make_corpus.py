@@ -93,6 +93,9 @@ def csr_cases(rng: random.Random) -> None:
     add("der-trailing-garbage.der", good + b"\x00garbage", "DER followed by extra bytes")
     add("der-huge-length.der", b"\x30\x84\x7f\xff\xff\xff" + good[4:], "a length of 2 GB")
     add("der-deep-nesting.der", b"\x30\x80" * 20_000, "20,000 nested indefinite SEQUENCEs")
+    versioned = bytearray(good)
+    versioned[good.index(b"\x02\x01\x00") + 2] = 1  # the first INTEGER 0 is the version
+    add("der-version-2.der", bytes(versioned), "a CSR version other than v1 (0)")
     tampered = bytearray(good)
     at = good.index(b"hostile")
     tampered[at] = ord("H")
