@@ -9,7 +9,7 @@ For an EC P-256 CA and an RSA-2048 CA, in one run on one machine:
 - openssl: `openssl x509 -req -CA` as a subprocess, per certificate.
 
 Target: the service reaches at least 0.30 of the raw rate. Exit status 1 when it does not.
-Usage: python benchmarks/issue.py [--count N] [--chunk C] [--openssl-count M]
+Usage: python benchmarks/issue.py [--count N] [--chunk C] [--openssl-count M] [--key-type T]
 """
 
 import argparse
@@ -207,11 +207,13 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=2000, help="certificates per CA")
     parser.add_argument("--chunk", type=int, default=50, help="certificates per interleaved chunk")
     parser.add_argument("--openssl-count", type=int, default=30)
+    parser.add_argument("--key-type", action="append", choices=KEY_TYPES,
+                        help="measure only this CA key type (repeatable; default: all)")
     args = parser.parse_args()
     for name in [name for name in os.environ if name.startswith("PORTAL_")]:
         del os.environ[name]  # never the operator's database, secret or public URL
     ok = True
-    for key_type in KEY_TYPES:
+    for key_type in args.key_type or KEY_TYPES:
         ok &= measure(key_type, args.count, args.openssl_count, args.chunk)
     return 0 if ok else 1
 

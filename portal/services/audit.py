@@ -5,7 +5,8 @@ from sqlalchemy import insert as core_insert
 from ..extensions import db
 from ..models import AuditEvent, utcnow
 
-_INSERT = core_insert(AuditEvent.__table__)
+INSERT = core_insert(AuditEvent.__table__)
+COLUMNS = ("at", "action", "actor", "serial", "outcome", "detail")
 
 
 def record(
@@ -19,21 +20,12 @@ def record(
     return event
 
 
-def insert(
-    action: str,
-    *,
-    actor: str,
-    serial: str | None = None,
-    outcome: str = "ok",
-    detail: str = "",
-    connection=None,
-) -> None:
-    """Like `record`, as one Core INSERT with no ORM object (for the issuance hot path)."""
-    (connection or db.session.connection()).execute(
-        _INSERT,
-        {"at": utcnow(), "action": action, "actor": actor[:128], "serial": serial,
-         "outcome": outcome, "detail": detail[:2000]},
-    )
+def event_row(
+    action: str, *, actor: str, serial: str | None = None, outcome: str = "ok", detail: str = ""
+) -> dict:
+    """An audit event's column values, for an INSERT of COLUMNS."""
+    return {"at": utcnow(), "action": action, "actor": actor[:128], "serial": serial,
+            "outcome": outcome, "detail": detail[:2000]}
 
 
 def record_now(action: str, **fields) -> None:

@@ -2,10 +2,10 @@
 
 Issuance is the hot path. The rule stays: the pending row is committed before anything is
 signed, and the signed certificate is committed before it is handed out. Around that rule the
-writes use SQLAlchemy Core on the session's connection (one INSERT for the row, one for its
-names, one UPDATE and one audit INSERT) rather than ORM flushes and reloads, the issuing CA's
-signer and URLs come from a per-process cache, and the row handed back is an ORM object built
-from the values already known, without reading it back.
+writes (one INSERT for the row, one for its names, one UPDATE and one audit INSERT) are Core
+statements compiled once and run on a pooled connection's driver cursor (see driver.py), the
+issuing CA's signer and URLs come from a per-process cache, and what is handed back is a plain
+value built from what is already known, neither read back nor attached to the session.
 """
 
 from dataclasses import dataclass
@@ -15,7 +15,6 @@ from cryptography import x509
 from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
 
 from ..ca.csr import load_csr
 from ..ca.names import common_name_of, describe_general_name
@@ -33,13 +32,16 @@ from ..models import (
 )
 from . import audit
 from .authorities import get_ca, get_signer, urls_for
+from .driver import DriverConnection, DriverStatement
 
 SERIAL_ATTEMPTS = 5
 
-# Statements built once: executed with parameters, they hit SQLAlchemy's compiled cache.
 _CERTIFICATES = Certificate.__table__
-_INSERT_CERTIFICATE = insert(_CERTIFICATES)
-_INSERT_NAME = insert(CertificateName.__table__)
+_PENDING_COLUMNS = (
+    "ca_id", "serial", "common_name", "subject", "sans", "profile", "key_type", "not_before",
+    "not_after", "status", "owner_id", "created_at",
+)
+_NAME_COLUMNS = ("certificate_id", "kind", "value")
 _SERIAL_TAKEN = select(_CERTIFICATES.c.id).where(
     _CERTIFICATES.c.ca_id == bindparam("ca_id"), _CERTIFICATES.c.serial == bindparam("serial")
 )
@@ -48,6 +50,61 @@ _STORE_SIGNED = (
     .where(_CERTIFICATES.c.id == bindparam("row_id"))
     .values(der=bindparam("der"), fingerprint_sha256=bindparam("fingerprint"), status=STATUS_ISSUED)
 )
+
+
+@dataclass(frozen=True)
+class IssuanceStatements:
+    """Issuance's statements, compiled once for the engine's dialect (see driver.py)."""
+
+    insert_pending: DriverStatement
+    insert_names: DriverStatement
+    serial_taken: DriverStatement
+    store_signed: DriverStatement
+    insert_audit: DriverStatement
+
+
+def _statements() -> IssuanceStatements:
+    statements = current_app.extensions.get("portal.issuance_statements")
+    if statements is None:
+        dialect = db.engine.dialect
+        statements = current_app.extensions["portal.issuance_statements"] = IssuanceStatements(
+            insert_pending=DriverStatement(insert(_CERTIFICATES), dialect, _PENDING_COLUMNS),
+            insert_names=DriverStatement(
+                insert(CertificateName.__table__), dialect, _NAME_COLUMNS
+            ),
+            serial_taken=DriverStatement(_SERIAL_TAKEN, dialect),
+            store_signed=DriverStatement(_STORE_SIGNED, dialect),
+            insert_audit=DriverStatement(audit.INSERT, dialect, audit.COLUMNS),
+        )
+    return statements
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCertificate:
+    """A certificate just issued: its committed row's values, and the certificate itself.
+
+    A plain value rather than an ORM object: building and attaching one costs more than the
+    INSERT. Load the row (by `id`) when its relationships are needed.
+    """
+
+    id: int
+    ca_id: int
+    serial: str
+    common_name: str | None
+    subject: str
+    sans: str
+    profile: str
+    key_type: str
+    not_before: datetime
+    not_after: datetime
+    status: str
+    owner_id: int | None
+    created_at: datetime
+    der: bytes
+    fingerprint_sha256: str
+    certificate: x509.Certificate
+    revoked_at: datetime | None = None
+    revocation_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,8 +147,8 @@ def issue_from_csr(
     days: int | None = None,
     owner_id: int | None = None,
     actor: str,
-) -> Certificate:
-    """Issue a leaf certificate for a CSR; return its committed row (status issued)."""
+) -> IssuedCertificate:
+    """Issue a leaf certificate for a CSR; return what its committed row holds (issued)."""
     config = current_app.config
     request = load_csr(
         csr_data, max_bytes=config["PORTAL_MAX_CSR_BYTES"], max_sans=config["PORTAL_MAX_SANS"]
@@ -115,7 +172,7 @@ def issue_for_key(
     days: int | None,
     owner_id: int | None,
     actor: str,
-) -> Certificate:
+) -> IssuedCertificate:
     """Sign a checked subject, SANs and public key; the row is committed before signing."""
     issuer = get_issuer(ca_name)  # fails before anything is written when the key is unusable
     now = datetime.now(UTC)
@@ -134,37 +191,48 @@ def issue_for_key(
         "owner_id": owner_id,
         "created_at": now,
     }
-    values["id"], serial = _record_pending(values, sans)
-    try:
-        certificate = build_certificate(
-            issuer.signer, public_key=public_key, subject=subject, sans=sans, profile=profile,
-            serial=serial, not_before=not_before, not_after=not_after, urls=issuer.urls,
+    if db.session().in_transaction():
+        # Whatever the caller's session holds is committed first, as the pending row's commit
+        # always did: on SQLite a second connection would otherwise wait on its write lock.
+        db.session.commit()
+    statements = _statements()
+    with DriverConnection(db.engine) as connection:
+        values["id"], serial = _record_pending(connection, statements, values, sans)
+        try:
+            certificate = build_certificate(
+                issuer.signer, public_key=public_key, subject=subject, sans=sans,
+                profile=profile, serial=serial, not_before=not_before, not_after=not_after,
+                urls=issuer.urls,
+            )
+        except Exception as exc:
+            audit.record_now(
+                "certificate.issue", actor=actor, serial=values["serial"], outcome="error",
+                detail=f"signing failed, row left pending: {exc}",
+            )
+            raise
+        values.update(
+            der=to_der(certificate), fingerprint_sha256=fingerprint_sha256(certificate),
+            status=STATUS_ISSUED,
         )
-    except Exception as exc:
-        audit.record_now(
-            "certificate.issue", actor=actor, serial=values["serial"], outcome="error",
-            detail=f"signing failed, row left pending: {exc}",
+        statements.store_signed.execute(
+            connection.cursor,
+            {"row_id": values["id"], "der": values["der"],
+             "fingerprint": values["fingerprint_sha256"]},
         )
-        raise
-    values.update(
-        der=to_der(certificate), fingerprint_sha256=fingerprint_sha256(certificate),
-        status=STATUS_ISSUED,
-    )
-    connection = db.session.connection()
-    connection.execute(
-        _STORE_SIGNED,
-        {"row_id": values["id"], "der": values["der"],
-         "fingerprint": values["fingerprint_sha256"]},
-    )
-    audit.insert(
-        "certificate.issue", actor=actor, serial=values["serial"],
-        detail=f"{profile.name} {values['subject']} by {issuer.name}", connection=connection,
-    )
-    db.session.commit()
-    return _as_row(values)
+        statements.insert_audit.execute(connection.cursor, audit.event_row(
+            "certificate.issue", actor=actor, serial=values["serial"],
+            detail=f"{profile.name} {values['subject']} by {issuer.name}",
+        ))
+        connection.commit()
+    return IssuedCertificate(certificate=certificate, **values)
 
 
-def _record_pending(values: dict, sans: tuple[x509.GeneralName, ...]) -> tuple[int, int]:
+def _record_pending(
+    connection: DriverConnection,
+    statements: IssuanceStatements,
+    values: dict,
+    sans: tuple[x509.GeneralName, ...],
+) -> tuple[int, int]:
     """Insert and commit the pending row and its names under a fresh random serial.
 
     Retries on a (rare) serial collision; returns the row id and the serial.
@@ -176,35 +244,29 @@ def _record_pending(values: dict, sans: tuple[x509.GeneralName, ...]) -> tuple[i
         serial = random_serial()
         values["serial"] = serial_to_hex(serial)
         try:
-            connection = db.session.connection()
-            row_id = connection.execute(_INSERT_CERTIFICATE, values).inserted_primary_key[0]
+            row_id = statements.insert_pending.execute(connection.cursor, values)
             if names:
-                connection.execute(
-                    _INSERT_NAME,
+                statements.insert_names.execute_many(
+                    connection.cursor,
                     [
                         {"certificate_id": row_id, "kind": kind, "value": value.lower()}
                         for kind, value in names
                     ],
                 )
-            db.session.commit()
+            connection.commit()
         except IntegrityError:
-            db.session.rollback()
-            if _serial_taken(values["ca_id"], values["serial"]):
+            connection.rollback()
+            if _serial_taken(connection, statements, values["ca_id"], values["serial"]):
                 continue
             raise  # another constraint (an unknown owner, say): a bug, not bad luck
         return row_id, serial
     raise PortalError("could not allocate a unique serial number; try again")
 
 
-def _serial_taken(ca_id: int, serial: str) -> bool:
+def _serial_taken(
+    connection: DriverConnection, statements: IssuanceStatements, ca_id: int, serial: str
+) -> bool:
     """Whether the CA already has a certificate with this serial."""
-    found = db.session.execute(_SERIAL_TAKEN, {"ca_id": ca_id, "serial": serial}).first()
+    found = statements.serial_taken.first(connection.cursor, {"ca_id": ca_id, "serial": serial})
+    connection.rollback()
     return found is not None
-
-
-def _as_row(values: dict) -> Certificate:
-    """The committed row as a persistent ORM object, built from known values (no SELECT)."""
-    row = Certificate(revoked_at=None, revocation_reason=None, **values)
-    make_transient_to_detached(row)
-    db.session.add(row)
-    return row

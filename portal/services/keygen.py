@@ -22,11 +22,10 @@ from ..ca.pkcs12 import (
 from ..ca.profiles import apply_profile, get_profile
 from ..errors import InvalidInput
 from ..extensions import db
-from ..models import Certificate
+from ..models import CertificateAuthority
 from . import audit
 from .authorities import chain_of
-from .certificates import load_x509
-from .issuance import issue_for_key
+from .issuance import IssuedCertificate, issue_for_key
 
 FORMAT_PKCS12 = "p12"
 FORMAT_PEM = "pem"
@@ -37,7 +36,7 @@ FORMATS = (FORMAT_PKCS12, FORMAT_PEM)
 class GeneratedBundle:
     """A freshly issued certificate and the bytes of its key bundle, ready to download."""
 
-    certificate: Certificate
+    certificate: IssuedCertificate
     data: bytes
     filename: str
     mimetype: str
@@ -96,8 +95,8 @@ def generate_bundle(
         private_key.public_key(), key_type, subject, names, profile,
         ca_name=ca_name, days=days, owner_id=owner_id, actor=actor,
     )
-    certificate = load_x509(row)
-    chain = chain_of(row.ca)
+    certificate = row.certificate
+    chain = chain_of(db.session.get(CertificateAuthority, row.ca_id))
     if output == FORMAT_PKCS12:
         data = build_pkcs12(
             private_key, certificate, chain, password=secret, compatibility=compatibility,
