@@ -7,19 +7,25 @@ from sqlalchemy.engine import Engine
 from .extensions import db
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# SQLite checkpoints the WAL into the database once it holds this many pages (default 1,000).
+# An issuance writes ~25 pages, so the default checkpointed every ~40 certificates, each time
+# with two fsyncs and a copy of pages that the next certificates rewrite anyway: measured at
+# ~0.2 ms per certificate. 10,000 pages (~40 MB of WAL) checkpoints ten times less often.
+SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
 def init_app(app: Flask) -> None:
-    """Set SQLite's pragmas (WAL, foreign keys, busy timeout) on every new connection."""
+    """Set SQLite's pragmas (WAL, checkpoints, foreign keys, busy timeout) on each connection."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
     with app.app_context():

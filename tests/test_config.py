@@ -28,3 +28,16 @@ def test_instance_config_then_environment(tmp_path, monkeypatch):
     assert app.config["PORTAL_CRL_DAYS"] == 5
     assert app.config["PORTAL_MAX_DAYS"] == 10
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/portal.sqlite3"
+
+
+def test_every_sqlite_connection_gets_the_portals_pragmas(app):
+    from portal.database import SQLITE_BUSY_TIMEOUT_MS, SQLITE_WAL_AUTOCHECKPOINT_PAGES
+    from portal.extensions import db
+
+    for connection in (db.engine.raw_connection(), db.engine.raw_connection()):  # two, pooled
+        pragmas = {name: connection.execute(f"PRAGMA {name}").fetchone()[0] for name in (
+            "journal_mode", "synchronous", "wal_autocheckpoint", "foreign_keys", "busy_timeout")}
+        connection.close()
+        assert pragmas == {"journal_mode": "wal", "synchronous": 1,
+                           "wal_autocheckpoint": SQLITE_WAL_AUTOCHECKPOINT_PAGES,
+                           "foreign_keys": 1, "busy_timeout": SQLITE_BUSY_TIMEOUT_MS}
