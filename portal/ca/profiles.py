@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -117,17 +118,47 @@ def apply_profile(
 def key_usage_for(profile: Profile, public_key) -> x509.KeyUsage:
     """The keyUsage right for the profile and the subject's key type."""
     rsa_server = isinstance(public_key, rsa.RSAPublicKey) and profile.name == "server"
+    return _key_usage(profile.is_ca, rsa_server)
+
+
+# Extension values are immutable: those that depend only on the profile or the issuer's URLs
+# are built once and shared by every certificate (building them cost more than signing's
+# Python side).
+@lru_cache(maxsize=8)
+def _key_usage(is_ca: bool, key_encipherment: bool) -> x509.KeyUsage:
     return x509.KeyUsage(
-        digital_signature=not profile.is_ca,
+        digital_signature=not is_ca,
         content_commitment=False,
-        key_encipherment=rsa_server,
+        key_encipherment=key_encipherment,
         data_encipherment=False,
         key_agreement=False,
-        key_cert_sign=profile.is_ca,
-        crl_sign=profile.is_ca,
+        key_cert_sign=is_ca,
+        crl_sign=is_ca,
         encipher_only=False,
         decipher_only=False,
     )
+
+
+@lru_cache(maxsize=8)
+def _extended_key_usage(usages: tuple[x509.ObjectIdentifier, ...]) -> x509.ExtendedKeyUsage:
+    return x509.ExtendedKeyUsage(list(usages))
+
+
+@lru_cache(maxsize=256)
+def _publication_extensions(
+    urls: PublicationUrls,
+) -> tuple[x509.CRLDistributionPoints, x509.AuthorityInformationAccess]:
+    point = x509.DistributionPoint(
+        full_name=[x509.UniformResourceIdentifier(urls.crl)],
+        relative_name=None,
+        reasons=None,
+        crl_issuer=None,
+    )
+    access = x509.AccessDescription(
+        AuthorityInformationAccessOID.CA_ISSUERS,
+        x509.UniformResourceIdentifier(urls.ca_issuers),
+    )
+    return x509.CRLDistributionPoints([point]), x509.AuthorityInformationAccess([access])
 
 
 def validity_window(
@@ -161,23 +192,14 @@ def leaf_extensions(
         (key_usage_for(profile, public_key), True),
     ]
     if profile.extended_key_usage:
-        extensions.append((x509.ExtendedKeyUsage(list(profile.extended_key_usage)), False))
+        extensions.append((_extended_key_usage(profile.extended_key_usage), False))
     extensions.append((x509.SubjectKeyIdentifier.from_public_key(public_key), False))
     extensions.append((issuer_key_identifier, False))
     if sans:
         # RFC 5280 4.2.1.6: with an empty subject the SAN extension must be critical.
         extensions.append((x509.SubjectAlternativeName(list(sans)), len(subject) == 0))
     if urls is not None:
-        point = x509.DistributionPoint(
-            full_name=[x509.UniformResourceIdentifier(urls.crl)],
-            relative_name=None,
-            reasons=None,
-            crl_issuer=None,
-        )
-        extensions.append((x509.CRLDistributionPoints([point]), False))
-        access = x509.AccessDescription(
-            AuthorityInformationAccessOID.CA_ISSUERS,
-            x509.UniformResourceIdentifier(urls.ca_issuers),
-        )
-        extensions.append((x509.AuthorityInformationAccess([access]), False))
+        distribution_points, access = _publication_extensions(urls)
+        extensions.append((distribution_points, False))
+        extensions.append((access, False))
     return extensions

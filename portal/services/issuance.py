@@ -10,6 +10,7 @@ value built from what is already known, neither read back nor attached to the se
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from hashlib import sha256
 
 from cryptography import x509
 from flask import current_app
@@ -21,7 +22,7 @@ from ..ca.names import common_name_of, describe_general_name
 from ..ca.pem import to_der
 from ..ca.profiles import Profile, PublicationUrls, apply_profile, get_profile, validity_window
 from ..ca.serials import random_serial, serial_to_hex
-from ..ca.signer import CASigner, build_certificate, fingerprint_sha256
+from ..ca.signer import CASigner, build_certificate
 from ..errors import PortalError
 from ..extensions import db
 from ..models import (
@@ -210,10 +211,9 @@ def issue_for_key(
                 detail=f"signing failed, row left pending: {exc}",
             )
             raise
-        values.update(
-            der=to_der(certificate), fingerprint_sha256=fingerprint_sha256(certificate),
-            status=STATUS_ISSUED,
-        )
+        der = to_der(certificate)
+        # fingerprint_sha256(certificate), without serialising the certificate a second time
+        values.update(der=der, fingerprint_sha256=sha256(der).hexdigest(), status=STATUS_ISSUED)
         statements.store_signed.execute(
             connection.cursor,
             {"row_id": values["id"], "der": values["der"],
