@@ -1,13 +1,15 @@
-"""Statements run on the database driver's own cursor, for issuance's hot path.
+"""Statements run on the database driver's own cursor, for the API's hot path.
 
 Through SQLAlchemy Core, each of issuance's four writes cost 50-80 µs of Python before SQLite
-spent 20 µs running it: together more than signing the certificate. Here a statement is still
+spent 20 µs running it: together more than signing the certificate. The same went for the token
+lookup on every API request, through the ORM session. Here a statement is still
 written with Core against the models, but compiled once per dialect; every value goes through
 its column type's own bind processor, so rows are stored exactly as the ORM stores them; and
 driver errors come back as SQLAlchemy's exceptions, so callers catch what they always caught.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Dialect, Engine
@@ -77,6 +79,22 @@ class DriverStatement:
             return cursor.fetchone()
         except self._dialect.loaded_dbapi.Error as error:
             raise wrapped(error, self._dialect, self.sql, parameters) from error
+
+
+_PREPARED: "WeakKeyDictionary[Dialect, dict]" = WeakKeyDictionary()
+
+
+def prepared(
+    statement, engine: Engine, column_keys: tuple[str, ...] | None = None
+) -> DriverStatement:
+    """`statement` compiled for the engine's dialect: the first time, then from a cache."""
+    by_statement = _PREPARED.setdefault(engine.dialect, {})
+    found = by_statement.get((statement, column_keys))
+    if found is None:
+        found = by_statement[statement, column_keys] = DriverStatement(
+            statement, engine.dialect, column_keys
+        )
+    return found
 
 
 def wrapped(error: Exception, dialect: Dialect, sql: str | None, parameters) -> exc.DBAPIError:

@@ -14,7 +14,7 @@ from hashlib import sha256
 
 from cryptography import x509
 from flask import current_app
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..ca.csr import load_csr
@@ -33,7 +33,7 @@ from ..models import (
 )
 from . import audit
 from .authorities import get_ca, get_signer, urls_for
-from .driver import DriverConnection, DriverStatement
+from .driver import DriverConnection, prepared
 
 SERIAL_ATTEMPTS = 5
 
@@ -43,6 +43,8 @@ _PENDING_COLUMNS = (
     "not_after", "status", "owner_id", "created_at",
 )
 _NAME_COLUMNS = ("certificate_id", "kind", "value")
+_INSERT_PENDING = insert(_CERTIFICATES)
+_INSERT_NAME = insert(CertificateName.__table__)
 _SERIAL_TAKEN = select(_CERTIFICATES.c.id).where(
     _CERTIFICATES.c.ca_id == bindparam("ca_id"), _CERTIFICATES.c.serial == bindparam("serial")
 )
@@ -51,33 +53,6 @@ _STORE_SIGNED = (
     .where(_CERTIFICATES.c.id == bindparam("row_id"))
     .values(der=bindparam("der"), fingerprint_sha256=bindparam("fingerprint"), status=STATUS_ISSUED)
 )
-
-
-@dataclass(frozen=True)
-class IssuanceStatements:
-    """Issuance's statements, compiled once for the engine's dialect (see driver.py)."""
-
-    insert_pending: DriverStatement
-    insert_names: DriverStatement
-    serial_taken: DriverStatement
-    store_signed: DriverStatement
-    insert_audit: DriverStatement
-
-
-def _statements() -> IssuanceStatements:
-    statements = current_app.extensions.get("portal.issuance_statements")
-    if statements is None:
-        dialect = db.engine.dialect
-        statements = current_app.extensions["portal.issuance_statements"] = IssuanceStatements(
-            insert_pending=DriverStatement(insert(_CERTIFICATES), dialect, _PENDING_COLUMNS),
-            insert_names=DriverStatement(
-                insert(CertificateName.__table__), dialect, _NAME_COLUMNS
-            ),
-            serial_taken=DriverStatement(_SERIAL_TAKEN, dialect),
-            store_signed=DriverStatement(_STORE_SIGNED, dialect),
-            insert_audit=DriverStatement(audit.INSERT, dialect, audit.COLUMNS),
-        )
-    return statements
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,9 +171,9 @@ def issue_for_key(
         # Whatever the caller's session holds is committed first, as the pending row's commit
         # always did: on SQLite a second connection would otherwise wait on its write lock.
         db.session.commit()
-    statements = _statements()
-    with DriverConnection(db.engine) as connection:
-        values["id"], serial = _record_pending(connection, statements, values, sans)
+    engine = db.engine
+    with DriverConnection(engine) as connection:
+        values["id"], serial = _record_pending(connection, engine, values, sans)
         try:
             certificate = build_certificate(
                 issuer.signer, public_key=public_key, subject=subject, sans=sans,
@@ -214,12 +189,12 @@ def issue_for_key(
         der = to_der(certificate)
         # fingerprint_sha256(certificate), without serialising the certificate a second time
         values.update(der=der, fingerprint_sha256=sha256(der).hexdigest(), status=STATUS_ISSUED)
-        statements.store_signed.execute(
+        prepared(_STORE_SIGNED, engine).execute(
             connection.cursor,
             {"row_id": values["id"], "der": values["der"],
              "fingerprint": values["fingerprint_sha256"]},
         )
-        statements.insert_audit.execute(connection.cursor, audit.event_row(
+        prepared(audit.INSERT, engine, audit.COLUMNS).execute(connection.cursor, audit.event_row(
             "certificate.issue", actor=actor, serial=values["serial"],
             detail=f"{profile.name} {values['subject']} by {issuer.name}",
         ))
@@ -229,7 +204,7 @@ def issue_for_key(
 
 def _record_pending(
     connection: DriverConnection,
-    statements: IssuanceStatements,
+    engine: Engine,
     values: dict,
     sans: tuple[x509.GeneralName, ...],
 ) -> tuple[int, int]:
@@ -244,9 +219,11 @@ def _record_pending(
         serial = random_serial()
         values["serial"] = serial_to_hex(serial)
         try:
-            row_id = statements.insert_pending.execute(connection.cursor, values)
+            row_id = prepared(_INSERT_PENDING, engine, _PENDING_COLUMNS).execute(
+                connection.cursor, values
+            )
             if names:
-                statements.insert_names.execute_many(
+                prepared(_INSERT_NAME, engine, _NAME_COLUMNS).execute_many(
                     connection.cursor,
                     [
                         {"certificate_id": row_id, "kind": kind, "value": value.lower()}
@@ -256,17 +233,17 @@ def _record_pending(
             connection.commit()
         except IntegrityError:
             connection.rollback()
-            if _serial_taken(connection, statements, values["ca_id"], values["serial"]):
+            if _serial_taken(connection, engine, values["ca_id"], values["serial"]):
                 continue
             raise  # another constraint (an unknown owner, say): a bug, not bad luck
         return row_id, serial
     raise PortalError("could not allocate a unique serial number; try again")
 
 
-def _serial_taken(
-    connection: DriverConnection, statements: IssuanceStatements, ca_id: int, serial: str
-) -> bool:
+def _serial_taken(connection: DriverConnection, engine: Engine, ca_id: int, serial: str) -> bool:
     """Whether the CA already has a certificate with this serial."""
-    found = statements.serial_taken.first(connection.cursor, {"ca_id": ca_id, "serial": serial})
+    found = prepared(_SERIAL_TAKEN, engine).first(
+        connection.cursor, {"ca_id": ca_id, "serial": serial}
+    )
     connection.rollback()
     return found is not None

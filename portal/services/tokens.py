@@ -18,6 +18,7 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..extensions import db
 from ..models import ApiToken, User
 from . import audit
+from .driver import DriverConnection, prepared
 
 TOKEN_PREFIX = "pt_"
 PREFIX_SHOWN = 10  # characters kept in clear to tell tokens apart: "pt_" + 7
@@ -125,5 +126,7 @@ def authenticate(token: str) -> TokenOwner | None:
     """The active user a token belongs to, or None for a malformed, unknown or revoked token."""
     if not token or not _TOKEN.match(token):
         return None
-    row = db.session.execute(_OWNER_OF, {"digest": digest(token)}).first()
+    engine = db.engine
+    with DriverConnection(engine) as connection:  # no session: see services/driver.py
+        row = prepared(_OWNER_OF, engine).first(connection.cursor, {"digest": digest(token)})
     return TokenOwner(*row) if row else None

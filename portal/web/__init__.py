@@ -5,6 +5,9 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Register every blueprint."""
+    from .sessions import PagesOnlySessionInterface
+
+    app.session_interface = PagesOnlySessionInterface()
     from .health import bp as health_bp
     from .ping import bp as ping_bp
     from .public import bp as public_bp
