@@ -171,12 +171,12 @@ def _renew_periodically(app) -> None:
             app.logger.exception("portal: server certificate renewal failed")
 
 
-def common_options(workers: int) -> dict:
+def common_options(workers: int, threads: int = 4) -> dict:
     """Gunicorn settings shared by both listeners."""
     return {
         "workers": workers,
         "worker_class": "portal.server.PollingThreadWorker",
-        "threads": 4,
+        "threads": threads,
         "timeout": 60,
         "graceful_timeout": 10,
         "keepalive": 5,
@@ -193,8 +193,11 @@ def common_options(workers: int) -> dict:
 @click.option("--http-port", type=click.IntRange(0, 65535), default=8080, show_default=True,
               help="Plain HTTP port for the CA certificate and the CRL (0: none).")
 @click.option("--workers", type=click.IntRange(min=1), default=default_workers)
+@click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Requests each worker handles at once (kept-alive connections wait on the "
+              "worker's poller and take no thread).")
 @reports_errors
-def serve_command(host, port, http_port, workers):
+def serve_command(host, port, http_port, workers, threads):
     """Serve the portal over HTTPS with gunicorn (client certificates asked, /ping requires one)."""
     from flask import current_app
 
@@ -212,7 +215,7 @@ def serve_command(host, port, http_port, workers):
     db.session.remove()
     db.engine.dispose()
     bind_host = f"[{host}]" if ":" in host else host
-    options = common_options(workers)
+    options = common_options(workers, threads)
     plain = None
     if http_port:
         plain = multiprocessing.get_context("fork").Process(

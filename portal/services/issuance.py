@@ -167,9 +167,10 @@ def issue_for_key(
         "owner_id": owner_id,
         "created_at": now,
     }
-    if db.session().in_transaction():
+    if db.session.registry.has() and db.session().in_transaction():
         # Whatever the caller's session holds is committed first, as the pending row's commit
         # always did: on SQLite a second connection would otherwise wait on its write lock.
+        # (Without a session yet, none is made just to ask: the API's requests never use one.)
         db.session.commit()
     engine = db.engine
     with DriverConnection(engine) as connection:
