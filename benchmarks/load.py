@@ -5,17 +5,22 @@ In one run on one machine:
 - raw: cryptography alone issuing from a CSR with the same kind of CA key, one core (the
   physical limit of one process; see benchmarks/issue.py);
 - api/sqlite and api/postgresql: POST /api/v1/certificates over HTTPS with keep-alive against
-  `portal serve --workers W`, from client processes with threads on loopback; every request's
-  row is committed pending before signing and issued after, as always. The PostgreSQL server is
-  a throwaway cluster with PostgreSQL's default durability (fsync and synchronous_commit on).
+  `portal serve --workers W`, from client processes on loopback, each driving C connections
+  from one event loop with requests serialised in advance (benchmarks/loadclient.py, as wrk
+  would: the client shares the cores it measures); every response is read and checked, and
+  every request's row is committed pending before signing and issued after, as always. The
+  PostgreSQL server is a throwaway cluster with PostgreSQL's default durability (fsync and
+  synchronous_commit on).
 
 Target: at least 500 certificates per second through the API with SQLite. Exit status 1 when
 it is missed. The client runs on the same cores as the server, so it takes part of them.
-Usage: python benchmarks/load.py [--requests N] [--workers W] [--clients P] [--threads T]
-       [--backends sqlite,postgresql] [--profile FILE.svg]
+Usage: python benchmarks/load.py [--requests N] [--workers W] [--server-threads T]
+       [--clients P] [--connections C] [--backends sqlite,postgresql] [--profile FILE.svg]
+       [--profile-flags FLAGS]
 """
 
 import argparse
+import json
 import multiprocessing
 import os
 import shutil
@@ -28,13 +33,14 @@ from pathlib import Path
 
 from common import print_table
 from issue import RawIssuer, prepared_csrs
+from loadclient import drive, post_request
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.e2e.servers import free_port, wait_for_port  # noqa: E402
 from tests.pg import PostgresServer  # noqa: E402
-from tests.reliability.load import make_csrs, run_load  # noqa: E402
+from tests.reliability.load import make_csrs  # noqa: E402
 
 TARGET_PER_SECOND = 500
 RAW = "raw cryptography issue-from-CSR, 1 core"
@@ -102,18 +108,22 @@ def group_cpu_seconds(pgid: int) -> float:
     return total / ticks
 
 
-def _client(port, cafile, token, csrs, threads, barrier, queue):
+def _client(port, cafile, token, csrs, connections, barrier, queue):
+    requests = [post_request("/api/v1/certificates", token,
+                             json.dumps({"csr": csr, "profile": "server"}).encode())
+                for csr in csrs]
     barrier.wait()
-    start, cpu = time.perf_counter(), time.process_time()
-    outcomes = run_load(port, cafile, token, csrs, concurrency=threads)
-    end, cpu = time.perf_counter(), time.process_time() - cpu
-    bad = [o.status or o.error for o in outcomes if o.status != 201]
-    queue.put((start, end, len(outcomes) - len(bad), bad[:3], cpu))
+    try:
+        result = drive(port, cafile, requests, connections)
+    except Exception as exc:  # say so: the parent waits on the queue
+        queue.put((0.0, 0.0, 0, [f"{type(exc).__name__}: {exc}"], 0.0))
+        raise
+    queue.put((result.started, result.ended, result.ok, result.failures[:3], result.cpu_seconds))
 
 
 def api_rate(port, cafile, token, requests: int, clients: int, threads: int,
              server_pgid: int | None = None) -> tuple[float, float, float]:
-    """Issued certificates per second from `clients` processes of `threads` threads each.
+    """Issued certificates per second from `clients` processes of `threads` connections each.
 
     Also the CPU milliseconds per certificate that the server and the clients used: on a
     machine shared with other work, the rate alone says little; the CPU cost does not change.
@@ -140,13 +150,13 @@ def api_rate(port, cafile, token, requests: int, clients: int, threads: int,
     return rate, 1000 * server_cpu / issued, 1000 * client_cpu / issued
 
 
-def serve(instance: Path, workers: int, env: dict) -> tuple[subprocess.Popen, int]:
+def serve(instance: Path, workers: int, threads: int, env: dict) -> tuple[subprocess.Popen, int]:
     """Start `portal serve` in its own process group; (process, HTTPS port)."""
     port = free_port()
     log = open(instance / "serve.log", "wb")
     process = subprocess.Popen(
         [str(BIN / "portal"), "serve", "--port", str(port), "--http-port", "0",
-         "--workers", str(workers)],
+         "--workers", str(workers), "--threads", str(threads)],
         env={**os.environ, **env, "PORTAL_INSTANCE": str(instance)},
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     wait_for_port(port, process)
@@ -162,13 +172,14 @@ def measure(backend: str, args, folder: Path, postgres: PostgresServer | None) -
         url = postgres.url(postgres.create_database(prefix="bench"))
     token, cafile, raw = prepare(instance, url)
     env = {"PORTAL_DATABASE_URL": url} if url else {}
-    process, port = serve(instance, args.workers, env)
+    process, port = serve(instance, args.workers, args.server_threads, env)
     profiler = None
     try:
         api_rate(port, cafile, token, 200, 1, args.threads)  # warm-up: workers, caches
         if args.profile and backend == "sqlite":
             profiler = subprocess.Popen(
-                [str(BIN / "py-spy"), "record", "--subprocesses", "--pid", str(process.pid),
+                [str(BIN / "py-spy"), "record", *args.profile_flags.split(), "--subprocesses",
+                 "--pid", str(process.pid),
                  "--output", args.profile, "--format", PROFILE_FORMATS.get(
                      Path(args.profile).suffix, "flamegraph")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -191,11 +202,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--server-threads", type=int, default=4,
+                        help="threads per worker (portal serve --threads)")
     parser.add_argument("--clients", type=int, default=2, help="client processes")
-    parser.add_argument("--threads", type=int, default=16, help="threads per client process")
+    parser.add_argument("--connections", "--threads", dest="threads", type=int, default=16,
+                        help="keep-alive connections per client process")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--profile", help="py-spy the SQLite run into this file: .svg, .json "
                         "(speedscope) or .txt (collapsed stacks)")
+    parser.add_argument("--profile-flags", default="",
+                        help="more py-spy flags, e.g. '--gil' (only samples holding the GIL)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="portal-bench-load-"))
     postgres = None
@@ -207,7 +223,7 @@ def main() -> int:
             raw, rate, server_ms, client_ms = measure(backend, args, folder, postgres)
             raws.append(raw)
             rows.append((f"API {backend}, {args.workers} workers, {args.clients}x"
-                         f"{args.threads} clients", rate, "certs/s"))
+                         f"{args.threads} connections", rate, "certs/s"))
             costs.append((backend, server_ms, client_ms))
     finally:
         if postgres is not None:
