@@ -5,8 +5,10 @@ import errno
 import multiprocessing
 import os
 import re
+import select
 import selectors
 import signal
+import socket
 import ssl
 import sys
 import threading
@@ -15,7 +17,7 @@ from functools import partial
 
 import click
 from gunicorn.app.base import BaseApplication
-from gunicorn.workers.gthread import TConn, ThreadWorker
+from gunicorn.workers.gthread import _DEFER, TConn, ThreadWorker
 
 from .cli.common import reports_errors
 from .webserver import PUBLIC_PATHS
@@ -25,6 +27,26 @@ from .webserver import PUBLIC_PATHS
 X509_V_FLAG_NO_CHECK_TIME = 0x200000
 RENEWAL_CHECK_SECONDS = 6 * 3600
 PLAIN_HTTP_PATHS = re.compile(rf"^/({PUBLIC_PATHS}|healthz|metrics)$")
+# How long a worker thread waits on one client's bytes (a handshake, a request, a send) before
+# it drops the connection. gunicorn waits forever once a thread has a connection, so a few
+# clients that stall mid-request would hold every thread.
+CLIENT_IO_TIMEOUT = 30
+
+
+class BoundedSocket(socket.socket):
+    """An accepted connection on which "blocking" means waiting CLIENT_IO_TIMEOUT at most."""
+
+    def setblocking(self, flag: bool) -> None:
+        """Blocking with a timeout, or non-blocking."""
+        self.settimeout(CLIENT_IO_TIMEOUT if flag else 0.0)
+
+
+class BoundedSSLSocket(ssl.SSLSocket):
+    """The TLS side of BoundedSocket (the SSLContext builds these)."""
+
+    def setblocking(self, flag: bool) -> None:
+        """Blocking with a timeout, or non-blocking."""
+        self.settimeout(CLIENT_IO_TIMEOUT if flag else 0.0)
 
 
 class TLSContextCache:
@@ -65,15 +87,33 @@ class TLSContextCache:
         context.verify_mode = ssl.CERT_OPTIONAL  # asked on every page, required only by /ping
         context.verify_flags |= X509_V_FLAG_NO_CHECK_TIME
         context.set_alpn_protocols(["http/1.1"])
+        context.sslsocket_class = BoundedSSLSocket
         return context
 
 
 class PollingThreadWorker(ThreadWorker):
-    """gthread, but a new connection waits on the poller, not in a thread, for its first bytes.
+    """gthread, but a connection waits on the poller, not in a thread, for its request.
 
     Stock gthread gives each new connection a thread for up to 5 s before deferring it, so a
-    few idle TCP connections that never start TLS delay every other client.
+    few idle TCP connections that never start TLS delayed every other client; and once the TLS
+    handshake was done, the thread waited for the request without limit, so as many idle TLS
+    connections as there are threads stopped the server. Here a new connection is parked until
+    it is readable, the handshake is bounded by CLIENT_IO_TIMEOUT, and a connection whose
+    request has not arrived once the handshake is done goes back to the poller.
     """
+
+    def handle(self, conn):
+        """Handshake a new TLS connection first; without a request yet, park it again."""
+        if self.cfg.is_ssl and not conn.initialized:
+            try:
+                conn.sock.setblocking(True)
+                conn.init()  # the handshake, bounded by CLIENT_IO_TIMEOUT
+            except (OSError, ValueError) as exc:  # ssl.SSLError and timeouts are OSErrors
+                self.log.debug("portal: TLS handshake failed: %s", exc)
+                return False
+            if not _has_bytes(conn.sock):
+                return _DEFER
+        return super().handle(conn)
 
     def accept(self, listener):
         """Accept a connection and park it until it is readable (or its keep-alive expires)."""
@@ -84,12 +124,20 @@ class PollingThreadWorker(ThreadWorker):
                 raise
             return
         self.nr_conns += 1
+        client = BoundedSocket(client.family, client.type, client.proto, fileno=client.detach())
         conn = TConn(self.cfg, client, address, listener.getsockname())
         conn.timeout = time.monotonic() + self.cfg.keepalive
         self.pending_conns.append(conn)
         self.poller.register(
             conn.sock, selectors.EVENT_READ, partial(self.on_pending_socket_readable, conn)
         )
+
+
+def _has_bytes(sock) -> bool:
+    """Whether a (TLS) socket has data to read now, decrypted or not."""
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True
+    return bool(select.select([sock], [], [], 0)[0])
 
 
 class PlainHttpGate:

@@ -3,6 +3,7 @@
 import json
 import os
 import socket
+import ssl
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -236,6 +237,34 @@ def test_idle_connections_that_never_speak_tls_do_not_block_ping(portal):
             capture_output=True, text=True,
         )
         assert (result.returncode, result.stdout) == (0, "pong")
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_idle_connections_after_the_tls_handshake_do_not_block_ping(portal):
+    """24 connections finish their TLS handshake and send nothing while a client pings.
+
+    gunicorn's thread waited for such a connection's request without limit: as many of them
+    as the server has threads (2 workers x 4 here) stopped it answering anyone.
+    """
+    port = int(portal["url"].split(":")[2].split("/")[0])
+    context = ssl.create_default_context(cafile=str(portal["ca"]))
+    idle = []
+    try:
+        for _ in range(24):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            idle.append(context.wrap_socket(sock, server_hostname="127.0.0.1"))
+        cert, key, _ = portal["alice"]
+        result = subprocess.run(
+            [require_program("curl"), "-s", "--max-time", "10", "--cacert", str(portal["ca"]),
+             "--cert", str(cert), "--key", str(key), portal["url"]],
+            capture_output=True, text=True,
+        )
+        assert (result.returncode, result.stdout) == (0, "pong")
+        # The idle connections still work: each is answered once it sends a request.
+        idle[-1].sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        assert idle[-1].recv(64).startswith(b"HTTP/1.1 200")
     finally:
         for sock in idle:
             sock.close()
