@@ -307,3 +307,24 @@ def test_the_key_is_decrypted_once_per_process(root_ca, instance, monkeypatch, f
                                     ca_name="sub", actor="test")
         db.session.remove()
     assert len(calls) == 2  # the root's key once, the new intermediate's key once
+
+
+def test_a_wrong_key_password_is_always_called_a_wrong_password():
+    """About once in 256 tries a wrong password passes the padding check and yields garbage.
+
+    cryptography then says the data cannot be deserialised; the portal must still say the
+    password is wrong (this test once failed on exactly that). 800 keys make the case likely.
+    """
+    from portal.ca.keystore import load_private_key_file
+    from portal.errors import InvalidInput
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    messages = set()
+    for index in range(800):
+        encrypted = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(f"right password {index}".encode()))
+        with pytest.raises(InvalidInput) as refused:
+            load_private_key_file(encrypted, b"wrong password")
+        messages.add(refused.value.message)
+    assert messages == {"wrong password for the key"}

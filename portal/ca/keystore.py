@@ -77,10 +77,23 @@ def load_private_key_file(data: bytes, password: bytes | None = None):
             problem = "the key is encrypted: give its password"
         raise InvalidInput(problem, field="key_password") from None
     except ValueError as exc:
-        if "password" in str(exc).lower():
+        # A wrong password usually fails the padding check ("bad decrypt"), but about once in
+        # 256 tries the padding happens to look right and the garbage fails to parse instead.
+        if "password" in str(exc).lower() or (password and _is_encrypted(loader, data)):
             raise InvalidInput("wrong password for the key", field="key_password") from None
     except UnsupportedAlgorithm:
         pass
     raise InvalidInput(
         "not a private key in PEM or DER (or of a type this portal does not support)", field="key"
     )
+
+
+def _is_encrypted(loader, data: bytes) -> bool:
+    """Whether a key file is encrypted (the loader asks for a password)."""
+    try:
+        loader(data, password=None)
+    except TypeError:
+        return True
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+    return False
