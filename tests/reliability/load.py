@@ -60,16 +60,21 @@ class ApiConnection:
     def _connect(self) -> http.client.HTTPSConnection:
         connection = http.client.HTTPSConnection(self.host, self.port, context=self.context,
                                                  timeout=120)
-        connection.connect()
-        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            connection.connect()
+            # After a reset (the server was killed) even this can fail: close, never leak.
+            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except BaseException:
+            connection.close()
+            raise
         return connection
 
     def request(self, method: str, path: str, payload: dict | None = None) -> tuple[int, dict]:
         """Send one request; (status, JSON body). Raises OSError/HTTPException on failure."""
-        if self.connection is None:
-            self.connection = self._connect()
         body = json.dumps(payload).encode() if payload is not None else None
         try:
+            if self.connection is None:
+                self.connection = self._connect()
             self.connection.request(method, path, body=body, headers=self.headers)
             response = self.connection.getresponse()
             data = response.read()
