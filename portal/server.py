@@ -31,6 +31,9 @@ PLAIN_HTTP_PATHS = re.compile(rf"^/({PUBLIC_PATHS}|healthz|metrics)$")
 # it drops the connection. gunicorn waits forever once a thread has a connection, so a few
 # clients that stall mid-request would hold every thread.
 CLIENT_IO_TIMEOUT = 30
+# A client sends its request right after its side of the handshake, so a thread waits this
+# long for it before parking the connection on the poller (a round trip there costs more).
+REQUEST_GRACE = 0.1
 
 
 class BoundedSocket(socket.socket):
@@ -111,7 +114,7 @@ class PollingThreadWorker(ThreadWorker):
             except (OSError, ValueError) as exc:  # ssl.SSLError and timeouts are OSErrors
                 self.log.debug("portal: TLS handshake failed: %s", exc)
                 return False
-            if not _has_bytes(conn.sock):
+            if not _has_bytes(conn.sock, REQUEST_GRACE):
                 return _DEFER
         return super().handle(conn)
 
@@ -133,11 +136,11 @@ class PollingThreadWorker(ThreadWorker):
         )
 
 
-def _has_bytes(sock) -> bool:
-    """Whether a (TLS) socket has data to read now, decrypted or not."""
+def _has_bytes(sock, wait: float) -> bool:
+    """Whether a (TLS) socket has data to read, decrypted or not, within `wait` seconds."""
     if isinstance(sock, ssl.SSLSocket) and sock.pending():
         return True
-    return bool(select.select([sock], [], [], 0)[0])
+    return bool(select.select([sock], [], [], wait)[0])
 
 
 class PlainHttpGate:
