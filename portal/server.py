@@ -36,20 +36,20 @@ CLIENT_IO_TIMEOUT = 30
 REQUEST_GRACE = 0.1
 
 
-class BoundedSocket(socket.socket):
-    """An accepted connection on which "blocking" means waiting CLIENT_IO_TIMEOUT at most."""
+class _BoundedBlocking:
+    """A socket on which "blocking" means waiting CLIENT_IO_TIMEOUT at most."""
 
     def setblocking(self, flag: bool) -> None:
         """Blocking with a timeout, or non-blocking."""
         self.settimeout(CLIENT_IO_TIMEOUT if flag else 0.0)
 
 
-class BoundedSSLSocket(ssl.SSLSocket):
+class BoundedSocket(_BoundedBlocking, socket.socket):
+    """An accepted connection, bounded (gunicorn sets it blocking before the handshake)."""
+
+
+class BoundedSSLSocket(_BoundedBlocking, ssl.SSLSocket):
     """The TLS side of BoundedSocket (the SSLContext builds these)."""
-
-    def setblocking(self, flag: bool) -> None:
-        """Blocking with a timeout, or non-blocking."""
-        self.settimeout(CLIENT_IO_TIMEOUT if flag else 0.0)
 
 
 class TLSContextCache:

@@ -24,8 +24,8 @@ def event_row(
     action: str, *, actor: str, serial: str | None = None, outcome: str = "ok", detail: str = ""
 ) -> dict:
     """An audit event's column values, for an INSERT of COLUMNS."""
-    return {"at": utcnow(), "action": action, "actor": actor[:128], "serial": serial,
-            "outcome": outcome, "detail": detail[:2000]}
+    return dict(zip(COLUMNS, (utcnow(), action, actor[:128], serial, outcome, detail[:2000]),
+                    strict=True))
 
 
 def record_now(action: str, **fields) -> None:

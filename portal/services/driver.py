@@ -54,29 +54,23 @@ class DriverStatement:
 
     def execute(self, cursor, values: Mapping):
         """Run the statement for one row; for an INSERT, return the new row's id."""
-        parameters = self.parameters(values)
-        try:
-            cursor.execute(self.sql, parameters)
-            if self._returns_id:
-                return cursor.fetchone()[0]
-            return cursor.lastrowid if self._reads_lastrowid else None
-        except self._dialect.loaded_dbapi.Error as error:
-            raise wrapped(error, self._dialect, self.sql, parameters) from error
+        self._run(cursor.execute, self.parameters(values))
+        if self._returns_id:
+            return cursor.fetchone()[0]
+        return cursor.lastrowid if self._reads_lastrowid else None
 
     def execute_many(self, cursor, rows: Iterable[Mapping]) -> None:
         """Run the statement once per row, in one driver call."""
-        parameters = [self.parameters(values) for values in rows]
-        try:
-            cursor.executemany(self.sql, parameters)
-        except self._dialect.loaded_dbapi.Error as error:
-            raise wrapped(error, self._dialect, self.sql, parameters) from error
+        self._run(cursor.executemany, [self.parameters(values) for values in rows])
 
     def first(self, cursor, values: Mapping):
         """Run a SELECT for one row of values; return its first row (None when there is none)."""
-        parameters = self.parameters(values)
+        self._run(cursor.execute, self.parameters(values))
+        return cursor.fetchone()
+
+    def _run(self, method, parameters) -> None:
         try:
-            cursor.execute(self.sql, parameters)
-            return cursor.fetchone()
+            method(self.sql, parameters)
         except self._dialect.loaded_dbapi.Error as error:
             raise wrapped(error, self._dialect, self.sql, parameters) from error
 

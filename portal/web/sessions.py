@@ -2,7 +2,9 @@
 
 from flask.sessions import SecureCookieSessionInterface
 
-API_PREFIX = "/api/"
+from .api import bp as api_bp
+
+API_PREFIX = api_bp.url_prefix + "/"
 
 
 class PagesOnlySessionInterface(SecureCookieSessionInterface):

@@ -235,3 +235,22 @@ def test_a_users_token_is_held_to_the_profiles_self_service_policy(client, peopl
     assert waiting.status_code == 202 and body["status"] == "pending"
     assert db.session.scalar(select(func.count()).select_from(Certificate)) == before
     assert issue(client, bob, "x.example.com", ca="other").status_code == 403
+
+
+def test_api_requests_skip_the_limiter_and_the_cookie_session(client, people, monkeypatch):
+    """The API's per-request savings, shown by what they skip (pages still go through both)."""
+    from flask.sessions import SecureCookieSessionInterface
+    from flask_limiter import Limiter
+
+    consulted = []
+    monkeypatch.setattr(Limiter, "_check_request_limit",
+                        lambda self, *args, **kwargs: consulted.append("limiter"))
+    opened = SecureCookieSessionInterface.open_session
+    monkeypatch.setattr(SecureCookieSessionInterface, "open_session",
+                        lambda self, app, request: consulted.append("session")
+                        or opened(self, app, request))
+    _, token = people["alice"]
+    assert issue(client, token, "skip.example.com").status_code == 201
+    assert consulted == []
+    client.get("/login")  # the decorated sign-in view may consult the limiter twice
+    assert consulted[0] == "session" and set(consulted) == {"session", "limiter"}
