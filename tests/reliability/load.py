@@ -48,8 +48,48 @@ def make_csrs(count: int, *, prefix: str = "load") -> list[str]:
     return csrs
 
 
+def wrap_tls(context: ssl.SSLContext, raw: socket.socket, host: str) -> ssl.SSLSocket:
+    """`context.wrap_socket(raw)`, closing the TLS socket whatever fails (the raw one too).
+
+    CPython's `SSLSocket._create` moves the descriptor into the new SSLSocket before it checks
+    the connection; when the peer reset it in between (a listen backlog dropped by kill -9),
+    `recv(1)` raises ECONNRESET and the half-made SSLSocket is left unclosed: a ResourceWarning
+    later, wherever the exception is dropped. It is the `self` of a frame in the traceback.
+    """
+    try:
+        return context.wrap_socket(raw, server_hostname=host)
+    except BaseException as exc:
+        traceback = exc.__traceback__
+        while traceback is not None:
+            orphan = traceback.tb_frame.f_locals.get("self")
+            if isinstance(orphan, ssl.SSLSocket):
+                orphan.close()
+            traceback = traceback.tb_next
+        raw.close()
+        raise
+
+
+class _TLSConnection(http.client.HTTPSConnection):
+    """An HTTPS connection with TCP_NODELAY whose set-up leaks no socket when it fails."""
+
+    def __init__(self, host: str, port: int, context: ssl.SSLContext, timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self.tls_context = context
+
+    def connect(self) -> None:
+        """Open TCP (no Nagle stalls), then TLS; close everything on any failure."""
+        raw = socket.create_connection((self.host, self.port), self.timeout)
+        try:
+            # After a reset (the server was killed) even this can fail.
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except BaseException:
+            raw.close()
+            raise
+        self.sock = wrap_tls(self.tls_context, raw, self.host)
+
+
 class ApiConnection:
-    """One keep-alive HTTPS connection to the API (TCP_NODELAY: no Nagle stalls)."""
+    """One keep-alive HTTPS connection to the API."""
 
     def __init__(self, port: int, cafile: str, token: str, *, host: str = "127.0.0.1"):
         self.context = ssl.create_default_context(cafile=cafile)
@@ -58,12 +98,9 @@ class ApiConnection:
         self.connection: http.client.HTTPSConnection | None = None
 
     def _connect(self) -> http.client.HTTPSConnection:
-        connection = http.client.HTTPSConnection(self.host, self.port, context=self.context,
-                                                 timeout=120)
+        connection = _TLSConnection(self.host, self.port, self.context, timeout=120)
         try:
             connection.connect()
-            # After a reset (the server was killed) even this can fail: close, never leak.
-            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except BaseException:
             connection.close()
             raise
