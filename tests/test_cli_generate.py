@@ -55,3 +55,24 @@ def test_an_empty_password_file_is_one_clear_error(runner, root_ca, tmp_path):
     assert "Traceback" not in result.output
     assert not (tmp_path / "x.p12").exists()
     assert db.session.scalar(select(Certificate.id)) is None
+
+
+@pytest.mark.parametrize("key_type", ["rsa-2048", "ec-p256"])
+def test_the_generated_key_is_stored_nowhere_but_the_file(runner, root_ca, instance, tmp_path,
+                                                         key_type):
+    from tests.keyscan import places_holding_key
+
+    (tmp_path / "pw").write_text("cli-password-123\n")
+    out = tmp_path / "out" / "jane.p12"
+    out.parent.mkdir()
+    result = runner.invoke(args=[
+        "cert", "generate", "--cn", "Jane Doe", "--profile", "client", "--key-type", key_type,
+        "--out", str(out), "--password-file", str(tmp_path / "pw"),
+    ])
+    assert result.exit_code == 0, result.output
+    p12 = out.read_bytes()
+    key = pkcs12.load_pkcs12(p12, b"cli-password-123").key
+    db.session.remove()
+    assert places_holding_key(key, engine=db.engine, folders=[instance], p12=p12,
+                              password="cli-password-123") == []
+    assert "cli-password-123" not in result.output

@@ -209,3 +209,18 @@ def test_portal_enroll_create_prints_the_link(runner, app, root_ca):
     assert "Sam Field" in listing.output and token not in listing.output
     bad = runner.invoke(args=["enroll", "create", "--cn", "Sam", "--email", "nope"])
     assert bad.exit_code == 1 and "not a valid e-mail" in bad.output
+
+
+@pytest.mark.parametrize("key_type", ["rsa-2048", "ec-p256"])
+def test_the_key_made_for_a_link_is_stored_nowhere(admin_web, stranger, app, instance, key_type):
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    from tests.keyscan import places_holding_key
+
+    _link, token = _create(admin_web, key_type=key_type)
+    response = _use(stranger, token)
+    assert response.status_code == 200
+    key = pkcs12.load_pkcs12(response.data, P12_PASSWORD.encode()).key
+    db.session.remove()
+    assert places_holding_key(key, engine=db.engine, folders=[instance], p12=response.data,
+                              password=P12_PASSWORD) == []

@@ -1,17 +1,17 @@
 """Generating a key for someone: the .p12 is the response, and the key is stored nowhere."""
 
-import os
 import re
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
-from sqlalchemy import inspect, select, text
+from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import AuditEvent, Certificate
 from tests.ca.test_pkcs12 import openssl_info, pk12util_import
+from tests.keyscan import places_holding_key
 from tests.web.conftest import csrf_token
 
 PASSWORD = "Tr0ub4dor&3-long"
@@ -23,35 +23,6 @@ def _generate(client, **fields):
             "output": "p12", "ca": "root", **fields}
     data["csrf_token"] = csrf_token(client, "/generate")
     return client.post("/generate", data=data)
-
-
-def _secret_forms(key) -> list[bytes]:
-    """Every way the private key could have been written down."""
-    forms = [
-        key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                          serialization.NoEncryption()),
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                          serialization.NoEncryption()),
-    ]
-    numbers = key.private_numbers()
-    secret = getattr(numbers, "private_value", None) or getattr(numbers, "d", None)
-    raw = secret.to_bytes((secret.bit_length() + 7) // 8, "big")
-    forms += [raw, raw.hex().encode(), raw.hex().upper().encode()]
-    return forms
-
-
-def _all_stored_values(app):
-    """Every value in every table, as bytes."""
-    values = []
-    with db.engine.connect() as connection:
-        for table in inspect(connection).get_table_names():
-            for row in connection.execute(text(f'SELECT * FROM "{table}"')):
-                for value in row:
-                    if isinstance(value, bytes | memoryview):
-                        values.append(bytes(value))
-                    elif value is not None:
-                        values.append(str(value).encode())
-    return values
 
 
 @pytest.mark.parametrize("compatibility", ["compatible", "modern"])
@@ -80,22 +51,21 @@ def test_the_response_is_a_p12_that_opens_and_imports(admin_web, tmp_path, compa
     assert row.status == "issued" and row.profile == "client"
 
 
-def test_the_key_is_nowhere_in_the_database_or_the_instance_folder(admin_web, app, instance):
-    response = _generate(admin_web, key_type="rsa-2048")
-    assert response.status_code == 200
-    key = pkcs12.load_pkcs12(response.data, PASSWORD.encode()).key
+@pytest.mark.parametrize("key_type", ["rsa-2048", "ec-p256"])
+@pytest.mark.parametrize("output", ["p12", "pem"])
+def test_the_key_is_nowhere_in_the_database_or_the_instance_folder(admin_web, app, instance,
+                                                                   key_type, output):
+    fields = {"profile": "server", "common_name": "api.example.com", "email": "",
+              "sans": "DNS:api.example.com"} if output == "pem" else {}
+    response = _generate(admin_web, key_type=key_type, output=output, **fields)
+    assert response.status_code == 200, response.get_data(as_text=True)[-2000:]
+    if output == "p12":
+        key, p12 = pkcs12.load_pkcs12(response.data, PASSWORD.encode()).key, response.data
+    else:
+        key, p12 = serialization.load_pem_private_key(response.data, PASSWORD.encode()), None
     db.session.remove()
-    db.engine.dispose()  # flush SQLite's WAL into the files we read below
-    forms = _secret_forms(key)
-    stored = _all_stored_values(app)
-    for form in forms:
-        assert not any(form in value for value in stored)
-    for folder, _dirs, files in os.walk(instance):
-        for name in files:
-            with open(os.path.join(folder, name), "rb") as handle:
-                content = handle.read()
-            for form in forms:
-                assert form not in content, name
+    assert places_holding_key(key, engine=db.engine, folders=[instance], p12=p12,
+                              password=PASSWORD) == []
     with admin_web.session_transaction() as session:
         assert PASSWORD not in repr(dict(session))
 

@@ -264,21 +264,12 @@ def test_withdrawing_a_request(bob_web, admin_web):
 
 
 def test_the_downloaded_key_is_stored_nowhere(app, bob_web, admin_web, instance):
-    import os
-
-    from tests.web.test_generate import _all_stored_values, _secret_forms
+    from tests.keyscan import places_holding_key
 
     request_id = _request_id(_request(bob_web, key_type="rsa-2048"))
     _decide(admin_web, request_id, "approve")
-    key = pkcs12.load_pkcs12(_download(bob_web, request_id).data, P12_PASSWORD.encode()).key
+    p12 = _download(bob_web, request_id).data
+    key = pkcs12.load_pkcs12(p12, P12_PASSWORD.encode()).key
     db.session.remove()
-    db.engine.dispose()  # SQLite's WAL into the main file
-    forms = _secret_forms(key)
-    stored = _all_stored_values(app)
-    assert not any(form in value for form in forms for value in stored)
-    for folder, _dirs, files in os.walk(instance):
-        for name in files:
-            with open(os.path.join(folder, name), "rb") as handle:
-                content = handle.read()
-            assert not any(form in content for form in forms), name
-            assert P12_PASSWORD.encode() not in content, name
+    assert places_holding_key(key, engine=db.engine, folders=[instance], p12=p12,
+                              password=P12_PASSWORD) == []
