@@ -25,6 +25,7 @@ from portal.models import STATUS_ISSUED, Certificate
 from portal.services.authorities import get_ca, get_signer, urls_for
 from tests.conftest import require_program, run_portal
 from tests.e2e.servers import portal_serve
+from tests.e2e.workers import client_context, connections_on_every_worker, get
 
 pytestmark = pytest.mark.slow
 
@@ -130,11 +131,27 @@ def test_requests_with_cert_tuple_gets_pong(portal):
     assert (response.status_code, response.text) == (200, "pong")
 
 
-def test_revocation_takes_effect_on_the_next_request(portal):
+def test_revocation_takes_effect_on_the_next_request_on_every_worker(portal):
+    """Every worker has answered bob before the revocation; each answers 403 right after it."""
     cert, key, serial = portal["bob"]
-    assert curl(portal, "--cert", str(cert), "--key", str(key))[2] == 200
-    run_portal("cert", "revoke", serial, "--reason", "keyCompromise", env=portal["env"],
-               check=True)
+    port = int(portal["url"].split(":")[2].split("/")[0])
+    token = run_portal("token", "create", "admin", "--name", "revoker", env=portal["env"],
+                       check=True).stdout.decode().strip().split()[-1]
+    context = client_context(portal["ca"], cert, key)
+    connections, owners, workers = connections_on_every_worker(port, context, "/ping")
+    try:
+        response = requests.post(
+            f"https://localhost:{port}/api/v1/certificates/{serial}/revoke",
+            json={"reason": "keyCompromise"}, headers={"Authorization": f"Bearer {token}"},
+            verify=str(portal["ca"]), timeout=30)
+        assert response.status_code == 200, response.text
+        for index in owners:  # the very next request on each worker's connection
+            status, body = get(connections[index], "/ping")
+            assert (status, "revoked" in body) == (403, True), (index, owners[index], body)
+    finally:
+        for connection in connections:
+            connection.close()
+    assert set(owners.values()) == workers
     status, body, code = curl(portal, "--cert", str(cert), "--key", str(key))
     assert code == 403
     assert "revoked" in body
