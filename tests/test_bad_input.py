@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from portal.ca.profiles import PROFILES, key_usage_for
 from portal.errors import InvalidInput, NotFound, PolicyViolation, PortalError
 from portal.services import certificates, issuance
 from tests.conftest import run_portal
@@ -250,14 +249,21 @@ def ca_asking_csr(key) -> bytes:
 
 
 def assert_issued_as_plain_server_leaf(certificate: x509.Certificate) -> None:
-    """The profile decided every extension, whatever the CSR asked for."""
+    """The profile decided every extension, whatever the CSR asked for.
+
+    keyUsage: digitalSignature, plus keyEncipherment for an RSA key (TLS 1.2 RSA key
+    transport); nothing else.
+    """
     constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
     assert constraints.critical and constraints.value.ca is False
     assert constraints.value.path_length is None
     usage = certificate.extensions.get_extension_for_class(x509.KeyUsage)
     assert usage.critical
-    assert usage.value == key_usage_for(PROFILES["server"], certificate.public_key())
-    assert not usage.value.key_cert_sign and not usage.value.crl_sign
+    rsa_key = isinstance(certificate.public_key(), rsa.RSAPublicKey)
+    assert usage.value == x509.KeyUsage(
+        digital_signature=True, content_commitment=False, key_encipherment=rsa_key,
+        data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+        encipher_only=False, decipher_only=False)
     eku = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(eku) == [ExtendedKeyUsageOID.SERVER_AUTH]
     with pytest.raises(x509.ExtensionNotFound):

@@ -77,18 +77,19 @@ def test_a_closed_profile_refuses_everything():
     assert refused.value.field == "profile"
 
 
-@pytest.mark.parametrize("lifetime_days, left_days, expected", [
-    (365, 31, False), (365, 29.9, True), (365, -1, True),  # a year: the last 30 days
-    (30, 10.1, False), (30, 9.9, True),  # a month: its last third
-    (1, 0.4, False), (1, 0.3, True),
+@pytest.mark.parametrize("lifetime_days, left_days, expected, opens_before_end", [
+    (365, 31, False, timedelta(days=30)), (365, 29.9, True, timedelta(days=30)),
+    (365, -1, True, timedelta(days=30)),  # a year: the last 30 days
+    (30, 10.1, False, timedelta(days=10)), (30, 9.9, True, timedelta(days=10)),  # its last third
+    (1, 0.4, False, timedelta(hours=8)), (1, 0.3, True, timedelta(hours=8)),
+    (90, 30.1, False, timedelta(days=30)), (90, 29.9, True, timedelta(days=30)),
 ])
-def test_the_renewal_window(lifetime_days, left_days, expected):
+def test_the_renewal_window(lifetime_days, left_days, expected, opens_before_end):
     not_after = NOW + timedelta(days=left_days)
     row = SimpleNamespace(status="issued", not_after=not_after,
                           not_before=not_after - timedelta(days=lifetime_days))
     assert renewable(row, NOW) is expected
-    assert renewal_opens(row) == not_after - min(timedelta(days=30),
-                                                 timedelta(days=lifetime_days) / 3)
+    assert renewal_opens(row) == not_after - opens_before_end
     row.status = "revoked"
     assert renewable(row, NOW) is False
 

@@ -148,6 +148,8 @@ def search_certificates(
     backwards = bool(query.before) and not query.after
     cursor = query.before if backwards else query.after
     keyset = _after(column, ascending != backwards, cursor) if cursor else None
+    if keyset is None:
+        backwards = False  # a cursor that does not parse is ignored: the first page
     forward = ascending != backwards
     order = _order(column, forward, search=bool(query.q.strip()))
     statement = select(Certificate).where(*conditions)
