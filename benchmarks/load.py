@@ -12,8 +12,13 @@ In one run on one machine:
   PostgreSQL server is a throwaway cluster with PostgreSQL's default durability (fsync and
   synchronous_commit on).
 
-Target: at least 500 certificates per second through the API with SQLite. Exit status 1 when
-it is missed. The client runs on the same cores as the server, so it takes part of them.
+Targets: at least 500 certificates per second through the API with SQLite (a fixed budget:
+the rate a team's automation needs, not a ratio); with PostgreSQL at least half the SQLite
+rate of the same run, or 250/s when PostgreSQL runs alone. PostgreSQL's share is lower because
+each certificate costs two durable commits (the pending row before signing, the issued row
+after), each a WAL flush over a socket, on the same two cores as the server and the client;
+SQLite's WAL commits in-process. Exit status 1 when a target is missed. The client runs on the
+same cores as the server, so it takes part of them.
 Usage: python benchmarks/load.py [--requests N] [--workers W] [--server-threads T]
        [--clients P] [--connections C] [--backends sqlite,postgresql] [--profile FILE.svg]
        [--profile-flags FLAGS]
@@ -43,6 +48,8 @@ from tests.pg import PostgresServer  # noqa: E402
 from tests.reliability.load import make_csrs  # noqa: E402
 
 TARGET_PER_SECOND = 500
+POSTGRES_SHARE_OF_SQLITE = 0.5  # with both backends in the run
+POSTGRES_ALONE_PER_SECOND = 250
 RAW = "raw cryptography issue-from-CSR, 1 core"
 BIN = Path(sys.executable).parent
 PROFILE_FORMATS = {".json": "speedscope", ".txt": "raw", ".svg": "flamegraph"}
@@ -198,7 +205,7 @@ def measure(backend: str, args, folder: Path, postgres: PostgresServer | None) -
 
 
 def main() -> int:
-    """Measure each backend; print one table; exit 1 when the SQLite target is missed."""
+    """Measure each backend; print one table; exit 1 when a backend's target is missed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
@@ -245,14 +252,27 @@ def main() -> int:
           f"{costs[0][1] / raw_ms:.0f}x that ({costs[0][0]})")
     load = os.getloadavg()[0]
     print(f"load average during the run: {load:.1f} on {cores} cores")
-    sqlite_rows = [rate for name, rate, _ in rows if name.startswith("API sqlite")]
-    if not sqlite_rows:
-        return 0
-    met = sqlite_rows[0] >= TARGET_PER_SECOND
-    print(f"target: >= {TARGET_PER_SECOND} certs/s through the API with SQLite: "
-          f"{sqlite_rows[0]:.0f} ({'ok' if met else 'MISSED'})")
-    return 0 if met else 1
+    return 0 if verdicts(rows) else 1
 
+
+def verdicts(rows: list[tuple[str, float, str]]) -> bool:
+    """Print each backend's target and whether it was met; True when all were."""
+    rates = {name.split()[1].rstrip(","): rate for name, rate, _ in rows
+             if name.startswith("API ")}
+    checks = []
+    if "sqlite" in rates:
+        checks.append((f">= {TARGET_PER_SECOND} certs/s through the API with SQLite",
+                       rates["sqlite"], rates["sqlite"] >= TARGET_PER_SECOND))
+    if "postgresql" in rates and "sqlite" in rates:
+        floor = POSTGRES_SHARE_OF_SQLITE * rates["sqlite"]
+        checks.append((f">= {POSTGRES_SHARE_OF_SQLITE:g} of the SQLite rate ({floor:.0f}/s) "
+                       "with PostgreSQL", rates["postgresql"], rates["postgresql"] >= floor))
+    elif "postgresql" in rates:
+        checks.append((f">= {POSTGRES_ALONE_PER_SECOND} certs/s with PostgreSQL (run alone)",
+                       rates["postgresql"], rates["postgresql"] >= POSTGRES_ALONE_PER_SECOND))
+    for what, rate, met in checks:
+        print(f"target: {what}: {rate:.0f} ({'ok' if met else 'MISSED'})")
+    return all(met for _what, _rate, met in checks)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -97,21 +97,28 @@ def fetch(port: int) -> tuple[int, bytes]:
             chunks.append(chunk)
     response = b"".join(chunks)
     head, _, body = response.partition(b"\r\n\r\n")
+    lengths = [line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")[1:]
+               if line.lower().startswith(b"content-length:")]
+    if lengths != [str(len(body)).encode()]:
+        return 0, body  # no Content-Length, or one the body does not match: a wrong answer
     return int(head.split(b" ", 2)[1]), body
 
 
 def client(port: int, seconds: float, digest: str, start, results) -> None:
-    """A load process: requests back to back until the time is up; count the good ones."""
+    """A load process: requests back to back until the time is up; count the good ones.
+
+    Every response is checked, not only the first: its status, its length and its SHA-256 must
+    be those of the CRL. One wrong answer fails the run (-1).
+    """
     start.wait()
-    status, body = fetch(port)
-    if status != 200 or sha256(body).hexdigest() != digest:
-        results.put(-1)
-        return
-    done = 1
+    done = 0
     deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        status, _body = fetch(port)
-        done += status == 200
+    while done == 0 or time.perf_counter() < deadline:
+        status, body = fetch(port)
+        if status != 200 or sha256(body).hexdigest() != digest:
+            results.put(-1)
+            return
+        done += 1
     results.put(done)
 
 
