@@ -3,6 +3,7 @@
 import click
 
 from ..serve.application import default_workers
+from ..serve.connections import ClientLimits
 from .common import reports_errors
 
 
@@ -16,8 +17,15 @@ from .common import reports_errors
 @click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True,
               help="Requests each worker handles at once (kept-alive connections wait on the "
               "worker's poller and take no thread).")
+@click.option("--header-timeout", type=click.FloatRange(min=0.1), show_default=True,
+              default=ClientLimits.header_timeout,
+              help="Seconds a client has for its TLS handshake and request head, in all; "
+              "a connection that takes longer is closed.")
+@click.option("--body-timeout", type=click.FloatRange(min=0.1), show_default=True,
+              default=ClientLimits.body_timeout,
+              help="Seconds a client has to send a request body, in all (then 408).")
 @reports_errors
-def serve_command(host, port, http_port, workers, threads):
+def serve_command(host, port, http_port, workers, threads, header_timeout, body_timeout):
     """Serve the portal over HTTPS with gunicorn (client certificates asked, /ping requires one)."""
     from flask import current_app
 
@@ -37,4 +45,5 @@ def serve_command(host, port, http_port, workers, threads):
     db.engine.dispose()
     start_renewal(app)
     serve(host=host, port=port, http_port=http_port, workers=workers, threads=threads,
-          files=files, announce=lambda line: click.echo(line, err=True))
+          files=files, announce=lambda line: click.echo(line, err=True),
+          limits=ClientLimits(header_timeout=header_timeout, body_timeout=body_timeout))

@@ -8,9 +8,9 @@ import sys
 
 from gunicorn.app.base import BaseApplication
 
+from .connections import AnswerLateBodies, BoundedSSLSocket, ClientLimits
 from .gate import PlainHttpGate
 from .tls import TLSContextCache
-from .worker import BoundedSSLSocket
 
 WORKER_CLASS = "portal.serve.worker.PollingThreadWorker"
 
@@ -18,9 +18,11 @@ WORKER_CLASS = "portal.serve.worker.PollingThreadWorker"
 class PortalServer(BaseApplication):
     """gunicorn run from inside the `portal` command, with the app factory."""
 
-    def __init__(self, options: dict, *, plain_http_gate_port: int | None = None):
+    def __init__(self, options: dict, *, plain_http_gate_port: int | None = None,
+                 client_limits: ClientLimits | None = None):
         self.options = options
         self.gate_port = plain_http_gate_port
+        self.client_limits = client_limits or ClientLimits()  # read by the worker
         super().__init__()
 
     def load_config(self):
@@ -36,7 +38,7 @@ class PortalServer(BaseApplication):
         """Each worker builds its own app (and loads the CA key once)."""
         from .. import create_app
 
-        app = create_app()
+        app = AnswerLateBodies(create_app())
         return PlainHttpGate(app, self.gate_port) if self.gate_port else app
 
 
@@ -80,14 +82,14 @@ def _die_with_parent() -> None:
         pass
 
 
-def _run_plain_http(options: dict, https_port: int) -> None:
+def _run_plain_http(options: dict, https_port: int, limits: ClientLimits) -> None:
     _die_with_parent()
     sys.argv = sys.argv[:1]
-    PortalServer(options, plain_http_gate_port=https_port).run()
+    PortalServer(options, plain_http_gate_port=https_port, client_limits=limits).run()
 
 
 def serve(*, host: str, port: int, http_port: int, workers: int, threads: int, files,
-          announce) -> None:
+          announce, limits: ClientLimits | None = None) -> None:
     """Run the HTTPS listener here and the plain-HTTP one (if any) in a forked child."""
     bind_host = f"[{host}]" if ":" in host else host
     options = common_options(workers, threads)
@@ -95,14 +97,15 @@ def serve(*, host: str, port: int, http_port: int, workers: int, threads: int, f
     if http_port:
         plain = multiprocessing.get_context("fork").Process(
             target=_run_plain_http,
-            args=({**options, "bind": [f"{bind_host}:{http_port}"]}, port),
+            args=({**options, "bind": [f"{bind_host}:{http_port}"]}, port, limits),
             daemon=False,
         )
         plain.start()
     announce(f"portal: https://{bind_host}:{port}/ and http://{bind_host}:{http_port}/ "
              f"({workers} workers)")
     try:
-        PortalServer(https_options(options, f"{bind_host}:{port}", files)).run()
+        PortalServer(https_options(options, f"{bind_host}:{port}", files),
+                     client_limits=limits).run()
     finally:
         if plain is not None and plain.is_alive():
             plain.terminate()

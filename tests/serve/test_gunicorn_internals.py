@@ -30,11 +30,11 @@ def test_this_gunicorn_has_every_internal_the_worker_uses(worker):
 
 def test_a_missing_internal_is_named(monkeypatch, worker):
     monkeypatch.delattr(ThreadWorker, "murder_pending")
-    del worker.pending_conns
+    del worker.keepalived_conns
     with pytest.raises(RuntimeError) as caught:
         gunicorn_internals.check(worker)
     assert "ThreadWorker.murder_pending" in str(caught.value)
-    assert "ThreadWorker().pending_conns" in str(caught.value)
+    assert "ThreadWorker().keepalived_conns" in str(caught.value)
 
 
 def test_the_old_dotted_path_of_the_worker_still_loads():
@@ -44,3 +44,13 @@ def test_the_old_dotted_path_of_the_worker_still_loads():
 
     assert load_class("portal.server.PollingThreadWorker") is PollingThreadWorker
     assert load_class("portal.serve.worker.PollingThreadWorker") is PollingThreadWorker
+
+
+def test_a_hand_off_that_bypasses_enqueue_req_is_named(monkeypatch):
+    def on_client_socket_readable(self, conn, client):
+        self.tpool.submit(self.handle, conn)
+
+    monkeypatch.setattr(ThreadWorker, "on_client_socket_readable", on_client_socket_readable)
+    assert gunicorn_internals.missing() == [
+        "ThreadWorker.on_client_socket_readable (no longer calls enqueue_req)"
+    ]
