@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from cryptography import x509
 
-from portal.server import TLSContextCache
+from portal.serve.tls import TLSContextCache
 from portal.services.server_tls import (
     _current,
     ensure_server_certificate,

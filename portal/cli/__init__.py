@@ -9,11 +9,11 @@ from flask.cli import FlaskGroup
 
 def register(app: Flask) -> None:
     """Attach the portal's commands to the app's command group."""
-    from ..server import serve_command
     from . import generate  # noqa: F401  (adds `portal cert generate` to cert_group)
     from .ca import ca_group
     from .cert import cert_group
     from .crl import crl_group
+    from .serve import serve_command
     from .setup import init_command
     from .user import user_group
     from .webserver import webserver_config_command

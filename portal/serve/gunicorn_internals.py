@@ -1,0 +1,81 @@
+"""Every gunicorn name the portal's worker relies on that is not gunicorn's public API.
+
+gunicorn documents its settings and the worker hooks, not the gthread worker's insides. The
+worker in `worker.py` reaches into them, so they are all named here and nowhere else, and
+`missing()` says, by name, which of them a gunicorn release no longer has: the test suite
+and every worker's start call it, so an upgrade fails loudly instead of serving wrongly.
+"""
+
+import inspect
+
+from gunicorn.http import get_parser
+from gunicorn.sock import ssl_context
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+__all__ = ["TConn", "ThreadWorker", "check", "get_parser", "missing", "ssl_context",
+           "take_buffered"]
+
+# Methods of ThreadWorker that the portal's worker overrides or calls. Every path that gives
+# a connection to a thread must go through enqueue_req(), which the worker overrides.
+WORKER_METHODS = ("accept", "enqueue_req", "init_process", "murder_pending", "handle",
+                  "finish_request", "on_client_socket_readable", "run")
+HANDS_OFF_THROUGH_ENQUEUE_REQ = ("on_client_socket_readable", "finish_request")
+# Attributes a ThreadWorker has once constructed.
+WORKER_ATTRIBUTES = ("poller", "keepalived_conns", "nr_conns", "alive", "cfg", "log", "app")
+# What a TConn has once constructed (initialized=True means "init() must not wrap again").
+CONNECTION_ATTRIBUTES = ("cfg", "sock", "client", "server", "parser", "initialized")
+CONNECTION_METHODS = ("init", "close")
+# The HTTP/1 parser's read-back buffer: bytes read on the poller are handed back through it.
+PARSER_ATTRIBUTES = ("unreader",)
+UNREADER_METHODS = ("unread", "take_buffered")
+# Settings read by the worker.
+SETTINGS = ("is_ssl", "suppress_ragged_eofs", "keepalive")
+
+
+def take_buffered(conn) -> bytes:
+    """The bytes a kept-alive connection's parser read ahead (the next request's start)."""
+    parser = conn.parser
+    return parser.unreader.take_buffered() if parser is not None else b""
+
+
+def missing(worker=None, connection=None) -> list[str]:
+    """The gunicorn internals above that this gunicorn lacks, e.g. "ThreadWorker.enqueue_req".
+
+    With a constructed worker (or connection), their instance attributes are checked too.
+    """
+    gone = [f"ThreadWorker.{name}" for name in WORKER_METHODS
+            if not callable(getattr(ThreadWorker, name, None))]
+    gone += [f"TConn.{name}" for name in CONNECTION_METHODS
+             if not callable(getattr(TConn, name, None))]
+    gone += [f"ThreadWorker.{name} (no longer calls enqueue_req)"
+             for name in HANDS_OFF_THROUGH_ENQUEUE_REQ
+             if callable(getattr(ThreadWorker, name, None))
+             and "self.enqueue_req(" not in inspect.getsource(getattr(ThreadWorker, name))]
+    if not callable(ssl_context) or not callable(get_parser):
+        gone.append("gunicorn.sock.ssl_context or gunicorn.http.get_parser")
+    if worker is not None:
+        gone += [f"ThreadWorker().{name}" for name in WORKER_ATTRIBUTES
+                 if not hasattr(worker, name)]
+        gone += [f"Config.{name}" for name in SETTINGS if not hasattr(worker.cfg, name)]
+    if connection is not None:
+        gone += [f"TConn().{name}" for name in CONNECTION_ATTRIBUTES
+                 if not hasattr(connection, name)]
+        parser = getattr(connection, "parser", None)
+        if parser is not None:
+            gone += [f"parser.{name}" for name in PARSER_ATTRIBUTES if not hasattr(parser, name)]
+            unreader = getattr(parser, "unreader", None)
+            gone += [f"parser.unreader.{name}" for name in UNREADER_METHODS
+                     if not callable(getattr(unreader, name, None))]
+    return gone
+
+
+def check(worker=None, connection=None) -> None:
+    """Raise RuntimeError naming every gunicorn internal the worker needs and cannot find."""
+    gone = missing(worker, connection)
+    if gone:
+        import gunicorn
+
+        raise RuntimeError(
+            f"gunicorn {gunicorn.__version__} no longer has what portal's worker relies on: "
+            + ", ".join(gone) + " (see portal/serve/gunicorn_internals.py)"
+        )

@@ -1,0 +1,27 @@
+"""The server certificate, checked every few hours while `portal serve` runs."""
+
+import threading
+
+RENEWAL_CHECK_SECONDS = 6 * 3600
+
+
+def renew_periodically(app, every: float = RENEWAL_CHECK_SECONDS) -> None:
+    """Renew the server certificate when due, forever (run in a daemon thread)."""
+    from ..services.server_tls import ensure_server_certificate
+
+    while True:
+        threading.Event().wait(every)
+        try:
+            with app.app_context():
+                if ensure_server_certificate():
+                    app.logger.warning("portal: renewed the server certificate")
+        except Exception:  # keep serving with the current certificate; say so in the log
+            app.logger.exception("portal: server certificate renewal failed")
+
+
+def start_renewal(app) -> threading.Thread:
+    """Start the renewal thread of this process."""
+    thread = threading.Thread(target=renew_periodically, args=(app,), daemon=True,
+                              name="portal-renewal")
+    thread.start()
+    return thread

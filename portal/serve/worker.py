@@ -1,0 +1,158 @@
+"""The gthread worker of `portal serve`: a thread gets a connection only once its head is in.
+
+Stock gthread hands each new connection to a thread, which then does the TLS handshake and
+waits for the request with a timeout per read: as many slow clients as there are threads
+(one header line every ten seconds is enough) stop the server. Here the worker's poller does
+the handshake and reads the request head without blocking, within one total deadline
+(`ClientLimits.header_timeout`); a connection that misses it is closed with one log line. A
+thread gets only a connection whose request head is complete, and reads its body within
+`ClientLimits.body_timeout`. Kept-alive connections go through the same gate for each request.
+"""
+
+import errno
+import selectors
+import time
+from functools import partial
+
+from .connections import (
+    TOO_LARGE,
+    ClientLimits,
+    HeadReader,
+    bounded,
+    peer,
+)
+from .gunicorn_internals import TConn, ThreadWorker, check, get_parser, ssl_context, take_buffered
+
+# How long a stopping worker lets a connection finish sending its request head.
+STOP_LINGER = 2.0
+
+
+class PollingThreadWorker(ThreadWorker):
+    """gthread whose poller, not a thread, waits for each request's handshake and head."""
+
+    def init_process(self):
+        """Refuse to start on a gunicorn whose internals changed, naming what changed."""
+        check(self)
+        self.limits = getattr(self.app, "client_limits", None) or ClientLimits()
+        self.reading: dict[HeadReader, None] = {}  # in deadline order: each gets now + limit
+        super().init_process()
+
+    def accept(self, listener):
+        """Accept a connection; its handshake and request head are read on the poller."""
+        try:
+            client, address = listener.accept()
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        sock = bounded(client)
+        reader = HeadReader(sock, address, listener.getsockname(),
+                            deadline=time.monotonic() + self.limits.header_timeout)
+        if self.cfg.is_ssl:
+            try:
+                reader.sock = ssl_context(self.cfg).wrap_socket(
+                    sock, server_side=True, do_handshake_on_connect=False,
+                    suppress_ragged_eofs=self.cfg.suppress_ragged_eofs)
+            except (OSError, ValueError) as exc:
+                self._drop(reader, f"could not start TLS: {exc}")
+                return
+            reader.handshaking = True
+        self._read_head(reader)
+
+    def enqueue_req(self, conn):
+        """Give a thread a kept-alive connection only once its next request head is in."""
+        conn.sock.setblocking(False)
+        reader = HeadReader(conn.sock, conn.client, conn.server, conn=conn,
+                            deadline=time.monotonic() + self.limits.header_timeout,
+                            buffer=bytearray(take_buffered(conn)))
+        self._read_head(reader)
+
+    def murder_pending(self):
+        """Close the connections whose head missed its deadline (soon, once stopping)."""
+        super().murder_pending()
+        now = time.monotonic()
+        if not self.alive:
+            for reader in self.reading:
+                reader.deadline = min(reader.deadline, now + STOP_LINGER)
+        for reader in list(self.reading):
+            if reader.deadline > now:
+                if self.alive:
+                    break  # the rest expire later
+                continue
+            self._unwatch(reader)
+            self._drop(reader, f"no complete {reader.describe()} within "
+                       f"{self.limits.header_timeout:g} s", quiet=not self.alive)
+
+    def _read_head(self, reader: HeadReader) -> None:
+        """Advance a connection's handshake and head now; wait on the poller for the rest."""
+        try:
+            complete = reader.advance()
+        except EOFError:
+            self._drop(reader, "closed by the client", quiet=True)
+            return
+        except (OSError, ValueError) as exc:
+            self._drop(reader, _failure(reader, exc), quiet=_is_disconnect(exc))
+            return
+        if complete:
+            self._start(reader)
+            return
+        events = selectors.EVENT_WRITE if reader.wants_write else selectors.EVENT_READ
+        self.poller.register(reader.sock, events, partial(self._on_ready, reader))
+        self.reading[reader] = None
+
+    def _on_ready(self, reader: HeadReader, _fileobj) -> None:
+        self._unwatch(reader)
+        self._read_head(reader)
+
+    def _unwatch(self, reader: HeadReader) -> None:
+        self.reading.pop(reader, None)
+        try:
+            self.poller.unregister(reader.sock)
+        except (KeyError, ValueError, OSError):
+            pass
+
+    def _start(self, reader: HeadReader) -> None:
+        """Hand a connection whose head is in to a thread (answer 431 if it is too large)."""
+        if reader.too_large:
+            try:
+                reader.sock.send(TOO_LARGE)
+            except OSError:
+                pass
+            self._drop(reader, "request head over 64 KiB: 431")
+            return
+        conn = reader.conn
+        if conn is None:
+            conn = TConn(self.cfg, reader.sock, reader.address, reader.server)
+            conn.parser = get_parser(self.cfg, reader.sock, reader.address)
+            conn.initialized = True  # the handshake is done: init() must not wrap it again
+        conn.parser.unreader.unread(bytes(reader.buffer))
+        conn.sock.deadline = time.monotonic() + self.limits.body_timeout
+        conn.sock.on_late = partial(self._log_late_body, reader.address)
+        ThreadWorker.enqueue_req(self, conn)
+
+    def _log_late_body(self, address, _sock) -> None:
+        self.log.warning("portal: closed the connection from %s: request body not received "
+                         "within %g s (408)", peer(address), self.limits.body_timeout)
+
+    def _drop(self, reader: HeadReader, why: str, *, quiet: bool = False) -> None:
+        """Close a connection that never got to a thread, saying why in one line."""
+        self.nr_conns -= 1
+        try:
+            reader.sock.close()
+        except OSError:
+            pass
+        log = self.log.debug if quiet else self.log.warning
+        log("portal: closed the connection from %s: %s", peer(reader.address), why)
+
+
+def _failure(reader: HeadReader, exc: Exception) -> str:
+    stage = "TLS handshake failed" if reader.handshaking else "read failed"
+    reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+    return f"{stage}: {reason}"
+
+
+def _is_disconnect(exc: Exception) -> bool:
+    """A reset or broken pipe: the client left; nothing worth a warning."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ECONNRESET, errno.EPIPE,
+                                                      errno.ENOTCONN)
