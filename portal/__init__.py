@@ -40,6 +40,9 @@ def load_config(app: "Flask", test_config: dict | None) -> None:
         app.config.update(test_config)
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         app.config["SQLALCHEMY_DATABASE_URI"] = config_module.sqlite_url(app.instance_path)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = config_module.engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS")
+    )
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _read_instance_file(app, "secret-key") or secrets.token_hex(32)
 

@@ -69,3 +69,16 @@ def from_environment(environ: os._Environ | dict[str, str]) -> dict[str, Any]:
 def sqlite_url(instance_path: str) -> str:
     """The default database: a SQLite file in the instance folder."""
     return "sqlite:///" + os.path.join(instance_path, "portal.sqlite3")
+
+
+def engine_options(url: str, given: dict | None) -> dict:
+    """SQLAlchemy engine options: a database server's pooled connections are checked first.
+
+    After a PostgreSQL restart every pooled connection is dead; without `pool_pre_ping` each
+    one failed one request with a 500 (AdminShutdown). SQLite has no server to lose, so it is
+    spared the extra round trip per checkout.
+    """
+    options = dict(given or {})
+    if not url.startswith("sqlite"):
+        options.setdefault("pool_pre_ping", True)
+    return options

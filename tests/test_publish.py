@@ -201,7 +201,7 @@ def test_a_crl_past_half_life_is_resigned_on_the_next_request(client, root_ca):
                    next_update=now + timedelta(days=3))
     response = client.get("/crl.der")
     after = x509.load_der_x509_crl(response.data)
-    assert crl_number(after) == crl_number(before) + 1
+    assert crl_number(after) > crl_number(before)
     assert after.last_update_utc >= now.replace(microsecond=0)
     assert response.cache_control.max_age > 0
     last = db.session.scalars(select(AuditEvent).filter_by(action="crl.publish")

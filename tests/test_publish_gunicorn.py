@@ -87,11 +87,11 @@ def test_every_worker_serves_the_crl_of_a_revocation_made_elsewhere(app, root_ca
         crl = x509.load_der_x509_crl(body)
         assert crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None
         numbers.add(crl_number(crl))
-    assert numbers == {max(before) + 1}
+    assert len(numbers) == 1 and min(numbers) > max(before)
 
     scrapes = [_get(gunicorn, "/metrics")[1].decode() for _ in range(6)]
     for text in scrapes:
         assert _metric(text, "portal_certificates_revoked_total") == 1
-        assert _metric(text, "portal_crl_number") == max(before) + 1
+        assert _metric(text, "portal_crl_number") == float(min(numbers))
     status, _body = _get(gunicorn, "/healthz")
     assert status == 200

@@ -7,7 +7,7 @@ constructor.
 
 import base64
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -25,6 +25,18 @@ _ENTRY_EXTENSIONS: dict[str | None, list[x509.Extension]] = {
 _NO_EXTENSIONS: list[x509.Extension] = []
 MAX_CRL_NUMBER = (1 << 159) - 1  # RFC 5280 5.2.3: at most 20 octets, positive
 _PEM_LINE_BYTES = 48  # 48 bytes of DER make one 64-character line of base64
+# CRL numbers must never repeat or go back (RFC 5280 5.2.3), whatever a database restored from
+# a backup says: a CRL signed at time t carries at least t in nanoseconds since 1970 (as
+# Boulder derives its numbers from thisUpdate). That is 61 bits until the year 2262: it fits
+# a signed 64-bit column and stays far below the 20-octet limit.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def crl_number_floor(moment: datetime) -> int:
+    """The smallest CRL number a CRL signed at `moment` may carry: nanoseconds since 1970."""
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // _MICROSECOND * 1000
 
 
 def _naive_utc(moment: datetime) -> datetime:

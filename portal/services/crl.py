@@ -1,8 +1,10 @@
 """Publishing CRLs: a number allocated atomically, the revoked rows streamed, signed once, stored.
 
-Numbers come from `crl_counters` (UPDATE ... SET last_number = last_number + 1 RETURNING), so
-they are unique per CA even with several processes publishing at once. A CRL is stored only
-over one with a lower number: a slower publisher never replaces a newer CRL with an older one.
+Numbers come from `crl_counters` (UPDATE ... SET last_number = greater of last_number + 1 and
+the signing time in nanoseconds, RETURNING), so they are unique per CA even with several
+processes publishing at once, and never go back even when the database is restored from an older
+backup. A CRL is stored only over one with a lower number: a slower publisher never replaces a
+newer CRL with an older one.
 Requests serve the stored bytes; signing happens on revocation, when a request or
 `portal crl refresh` finds a CRL past half of its lifetime, or with --force.
 """
@@ -16,18 +18,20 @@ from itertools import chain
 
 from flask import current_app
 from sqlalchemy import (
+    BigInteger,
     String,
     bindparam,
-    exists,
+    case,
     func,
     insert,
+    literal,
     select,
     true,
     type_coerce,
     update,
 )
 
-from ..ca.crl import build_crl, crl_der, revoked_entries
+from ..ca.crl import build_crl, crl_der, crl_number_floor, revoked_entries
 from ..errors import CAKeyUnavailable, NotFound, PortalError
 from ..extensions import db
 from ..models import STATUS_REVOKED, Certificate, CertificateAuthority, CRLCounter, PublishedCRL
@@ -160,21 +164,26 @@ def _insert_ignoring_conflict(table, values: dict, key: str) -> bool:
         db.session.execute(insert(table).values(**values))
         return True
     statement = dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=[key])
-    return db.session.execute(statement).rowcount == 1
+    # RETURNING, not rowcount: psycopg 3 reports -1 rows for INSERT ... ON CONFLICT DO NOTHING.
+    return db.session.execute(statement.returning(table.c.id)).first() is not None
 
 
 def allocate_number(ca_id: int, *, only_if_last: int | None = None) -> int | None:
     """The next CRL number of a CA, committed at once; None if `only_if_last` is out of date.
 
     The increment happens in the database (UPDATE ... RETURNING), which serialises concurrent
-    callers on the counter row on PostgreSQL and on the write lock on SQLite.
+    callers on the counter row on PostgreSQL and on the write lock on SQLite. The number is at
+    least the current time in nanoseconds, so a counter restored from a backup never hands out
+    a number already published.
     """
+    floor = literal(crl_number_floor(utcnow()), BigInteger)
+    following = _counter.c.last_number + 1
     statement = update(_counter).where(_counter.c.ca_id == ca_id)
     if only_if_last is not None:
         statement = statement.where(_counter.c.last_number == only_if_last)
-    statement = statement.values(last_number=_counter.c.last_number + 1).returning(
-        _counter.c.last_number
-    )
+    statement = statement.values(
+        last_number=case((following > floor, following), else_=floor)
+    ).returning(_counter.c.last_number)
     number = db.session.execute(statement).scalar()
     if number is None and only_if_last is None:
         _insert_ignoring_conflict(_counter, {"ca_id": ca_id, "last_number": 0}, "ca_id")
@@ -309,17 +318,21 @@ def ensure_fresh(state: CRLState, *, now: datetime | None = None) -> CRLState:
 
 
 def revoked_since(state: CRLState) -> bool:
-    """True when a certificate of the CA was revoked at or after the CRL's thisUpdate."""
+    """True when the CA's revoked certificates are not the ones its current CRL lists.
+
+    The CRL lists every revoked row not expired before thisUpdate minus one lifetime; rows are
+    only ever added to that set (a revocation is final, the cutoff is fixed), so a different
+    count means a different set. Comparing times instead cannot work: thisUpdate and revoked_at
+    are whole seconds, and the CRL signed by a revocation has the same second as that revocation.
+    """
     if not state.published:
         return False
-    query = select(
-        exists().where(
-            _cert.c.ca_id == state.ca_id,
-            _cert.c.status == STATUS_REVOKED,
-            _cert.c.revoked_at >= state.this_update,
-        )
+    query = select(func.count()).where(
+        _cert.c.ca_id == state.ca_id,
+        _cert.c.status == STATUS_REVOKED,
+        _cert.c.not_after > state.this_update - crl_lifetime(),
     )
-    return bool(db.session.execute(query).scalar())
+    return db.session.execute(query).scalar() != state.revoked_count
 
 
 def refresh(

@@ -39,6 +39,10 @@ def _aware(value) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class _Lost(Exception):
+    """The held connection was found closed by the database (a restart, a killed session)."""
+
+
 class _StateReader:
     """The freshness query on a per-thread DBAPI connection, compiled once for the dialect."""
 
@@ -88,6 +92,23 @@ class _StateReader:
             except Exception:  # already broken: nothing more to release
                 pass
 
+    def _query(self, sql: str, params):
+        connection, cursor = self._cursor()
+        try:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+            cursor.close()
+            connection.rollback()  # hold no snapshot or lock between requests
+        except Exception as error:
+            dialect = self.engine.dialect
+            lost = isinstance(error, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
+                error, connection.dbapi_connection, cursor)
+            self._drop()
+            if lost:
+                raise _Lost from error
+            raise
+        return row
+
     def state(self, ca_name: str | None) -> CRLState | None:
         """The CA's CRL state, or None when no such CA exists."""
         compiled = self.compiled["name" if ca_name else "default"]
@@ -96,15 +117,12 @@ class _StateReader:
             params = tuple(values[key] for key in compiled.positiontup)
         else:
             params = values
-        connection, cursor = self._cursor()
         try:
-            cursor.execute(compiled.string, params)
-            row = cursor.fetchone()
-            cursor.close()
-            connection.rollback()  # hold no snapshot or lock between requests
-        except Exception:
-            self._drop()
-            raise
+            row = self._query(compiled.string, params)
+        except _Lost:
+            # A held connection skips the pool's pre-ping: after a database restart it is dead.
+            # Once more on a new (pinged) connection; any other failure goes to the caller.
+            row = self._query(compiled.string, params)
         if row is None:
             return None
         ca_id, name, number, digest, this_update, next_update, count = row
