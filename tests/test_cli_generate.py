@@ -76,3 +76,70 @@ def test_the_generated_key_is_stored_nowhere_but_the_file(runner, root_ca, insta
     assert places_holding_key(key, engine=db.engine, folders=[instance], p12=p12,
                               password="cli-password-123") == []
     assert "cli-password-123" not in result.output
+
+
+def _generate(runner, tmp_path, *extra, password: bytes = b"cli-password-123\n",
+              out: str | None = None):
+    (tmp_path / "pw").write_bytes(password)
+    return runner.invoke(args=[
+        "cert", "generate", "--cn", "Jane Doe", "--profile", "client", "--out",
+        out or str(tmp_path / "jane.p12"), "--password-file", str(tmp_path / "pw"), *extra,
+    ])
+
+
+def _one_line_error(result, says: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().count("\n") == 0 and says in result.stderr, result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_anything_is_signed(
+        runner, root_ca, tmp_path):
+    result = _generate(runner, tmp_path, out="/nonexistent/x.p12")
+    _one_line_error(result, "cannot write '/nonexistent/x.p12': No such file or directory")
+    assert "revoke" not in result.stderr
+    assert db.session.scalar(select(Certificate.id)) is None
+
+
+def test_a_refused_request_leaves_no_empty_output_file(runner, root_ca, tmp_path):
+    result = _generate(runner, tmp_path, "--key-type", "ed25519")
+    _one_line_error(result, "cannot hold an ed25519 key")
+    assert not (tmp_path / "jane.p12").exists()
+    assert db.session.scalar(select(Certificate.id)) is None
+
+
+def test_a_write_that_fails_after_signing_revokes_the_certificate(runner, root_ca, tmp_path):
+    """/dev/full opens but every write fails (ENOSPC), as a full disk does."""
+    result = _generate(runner, tmp_path, out="/dev/full")
+    _one_line_error(result, "was revoked (cessationOfOperation), as its key is lost")
+    row = db.session.scalar(select(Certificate))
+    assert row.status == "revoked" and row.revocation_reason == "cessationOfOperation"
+    assert row.serial in result.stderr
+
+
+@pytest.mark.parametrize("password, says", [
+    (b"cli\x00password-123\n", "NUL byte"),
+    (b"cli\x1bpassword-123\n", "control character"),
+    ("clí-pässword-123\n".encode(), "ASCII"),
+    (b"cli-\xffpassword-123\n", "is not UTF-8 text"),
+])
+def test_unusable_passwords_are_one_line_and_nothing_is_issued(runner, root_ca, tmp_path,
+                                                               password, says):
+    _one_line_error(_generate(runner, tmp_path, password=password), says)
+    assert not (tmp_path / "jane.p12").exists()
+    assert db.session.scalar(select(Certificate.id)) is None
+
+
+def test_modern_keeps_a_non_ascii_password_and_an_ed25519_key(runner, root_ca, tmp_path):
+    result = _generate(runner, tmp_path, "--modern", "--key-type", "ed25519",
+                       password="clí-pässword-123\n".encode())
+    assert result.exit_code == 0, result.output
+    bundle = pkcs12.load_pkcs12((tmp_path / "jane.p12").read_bytes(),
+                                "clí-pässword-123".encode())
+    assert bundle.cert.certificate.subject.rfc4514_string() == "CN=Jane Doe"
+
+
+def test_the_key_type_help_says_what_does_not_accept_ed25519(runner, root_ca):
+    for command in (["cert", "generate"], ["ca", "create"], ["enroll", "create"]):
+        text = " ".join(runner.invoke(args=[*command, "--help"]).output.split())
+        assert "Ed25519: not imported by Firefox/NSS" in text, command

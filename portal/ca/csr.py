@@ -5,10 +5,12 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.x509.oid import PublicKeyAlgorithmOID
 
 from ..errors import InvalidInput, PolicyViolation
 from .keys import check_key_policy
 from .names import check_dns_name, check_email, check_subject
+from .spki import csr_spki
 
 MAX_CSR_BYTES = 64 * 1024
 MAX_SANS = 100
@@ -17,12 +19,16 @@ _PEM_CSR_LABELS = (b"CERTIFICATE REQUEST", b"NEW CERTIFICATE REQUEST")
 
 @dataclass(frozen=True)
 class CertificateRequest:
-    """What the CA takes from a CSR: its key, a checked subject and checked SANs, nothing else."""
+    """What the CA takes from a CSR: its key, a checked subject and checked SANs, nothing else.
+
+    `spki` is the key exactly as the CSR encodes it: the certificate must carry these bytes.
+    """
 
     public_key: object
     key_type: str
     subject: x509.Name
     sans: tuple[x509.GeneralName, ...]
+    spki: bytes
 
 
 def _parse(data: bytes) -> x509.CertificateSigningRequest:
@@ -96,6 +102,19 @@ def load_csr(
             f"the CSR is {len(data)} bytes; at most {max_bytes} are accepted", field="csr"
         )
     csr = _parse(data)
+    if csr.public_key_algorithm_oid == PublicKeyAlgorithmOID.RSASSA_PSS:
+        # cryptography would re-encode the key as rsaEncryption: the certificate would no
+        # longer match its private key (OpenSSL: "key type mismatch").
+        raise PolicyViolation(
+            "RSA-PSS keys (id-RSASSA-PSS) are not accepted: make an ordinary RSA key "
+            "(openssl genpkey -algorithm RSA) or an EC key; the certificate can still be used "
+            "with PSS signatures",
+            field="csr",
+        )
+    try:
+        spki = csr_spki(csr)
+    except ValueError:
+        raise InvalidInput("the CSR's public key is malformed", field="csr") from None
     try:
         public_key = csr.public_key()
     except (ValueError, UnsupportedAlgorithm) as exc:
@@ -124,5 +143,5 @@ def load_csr(
         if x509.RFC822Name(email) not in sans:
             sans.append(x509.RFC822Name(email))
     return CertificateRequest(
-        public_key=public_key, key_type=key_type, subject=subject, sans=tuple(sans)
+        public_key=public_key, key_type=key_type, subject=subject, sans=tuple(sans), spki=spki
     )

@@ -7,6 +7,13 @@ from ..errors import InvalidInput, PolicyViolation
 
 KEY_TYPES = ("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519")
 DEFAULT_KEY_TYPE = "ec-p256"
+# What refuses Ed25519, measured (README "What imports where"): said wherever a key type is
+# chosen.
+ED25519_LIMITS = (
+    "Ed25519: not imported by Firefox/NSS, macOS, iOS, Android or Windows, never offered by "
+    "browsers as a client certificate, refused in a CA chain by cryptography's verifier, and "
+    "only in a modern .p12; OpenSSL, GnuTLS and Java 17 accept it."
+)
 
 _CURVES = {"secp256r1": "ec-p256", "secp384r1": "ec-p384", "secp521r1": "ec-p521"}
 

@@ -10,17 +10,30 @@ COMPATIBLE = "compatible"  # 3DES + SHA-1 MAC: macOS Keychain, iOS, Android, old
 MODERN = "modern"  # AES-256-CBC with PBKDF2/SHA-256 and a SHA-256 MAC: OpenSSL 3, NSS, Windows 10+
 COMPATIBILITIES = (COMPATIBLE, MODERN)
 
-# Key-derivation rounds for both choices. The .p12 password protects a key that leaves the
-# CA, so it is worth a few tens of milliseconds per file; every importer handles this count.
+# Key-derivation rounds for the key and certificate bags, both choices: OpenSSL 3, NSS
+# (pk12util), GnuTLS (certtool) and Java 17 (keytool) import them (tests/ca/test_p12_compat.py).
 KDF_ROUNDS = 50_000
+# The integrity MAC's iteration count. cryptography fixes it at 2048 (OpenSSL's own default for
+# `openssl pkcs12 -export`) and offers no way to change it; tests/ca/test_p12_compat.py fails if
+# that changes. A password guess can be checked against the MAC at this cost, so the 50,000
+# rounds above do not slow an offline guesser: the password's length is what protects the key.
+MAC_ITERATIONS = 2048
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 
 
-def check_bundle_password(password: str) -> bytes:
-    """Refuse an empty, short or oversize password; return it as UTF-8 bytes.
+# Key types whose .p12 the *compatible* choice's platforms cannot import: NSS (Firefox,
+# pk12util), macOS Keychain, iOS, Android and Windows have no Ed25519 keys in PKCS#12.
+NOT_COMPATIBLE_KEY_TYPES = ("ed25519",)
 
-    Empty passwords behave differently across Apple platforms and protect nothing.
+
+def check_bundle_password(password: str, compatibility: str | None = None) -> bytes:
+    """Refuse an empty, short, oversize or unusable password; return it as UTF-8 bytes.
+
+    Empty passwords behave differently across Apple platforms and protect nothing; a NUL or
+    another control character makes a file that no importer opens (PKCS#12 ends the password
+    at NUL); Java's keytool opens no .p12 whose password is not ASCII, so *compatible*, which
+    promises Java, refuses those.
     """
     if not password:
         raise PolicyViolation("a password is required to protect the key", field="password")
@@ -31,7 +44,28 @@ def check_bundle_password(password: str) -> bytes:
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise PolicyViolation("the password is too long", field="password")
+    if any(ord(character) < 0x20 or 0x7F <= ord(character) < 0xA0 for character in password):
+        raise PolicyViolation(
+            "the password may not contain a NUL byte, a line break or another control character",
+            field="password",
+        )
+    if compatibility == COMPATIBLE and not password.isascii():
+        raise PolicyViolation(
+            "a compatible .p12 needs a password of ASCII letters, digits and punctuation only: "
+            "Java (keytool) cannot open it otherwise; choose modern to keep this password",
+            field="password",
+        )
     return password.encode("utf-8")
+
+
+def check_bundle_key_type(key_type: str, compatibility: str) -> None:
+    """Refuse a key type that the compatibility choice's target platforms cannot import."""
+    if compatibility == COMPATIBLE and key_type in NOT_COMPATIBLE_KEY_TYPES:
+        raise PolicyViolation(
+            f"a compatible .p12 cannot hold an {key_type} key: Firefox (NSS), macOS Keychain, "
+            "iOS, Android and Windows do not import it; choose modern, or an EC or RSA key",
+            field="compatibility",
+        )
 
 
 def pkcs12_encryption(
@@ -53,6 +87,14 @@ def pkcs12_encryption(
             field="compatibility",
         )
     return builder.build(password)
+
+
+def check_bundle_options(password: str, compatibility: str, key_type: str) -> bytes:
+    """Check everything a .p12 needs before a key is generated or a link used; the password."""
+    secret = check_bundle_password(password, compatibility)
+    pkcs12_encryption(secret, compatibility)  # an unknown choice
+    check_bundle_key_type(key_type, compatibility)
+    return secret
 
 
 def build_pkcs12(

@@ -7,6 +7,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from .keys import signature_hash_for
 from .profiles import Profile, PublicationUrls, leaf_extensions
+from .spki import check_same_public_key
 
 
 class CASigner:
@@ -62,8 +63,13 @@ def build_certificate(
     not_after: datetime,
     urls: PublicationUrls | None,
     path_length: int | None = None,
+    spki: bytes | None = None,
 ) -> x509.Certificate:
-    """Build and sign a certificate whose extensions are fixed by the profile."""
+    """Build and sign a certificate whose extensions are fixed by the profile.
+
+    `spki`: the public key exactly as the request carried it (default: `public_key`'s own
+    encoding); the signed certificate is refused unless it carries these very bytes.
+    """
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -82,7 +88,13 @@ def build_certificate(
         path_length=path_length,
     ):
         builder = builder.add_extension(value, critical=critical)
-    return signer.sign_certificate(builder)
+    certificate = signer.sign_certificate(builder)
+    if spki is None:
+        spki = public_key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    check_same_public_key(certificate, spki)
+    return certificate
 
 
 def fingerprint_sha256(certificate: x509.Certificate) -> str:

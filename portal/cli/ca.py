@@ -2,7 +2,7 @@
 
 import click
 
-from ..ca.keys import DEFAULT_KEY_TYPE, KEY_TYPES
+from ..ca.keys import DEFAULT_KEY_TYPE, ED25519_LIMITS, KEY_TYPES
 from ..ca.pem import to_der, to_pem
 from ..services import authorities
 from .common import actor, read_input, reports_errors, write_output
@@ -16,7 +16,7 @@ def ca_group():
 @ca_group.command("create")
 @click.option("--name", required=True, help="Short name, used in URLs.")
 @click.option("--key-type", type=click.Choice(KEY_TYPES), default=DEFAULT_KEY_TYPE,
-              show_default=True)
+              show_default=True, help=ED25519_LIMITS)
 @click.option("--days", type=click.IntRange(min=1), help="Validity in days.")
 @click.option("--parent", help="Create an intermediate under this CA.")
 @click.option("--cn", "common_name", help="Subject common name (default: the name).")

@@ -2,7 +2,7 @@
 
 import click
 
-from ..ca.keys import DEFAULT_KEY_TYPE, KEY_TYPES
+from ..ca.keys import DEFAULT_KEY_TYPE, ED25519_LIMITS, KEY_TYPES
 from ..services import enrollment
 from .common import actor, reports_errors
 
@@ -18,7 +18,7 @@ def enroll_group():
 @click.option("--profile", type=click.Choice(["client", "server"]), default="client",
               show_default=True)
 @click.option("--key-type", type=click.Choice(KEY_TYPES), default=DEFAULT_KEY_TYPE,
-              show_default=True)
+              show_default=True, help=ED25519_LIMITS)
 @click.option("--hours", type=click.IntRange(1, enrollment.MAX_HOURS),
               default=enrollment.DEFAULT_HOURS, show_default=True,
               help="How long the link works.")

@@ -1,10 +1,11 @@
 """`portal cert generate`: a key and certificate for someone, as a password-protected .p12."""
 
 import os
+import stat
 
 import click
 
-from ..ca.keys import DEFAULT_KEY_TYPE, KEY_TYPES
+from ..ca.keys import DEFAULT_KEY_TYPE, ED25519_LIMITS, KEY_TYPES
 from ..ca.pkcs12 import COMPATIBLE, MODERN
 from ..services import keygen
 from .cert import cert_group
@@ -18,7 +19,7 @@ from .common import actor, read_input, reports_errors
               help="Another name: DNS:x, IP:x or email:x (repeatable).")
 @click.option("--profile", type=click.Choice(["server", "client"]), required=True)
 @click.option("--key-type", type=click.Choice(KEY_TYPES), default=DEFAULT_KEY_TYPE,
-              show_default=True)
+              show_default=True, help=ED25519_LIMITS)
 @click.option("--ca", "ca_name", help="Issuing CA (default: the default CA).")
 @click.option("--days", type=click.IntRange(min=1), help="Validity in days.")
 @click.option("--out", "out_path", required=True, help="Where to write the .p12 file.")
@@ -33,20 +34,50 @@ def cert_generate(common_name, email, sans, profile, key_type, ca_name, days, ou
                   password_file, compatibility):
     """Generate a key, issue its certificate and write both as a .p12."""
     raw = read_input(password_file, "password file")
-    password = raw.decode("utf-8", "replace").splitlines()[0] if raw.strip() else ""
-    bundle = keygen.generate_bundle(
-        common_name=common_name, email=email, sans=list(sans), profile_name=profile,
-        key_type=key_type, password=password, compatibility=compatibility, ca_name=ca_name,
-        days=days, actor=actor(),
-    )
     try:
-        descriptor = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(bundle.data)
-    except OSError as exc:
+        password = raw.decode("utf-8").splitlines()[0] if raw.strip() else ""
+    except UnicodeDecodeError:
         raise click.ClickException(
-            f"cannot write {out_path!r}: {exc.strerror} (certificate {bundle.certificate.serial} "
-            "was issued: revoke it)"
-        ) from None
+            f"the password file {password_file!r} is not UTF-8 text") from None
+    # Open the output before anything is signed: a path that cannot be written costs nothing.
+    created = not os.path.exists(out_path)
+    try:
+        descriptor = os.open(out_path, os.O_WRONLY | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out_path!r}: {exc.strerror}") from None
+    try:
+        try:
+            bundle = keygen.generate_bundle(
+                common_name=common_name, email=email, sans=list(sans), profile_name=profile,
+                key_type=key_type, password=password, compatibility=compatibility,
+                ca_name=ca_name, days=days, actor=actor(),
+            )
+        except BaseException:
+            if created:
+                os.unlink(out_path)
+            raise
+        try:
+            _write_all(descriptor, bundle.data)
+        except OSError as exc:
+            keygen.revoke_undelivered(bundle, actor=actor())
+            raise click.ClickException(
+                f"cannot write {out_path!r}: {exc.strerror}; certificate "
+                f"{bundle.certificate.serial} was revoked (cessationOfOperation), as its key is "
+                "lost"
+            ) from None
+    finally:
+        os.close(descriptor)
     click.echo(f"generated {bundle.certificate.serial} {bundle.certificate.subject} "
                f"({compatibility}) -> {out_path}", err=True)
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    """Replace the file's content with `data` and make sure it reached the disk."""
+    regular = stat.S_ISREG(os.fstat(descriptor).st_mode)
+    if regular:
+        os.ftruncate(descriptor, 0)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view):]
+    if regular:
+        os.fsync(descriptor)

@@ -3,7 +3,7 @@
 import click
 from flask import current_app
 
-from ..ca.keys import DEFAULT_KEY_TYPE, KEY_TYPES
+from ..ca.keys import DEFAULT_KEY_TYPE, ED25519_LIMITS, KEY_TYPES
 from ..services import setup
 from .common import actor, reports_errors
 
@@ -11,7 +11,7 @@ from .common import actor, reports_errors
 @click.command("init")
 @click.option("--ca-name", default="root", show_default=True, help="Name of the first CA.")
 @click.option("--key-type", type=click.Choice(KEY_TYPES), default=DEFAULT_KEY_TYPE,
-              show_default=True)
+              show_default=True, help=ED25519_LIMITS)
 @click.option("--admin", "admin_username", default="admin", show_default=True,
               help="User name of the first admin.")
 @reports_errors

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from ..ca.keys import DEFAULT_KEY_TYPE, KEY_TYPES
 from ..ca.names import check_email
-from ..ca.pkcs12 import COMPATIBLE, check_bundle_password, pkcs12_encryption
+from ..ca.pkcs12 import COMPATIBLE, check_bundle_options
 from ..ca.profiles import apply_profile, get_profile
 from ..errors import InvalidInput, NotFound, PolicyViolation, PortalError
 from ..extensions import db
@@ -141,7 +141,7 @@ def open_link(token: str, *, attempt: bool = False) -> EnrollmentLink:
 def redeem(token: str, *, password: str, compatibility: str = COMPATIBLE) -> keygen.GeneratedBundle:
     """Use a link: mark it used (once, atomically), generate the key, return the .p12."""
     row = open_link(token, attempt=True)
-    pkcs12_encryption(check_bundle_password(password), compatibility)  # before using the link
+    check_bundle_options(password, compatibility, row.key_type)  # before using the link
     actor = f"enroll:link-{row.id}"
     now = datetime.now(UTC).replace(microsecond=0)
     claimed = db.session.execute(

@@ -133,7 +133,7 @@ def issue_from_csr(
     subject, sans = apply_profile(profile, request.subject, request.sans)
     return issue_for_key(
         request.public_key, request.key_type, subject, sans, profile,
-        ca_name=ca_name, days=days, owner_id=owner_id, actor=actor,
+        ca_name=ca_name, days=days, owner_id=owner_id, actor=actor, spki=request.spki,
     )
 
 
@@ -148,8 +148,12 @@ def issue_for_key(
     days: int | None,
     owner_id: int | None,
     actor: str,
+    spki: bytes | None = None,
 ) -> IssuedCertificate:
-    """Sign a checked subject, SANs and public key; the row is committed before signing."""
+    """Sign a checked subject, SANs and public key; the row is committed before signing.
+
+    `spki`: the key as the CSR encoded it, which the certificate must carry unchanged.
+    """
     issuer = get_issuer(ca_name)  # fails before anything is written when the key is unusable
     now = datetime.now(UTC)
     not_before, not_after = validity_window(
@@ -179,7 +183,7 @@ def issue_for_key(
             certificate = build_certificate(
                 issuer.signer, public_key=public_key, subject=subject, sans=sans,
                 profile=profile, serial=serial, not_before=not_before, not_after=not_after,
-                urls=issuer.urls,
+                urls=issuer.urls, spki=spki,
             )
         except Exception as exc:
             audit.record_now(

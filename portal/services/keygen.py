@@ -16,8 +16,8 @@ from ..ca.pkcs12 import (
     COMPATIBLE,
     build_encrypted_pem,
     build_pkcs12,
+    check_bundle_options,
     check_bundle_password,
-    pkcs12_encryption,
 )
 from ..ca.profiles import apply_profile, get_profile
 from ..errors import InvalidInput
@@ -25,6 +25,7 @@ from ..extensions import db
 from ..models import CertificateAuthority
 from . import audit
 from .authorities import chain_of
+from .certificates import revoke_certificate
 from .issuance import IssuedCertificate, issue_for_key
 
 FORMAT_PKCS12 = "p12"
@@ -82,14 +83,15 @@ def generate_bundle(
     actor: str,
 ) -> GeneratedBundle:
     """Generate a key, issue its certificate and return it as a .p12 (or encrypted PEM)."""
-    secret = check_bundle_password(password)
     if output not in FORMATS:
         raise InvalidInput(f"unknown format {output!r}", field="output")
+    if output == FORMAT_PKCS12:
+        # Fail on a bad password, compatibility choice or key type before anything is signed.
+        secret = check_bundle_options(password, compatibility, key_type)
+    else:
+        secret = check_bundle_password(password)
     profile = get_profile(profile_name, leaf_only=True)
     subject, names = apply_profile(profile, build_subject(common_name), parse_sans(sans, email))
-    if output == FORMAT_PKCS12:
-        # Fail on a bad compatibility choice before anything is signed or written.
-        pkcs12_encryption(secret, compatibility)
     private_key = generate_private_key(key_type)
     row = issue_for_key(
         private_key.public_key(), key_type, subject, names, profile,
@@ -113,3 +115,10 @@ def generate_bundle(
         certificate=row, data=data, filename=bundle_filename(common_name, row.serial, output),
         mimetype=mimetype,
     )
+
+
+def revoke_undelivered(bundle: GeneratedBundle, *, actor: str) -> None:
+    """Revoke a generated certificate whose bundle could not be handed over (its key is lost)."""
+    ca = db.session.get(CertificateAuthority, bundle.certificate.ca_id)
+    revoke_certificate(bundle.certificate.serial, reason="cessationOfOperation",
+                       ca_name=ca.name, actor=actor)

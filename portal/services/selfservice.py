@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from ..ca.csr import load_csr
 from ..ca.keys import DEFAULT_KEY_TYPE, KEY_TYPES
 from ..ca.names import common_name_of, describe_general_name
-from ..ca.pkcs12 import COMPATIBLE, check_bundle_password, pkcs12_encryption
+from ..ca.pkcs12 import COMPATIBLE, check_bundle_options
 from ..ca.profiles import apply_profile, get_profile
 from ..errors import Conflict, InvalidInput, NotFound, PolicyViolation
 from ..extensions import db
@@ -265,7 +265,7 @@ def _approve(row: CertificateRequest, *, comment: str, actor: str) -> Certificat
         subject, names = apply_profile(profile, request.subject, request.sans)
         certificate = issuance.issue_for_key(
             request.public_key, request.key_type, subject, names, profile, ca_name=None,
-            days=row.days, owner_id=row.requester_id, actor=actor,
+            days=row.days, owner_id=row.requester_id, actor=actor, spki=request.spki,
         )
     except Exception:
         db.session.rollback()
@@ -317,7 +317,7 @@ def download(request_id: int, user_id: int, *, password: str, compatibility: str
     row = own_request(request_id, user_id)
     if row.method != METHOD_GENERATE:
         raise NotFound("this request has no key to download", field="request")
-    pkcs12_encryption(check_bundle_password(password), compatibility)  # before anything changes
+    check_bundle_options(password, compatibility, row.key_type)  # before anything changes
     _claim(row, REQUEST_APPROVED, REQUEST_ISSUED)
     try:
         bundle = keygen.generate_bundle(

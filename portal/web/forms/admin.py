@@ -5,7 +5,7 @@ from flask_wtf.file import FileField
 from wtforms import IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ...ca.keys import DEFAULT_KEY_TYPE, KEY_TYPES
+from ...ca.keys import DEFAULT_KEY_TYPE, ED25519_LIMITS, KEY_TYPES
 from . import choices
 from .issue import KEY_TYPE_LABELS
 
@@ -26,7 +26,7 @@ class CreateCAForm(FlaskForm):
     key_type = SelectField(
         "Key type",
         choices=choices((name, KEY_TYPE_LABELS.get(name, name)) for name in KEY_TYPES),
-        default=DEFAULT_KEY_TYPE,
+        default=DEFAULT_KEY_TYPE, description=ED25519_LIMITS,
     )
     days = IntegerField("Validity (days)", validators=[Optional(), NumberRange(min=1)],
                         description="Leave empty for the default (10 years root, 5 years "

@@ -13,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ...ca.keys import DEFAULT_KEY_TYPE, KEY_TYPES
+from ...ca.keys import DEFAULT_KEY_TYPE, ED25519_LIMITS, KEY_TYPES
 from ...ca.pkcs12 import COMPATIBLE, MODERN
 from . import choices
 
@@ -27,7 +27,7 @@ KEY_TYPE_LABELS = {
     "rsa-2048": "RSA 2048 (widest compatibility)",
     "rsa-3072": "RSA 3072",
     "rsa-4096": "RSA 4096 (slow to generate)",
-    "ed25519": "Ed25519 (not for browsers or Windows)",
+    "ed25519": "Ed25519 (not for browsers, Firefox or Windows; modern .p12 only)",
 }
 
 
@@ -70,18 +70,21 @@ class GenerateForm(_CertificateOptions):
     key_type = SelectField(
         "Key type",
         choices=choices((name, KEY_TYPE_LABELS.get(name, name)) for name in KEY_TYPES),
-        default=DEFAULT_KEY_TYPE,
+        default=DEFAULT_KEY_TYPE, description=ED25519_LIMITS,
     )
     password = PasswordField(
         "Password for the file", validators=[DataRequired("A password is required.")],
         render_kw={"autocomplete": "new-password", "minlength": 8},
-        description="At least 8 characters. Send it to the person by another channel.",
+        description="At least 8 characters, no control characters; ASCII only for a "
+                    "compatible file (Java opens no other). Send it to the person by another "
+                    "channel.",
     )
     compatibility = RadioField(
         "Compatibility",
         choices=choices([
             (COMPATIBLE, "Compatible: 3DES, SHA-1 MAC. Imports everywhere, including macOS "
-                         "Keychain, iOS, Android and older Windows and Java."),
+                         "Keychain, iOS, Android and older Windows and Java. EC or RSA keys "
+                         "only; the password must be ASCII (Java)."),
             (MODERN, "Modern: AES-256, PBKDF2/SHA-256. Windows 10+, current browsers, "
                      "OpenSSL 3."),
         ]),
