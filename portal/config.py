@@ -11,6 +11,10 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": True,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # Sign-in sessions (kept in the database): they end after this many idle minutes, and this
+    # many hours after sign-in whatever happens.
+    "PORTAL_SESSION_IDLE_MINUTES": 60,
+    "PORTAL_SESSION_LIFETIME_HOURS": 12,
     # The plain-HTTP base URL that certificates point at for the CRL and the CA certificate.
     "PORTAL_PUBLIC_URL": "http://localhost:8080",
     # The HTTPS base URL people open the portal at: enrollment links are written with it.

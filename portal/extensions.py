@@ -34,7 +34,9 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please sign in to continue."
 login_manager.login_message_category = "info"
-login_manager.session_protection = "strong"
+# No binding to the client's address ("strong" protection): Flask-Login reads it from
+# X-Forwarded-For, which anyone can send. Sessions live in the database instead (web/sessions.py).
+login_manager.session_protection = None
 
 # Throttling: counted in the database (portal.services.ratelimit registers `portal-db://`),
 # so that every gunicorn worker sees the same counts; the memory storage would multiply the
@@ -69,10 +71,6 @@ limiter = PortalLimiter(
 @login_manager.user_loader
 def load_user(user_id: str):
     """The signed-in user from the session's id, or None when disabled or its password changed."""
-    from .models import User
+    from .services.auth import load_user as load
 
-    ident, _, stamp = user_id.partition(":")
-    user = db.session.get(User, int(ident)) if ident.isdigit() else None
-    if user is None or not user.active or user.get_id() != user_id:
-        return None
-    return user
+    return load(user_id)

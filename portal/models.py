@@ -310,3 +310,19 @@ class EnrollmentLink(db.Model):
     certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
 
     certificate: Mapped[Certificate | None] = relationship()
+
+
+class WebSession(db.Model):
+    """A signed-in browser session: the cookie holds a random id, this row only its SHA-256.
+
+    Every page request looks its row up (one indexed SELECT), so deleting the rows of a user
+    signs them out on every host at once, whatever copies of the cookie exist.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -122,6 +122,15 @@ def revoke_token(token_id: int, *, user_id: int | None = None, actor: str) -> Ap
     return row
 
 
+def revoke_all(user_id: int) -> int:
+    """Revoke every live token of a user (the caller audits and commits); how many."""
+    return db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC).replace(microsecond=0))
+    ).rowcount
+
+
 def authenticate(token: str) -> TokenOwner | None:
     """The active user a token belongs to, or None for a malformed, unknown or revoked token."""
     if not token or not _TOKEN.match(token):

@@ -10,7 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..errors import Conflict, InvalidInput, NotFound, PolicyViolation
 from ..extensions import db
 from ..models import ROLE_ADMIN, ROLE_USER, User
-from . import audit
+from . import audit, sessions, tokens
 
 MIN_PASSWORD_LENGTH = 10
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -103,6 +103,13 @@ def _refuse_last_admin(user: User, what: str) -> None:
         raise PolicyViolation(f"cannot {what} the last active admin", field="role")
 
 
+def _end_access(user: User) -> str:
+    """End every session and revoke every API token of a user; say how many, for the audit."""
+    ended = sessions.end_all(user.id)
+    revoked = tokens.revoke_all(user.id)
+    return f"; {ended} session(s) ended, {revoked} API token(s) revoked"
+
+
 def set_role(user_id: int, role: str, *, actor: str) -> User:
     """Make a user an admin or a plain user."""
     if role not in (ROLE_ADMIN, ROLE_USER):
@@ -110,28 +117,35 @@ def set_role(user_id: int, role: str, *, actor: str) -> User:
     user = get_user(user_id)
     if role != ROLE_ADMIN:
         _refuse_last_admin(user, "demote")
+    ended = sessions.end_all(user.id) if user.role != role else 0
     user.role = role
-    audit.record("user.role", actor=actor, detail=f"{user.username} -> {role}")
+    audit.record("user.role", actor=actor,
+                 detail=f"{user.username} -> {role}; {ended} session(s) ended")
     db.session.commit()
     return user
 
 
 def set_active(user_id: int, active: bool, *, actor: str) -> User:
-    """Disable a user (signed out at the next request) or enable them again."""
+    """Disable a user (every session ends and every API token is revoked) or enable them again.
+
+    Enabling brings back neither: the person signs in again and makes new tokens.
+    """
     user = get_user(user_id)
+    detail = user.username
     if not active:
         _refuse_last_admin(user, "disable")
+        detail += _end_access(user)
     user.active = active
-    audit.record("user.enable" if active else "user.disable", actor=actor, detail=user.username)
+    audit.record("user.enable" if active else "user.disable", actor=actor, detail=detail)
     db.session.commit()
     return user
 
 
 def reset_password(user_id: int, password: str | None = None, *, actor: str) -> tuple[User, str]:
-    """Set a new password (generated when none is given); every session of the user ends."""
+    """Set a new password (generated when none is given); every session and token ends."""
     user = get_user(user_id)
     new_password = password or generate_password()
     user.password_hash = generate_password_hash(check_password_strength(new_password))
-    audit.record("user.password_reset", actor=actor, detail=user.username)
+    audit.record("user.password_reset", actor=actor, detail=user.username + _end_access(user))
     db.session.commit()
     return user, new_password

@@ -5,7 +5,10 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Register every blueprint."""
+    from . import converters
     from .sessions import PagesOnlySessionInterface
+
+    converters.init_app(app)
 
     app.session_interface = PagesOnlySessionInterface()
     from .health import bp as health_bp

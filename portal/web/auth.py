@@ -14,11 +14,12 @@ from flask import (
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..extensions import db, limiter
-from ..services import audit, users
+from ..extensions import limiter
+from ..services import auth
 from .access import home_url
 from .forms.auth import LoginForm
 from .security import is_safe_next
+from .sessions import SESSION_ID
 
 bp = Blueprint("auth", __name__)
 
@@ -63,31 +64,28 @@ def login():
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         username = form.username.data.strip()
-        user = users.authenticate(username, form.password.data)
-        if user is None:
+        signed_in = auth.sign_in(username, form.password.data, address=get_remote_address())
+        if signed_in is None:
             g.login_failed = True
-            audit.record("auth.login", actor=f"web:{username[:64]}", outcome="denied",
-                         detail=f"from {get_remote_address()}")
-            db.session.commit()
             form.form_errors.append(GENERIC_FAILURE)
             return render_template("login.html", form=form), 200
         wanted = request.values.get("next")
         session.clear()  # a fresh session: nothing from before sign-in survives it
-        login_user(user)
+        session[SESSION_ID] = signed_in.session_id
+        login_user(signed_in.user)
         target = wanted if is_safe_next(wanted) else home_url()
-        audit.record("auth.login", actor=f"web:{user.username}",
-                     detail=f"from {get_remote_address()}")
-        db.session.commit()
         return redirect(target)
     return render_template("login.html", form=form)
 
 
 @bp.post("/logout")
 def logout():
-    """Sign out (a POST with the CSRF token, so no other site can sign anyone out)."""
+    """Sign out everywhere (a POST with the CSRF token, so no other site can sign anyone out).
+
+    Every session of the person ends, on every host and device: a copied cookie is dead too.
+    """
     if current_user.is_authenticated:
-        audit.record("auth.logout", actor=f"web:{current_user.username}")
-        db.session.commit()
+        auth.sign_out(current_user.id, current_user.username)
     logout_user()
     session.clear()
     flash("You are signed out.", "info")

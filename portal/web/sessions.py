@@ -1,21 +1,34 @@
-"""Cookie sessions for the pages; none at all for the JSON API, which takes only bearer tokens."""
+"""Sessions for the pages, checked against the database; none at all for the JSON API."""
 
 from flask.sessions import SecureCookieSessionInterface
 
+from ..services import auth
 from .api import bp as api_bp
 
 API_PREFIX = api_bp.url_prefix + "/"
+SESSION_ID = "_sid"  # the cookie's random session id; the database holds only its SHA-256
+USER_ID = "_user_id"  # where Flask-Login keeps who is signed in
 
 
 class PagesOnlySessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, except that an API request gets the null session.
+    """Signed-cookie sessions whose sign-in must still be live in `web_sessions`.
 
-    The API never reads a cookie (a token is the only credential it takes, so no cross-site
-    request can act for anyone), and verifying the signature of one cost every API call.
+    The cookie keeps Flask's session (the CSRF token, flashed messages) and, once signed in,
+    a random session id. A signed-in cookie whose id has no row (signed out, disabled, role
+    changed, password reset, idle or too old) opens as an empty session and is deleted, so a
+    copy of it is worth nothing. An API request gets the null session: the API never reads a
+    cookie (a token is its only credential), and it is spared the signature and the lookup.
     """
 
     def open_session(self, app, request):
         """No session for the API (the null session: writing to it is an error); else a cookie."""
         if request.path.startswith(API_PREFIX):
             return self.make_null_session(app)
-        return super().open_session(app, request)
+        session = super().open_session(app, request)
+        if session is None or (USER_ID not in session and SESSION_ID not in session):
+            return session
+        if auth.is_live_session(session.get(SESSION_ID), session.get(USER_ID)):
+            return session
+        ended = self.session_class()
+        ended.modified = True  # an empty, modified session: its cookie is deleted
+        return ended

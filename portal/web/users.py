@@ -70,26 +70,31 @@ def set_role(user_id: int):
 
     def apply():
         user = users.set_role(user_id, role, actor=current_actor())
-        return f"{user.username} is now {'an admin' if user.is_admin else 'a user'}."
+        return (f"{user.username} is now {'an admin' if user.is_admin else 'a user'}; "
+                "their sessions have ended, so they sign in again.")
 
     return _action(apply)
 
 
 @bp.post("/<int:user_id>/active")
 def set_active(user_id: int):
-    """Disable a user (signed out at once) or enable them again."""
+    """Disable a user (signed out everywhere, API tokens revoked) or enable them again."""
     active = request.form.get("active") == "1"
 
     def apply():
         user = users.set_active(user_id, active, actor=current_actor())
-        return f"{user.username} is {'enabled' if user.active else 'disabled'}."
+        if user.active:
+            return (f"{user.username} is enabled. They sign in again, and make new API "
+                    "tokens: the old ones stay revoked.")
+        return (f"{user.username} is disabled: signed out everywhere, and every API token "
+                "of theirs is revoked.")
 
     return _action(apply)
 
 
 @bp.post("/<int:user_id>/password")
 def reset_password(user_id: int):
-    """Give a user a new generated password, shown once; their sessions end."""
+    """Give a user a new generated password, shown once; their sessions and API tokens end."""
 
     def apply():
         user, password = users.reset_password(user_id, actor=current_actor())

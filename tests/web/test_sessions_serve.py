@@ -1,0 +1,78 @@
+"""Over real HTTPS: a session cookie copied between two `requests` sessions dies at sign-out.
+
+This is how the finding was made: sign in with one client, copy its cookie and CSRF token into
+another, sign out, replay. `portal serve` runs two workers, so the replay may land on another
+process than the sign-out: each one reads the sessions table.
+"""
+
+import json
+import re
+
+import pytest
+import requests
+
+from tests.conftest import run_portal
+from tests.e2e.servers import portal_serve
+
+pytestmark = pytest.mark.slow
+
+PASSWORD = "serve-user-pass-01"
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """`portal serve` with a user bob; yields (origin, CA bundle, instance env)."""
+    folder = tmp_path_factory.mktemp("sessions")
+    instance = folder / "instance"
+    env = {"PORTAL_INSTANCE": str(instance)}
+    run_portal("init", env=env, check=True)
+    (folder / "password").write_text(PASSWORD + "\n")
+    run_portal("user", "create", "bob", "--role", "user", "--password-file",
+               str(folder / "password"), env=env, check=True)
+    with portal_serve(instance, workers=2) as (https_port, _http_port):
+        yield f"https://127.0.0.1:{https_port}", str(instance / "client-ca.pem"), env
+
+
+def csrf_of(response) -> str:
+    """The CSRF token of a page's form."""
+    match = _CSRF.search(response.text)
+    assert match, response.status_code
+    return match.group(1)
+
+
+def tokens_of_bob(env) -> list:
+    """Bob's API tokens, from the real CLI."""
+    listed = run_portal("token", "list", "--user", "bob", "--json", env=env, check=True)
+    return json.loads(listed.stdout)
+
+
+def test_a_cookie_copied_to_another_client_is_refused_after_sign_out(site):
+    origin, cafile, env = site
+    with requests.Session() as victim, requests.Session() as thief:
+        victim.headers["Referer"] = thief.headers["Referer"] = origin + "/"
+        login = victim.get(origin + "/login", verify=cafile)
+        signed_in = victim.post(origin + "/login", verify=cafile, allow_redirects=False,
+                                data={"username": "bob", "password": PASSWORD,
+                                      "csrf_token": csrf_of(login)})
+        assert signed_in.status_code == 302
+        csrf = csrf_of(victim.get(origin + "/account/tokens", verify=cafile))
+        thief.cookies.set("session", victim.cookies["session"])
+        assert thief.get(origin + "/account", verify=cafile,
+                         allow_redirects=False).status_code == 200
+        out = victim.post(origin + "/logout", data={"csrf_token": csrf}, verify=cafile,
+                          allow_redirects=False)
+        assert out.status_code == 302
+        copied = thief.cookies["session"]
+        thief.headers["X-Forwarded-For"] = "127.0.0.1"  # the victim's address: changes nothing
+        for _attempt in range(4):  # both workers, whichever answers
+            thief.cookies.set("session", copied)
+            replayed = thief.get(origin + "/account", verify=cafile, allow_redirects=False)
+            assert replayed.status_code == 302
+            assert replayed.headers["Location"].startswith("/login")
+            thief.cookies.set("session", copied)
+            created = thief.post(origin + "/account/tokens", verify=cafile,
+                                 allow_redirects=False,
+                                 data={"name": "stolen", "csrf_token": csrf})
+            assert created.status_code == 400
+    assert tokens_of_bob(env) == []
