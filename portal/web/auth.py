@@ -11,11 +11,11 @@ from flask import (
     session,
     url_for,
 )
-from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import db, limiter
 from ..services import audit, users
+from ..services.ratelimit import account_key, address_key, client_address
 from .access import home_url
 from .forms.auth import LoginForm
 from .security import is_safe_next
@@ -29,11 +29,6 @@ THROTTLED = "Too many failed sign-ins. Wait a minute, then try again."
 def login_limit() -> str:
     """The sign-in throttle, e.g. '5 per minute' (failed attempts only)."""
     return current_app.config.get("PORTAL_LOGIN_LIMIT", "5 per minute")
-
-
-def _submitted_username() -> str:
-    """The throttle's second key: the account being tried, whatever the address."""
-    return "user:" + (request.form.get("username") or "").strip().lower()[:64]
 
 
 def _failed(response) -> bool:
@@ -54,8 +49,8 @@ def throttled_login_page():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(login_limit, methods=["POST"], deduct_when=_failed)
-@limiter.limit(login_limit, methods=["POST"], deduct_when=_failed, key_func=_submitted_username)
+@limiter.limit(login_limit, methods=["POST"], deduct_when=_failed, key_func=address_key)
+@limiter.limit(login_limit, methods=["POST"], deduct_when=_failed, key_func=account_key)
 def login():
     """The sign-in form."""
     if current_user.is_authenticated:
@@ -67,7 +62,7 @@ def login():
         if user is None:
             g.login_failed = True
             audit.record("auth.login", actor=f"web:{username[:64]}", outcome="denied",
-                         detail=f"from {get_remote_address()}")
+                         detail=f"from {client_address()}")
             db.session.commit()
             form.form_errors.append(GENERIC_FAILURE)
             return render_template("login.html", form=form), 200
@@ -76,7 +71,7 @@ def login():
         login_user(user)
         target = wanted if is_safe_next(wanted) else home_url()
         audit.record("auth.login", actor=f"web:{user.username}",
-                     detail=f"from {get_remote_address()}")
+                     detail=f"from {client_address()}")
         db.session.commit()
         return redirect(target)
     return render_template("login.html", form=form)
