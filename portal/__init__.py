@@ -23,6 +23,7 @@ def create_app(test_config: dict | None = None) -> "Flask":
         instance_relative_config=True,
     )
     load_config(app, test_config)
+    register_proxies(app)
     register_extensions(app)
     register_blueprints(app)
     register_cli(app)
@@ -54,6 +55,15 @@ def _read_instance_file(app: "Flask", name: str) -> str | None:
             return handle.read().strip() or None
     except FileNotFoundError:
         return None
+
+
+def register_proxies(app: "Flask") -> None:
+    """Believe X-Forwarded-For only from PORTAL_TRUSTED_PROXIES; refuse a setting that is wrong."""
+    from .proxies import TrustedProxies, parse_trusted_proxies
+
+    networks = parse_trusted_proxies(app.config.get("PORTAL_TRUSTED_PROXIES"))
+    app.extensions["portal.trusted_proxies"] = networks
+    app.wsgi_app = TrustedProxies(app.wsgi_app, networks)
 
 
 def register_extensions(app: "Flask") -> None:

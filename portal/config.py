@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_SERVER_NAMES": "localhost,127.0.0.1,::1",
     "PORTAL_SERVER_CERT_DAYS": 90,
     "PORTAL_TRUSTED_PROXIES": "",
+    # Validity of the client certificate `portal webserver-config` gives nginx or Apache.
+    "PORTAL_PROXY_DAYS": 397,
     # Upper bounds for untrusted input.
     "PORTAL_MAX_CSR_BYTES": 64 * 1024,
     "PORTAL_MAX_SANS": 100,

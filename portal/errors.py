@@ -48,3 +48,7 @@ class ClientCertificateRefused(PortalError):
     """A client certificate was presented but is not good for this portal."""
 
     status_code = 403
+
+
+class ConfigurationError(PortalError):
+    """A setting that cannot work: the app refuses to start rather than fail on requests."""

@@ -27,12 +27,19 @@ server {{
 
     client_max_body_size 1m;
 
-    proxy_set_header Host              $host;
-    proxy_set_header X-Forwarded-For   $proxy_add_x_forwarded_for;
+    # nginx replaces whatever a client sent under these names: the portal takes the client's
+    # address and certificate from them (the address only from PORTAL_TRUSTED_PROXIES).
+    # $http_host keeps a non-default port, which the CSRF check compares with the Referer.
+    proxy_set_header Host              $http_host;
+    proxy_set_header X-Forwarded-For   $remote_addr;
+    proxy_set_header X-Real-IP         $remote_addr;
     proxy_set_header X-Forwarded-Proto https;
-    # nginx replaces whatever a client sent under these names.
     proxy_set_header X-SSL-Client-Cert   $ssl_client_escaped_cert;
     proxy_set_header X-SSL-Client-Verify $ssl_client_verify;
+    # nginx's own client certificate, issued by the portal for this proxy (serial {proxy_serial}):
+    # the portal believes X-SSL-Client-Cert only on connections that present it.
+    proxy_ssl_certificate     {proxy_certificate};
+    proxy_ssl_certificate_key {proxy_key};
     proxy_ssl_trusted_certificate {ca_bundle};
     proxy_ssl_verify on;
     proxy_ssl_name   {upstream_name};
@@ -56,6 +63,9 @@ server {{
     server_name {server_name};
 
     location ~ ^/({public_paths})$ {{
+        proxy_set_header X-Forwarded-For   $remote_addr;
+        proxy_set_header X-Real-IP         $remote_addr;
+        proxy_set_header X-SSL-Client-Cert "";
         proxy_pass {upstream};
         proxy_ssl_trusted_certificate {ca_bundle};
         proxy_ssl_verify on;
@@ -95,9 +105,13 @@ APACHE = """\
 
     LimitRequestBody 1048576
 
-    # Apache replaces whatever a client sent under this name.
+    # Apache replaces whatever a client sent under these names: the portal takes the client's
+    # address and certificate from them (the address only from PORTAL_TRUSTED_PROXIES).
+    # mod_proxy then adds X-Forwarded-For with the client's address alone.
     RequestHeader unset X-SSL-Client-Cert
     RequestHeader set X-SSL-Client-Cert "%{{SSL_CLIENT_CERT}}s" "expr=-n %{{SSL_CLIENT_CERT}}"
+    RequestHeader unset X-Forwarded-For
+    RequestHeader set X-Real-IP "expr=%{{REMOTE_ADDR}}"
     RequestHeader set X-Forwarded-Proto https
 
     # /ping without a certificate: the portal answers 401 (no header reaches it); a certificate
@@ -107,6 +121,9 @@ APACHE = """\
     SSLProxyCACertificateFile {ca_bundle}
     SSLProxyVerify require
     SSLProxyCheckPeerName on
+    # Apache's own client certificate and key, issued by the portal for this proxy (serial
+    # {proxy_serial}): the portal believes X-SSL-Client-Cert only on connections that present it.
+    SSLProxyMachineCertificateFile {proxy_bundle}
     # The portal's certificate is checked against the public name: it must be in
     # PORTAL_SERVER_NAMES (`portal init` then reissues it).
     ProxyPreserveHost on
@@ -117,6 +134,9 @@ APACHE = """\
 # Plain HTTP: the CA certificate and the CRL (RFC 5280 wants http URLs); the rest goes to HTTPS.
 <VirtualHost {http_listen}>
     ServerName {server_name}
+    RequestHeader unset X-SSL-Client-Cert
+    RequestHeader unset X-Forwarded-For
+    RequestHeader set X-Real-IP "expr=%{{REMOTE_ADDR}}"
     SSLProxyEngine on
     SSLProxyCACertificateFile {ca_bundle}
     SSLProxyVerify require
@@ -146,6 +166,10 @@ class WebServerSite:
     crl: str
     https_listen: str
     http_listen: str
+    proxy_certificate: str  # the proxy's own client certificate (and chain), its key, and both
+    proxy_key: str
+    proxy_bundle: str
+    proxy_serial: str
 
 
 def _upstream_name(upstream: str) -> str:
@@ -168,5 +192,9 @@ def render(kind: str, site: WebServerSite) -> str:
         https_listen=site.https_listen,
         http_listen=site.http_listen,
         proxy_address="127.0.0.1",
+        proxy_certificate=site.proxy_certificate,
+        proxy_key=site.proxy_key,
+        proxy_bundle=site.proxy_bundle,
+        proxy_serial=site.proxy_serial,
         public_paths=PUBLIC_PATHS,
     )

@@ -56,6 +56,17 @@ PROFILES = {
     ),
 }
 LEAF_PROFILES = ("server", "client")
+# A web server's own client certificate toward the portal, issued by `portal webserver-config`:
+# on a connection that presents it, the portal believes the forwarded client certificate.
+# Not in PROFILES: nobody requests one, and it never stands for a person at /ping.
+PROXY_PROFILE = Profile(
+    name="proxy",
+    description="a reverse proxy's client certificate toward the portal (clientAuth)",
+    extended_key_usage=(ExtendedKeyUsageOID.CLIENT_AUTH,),
+    san_kinds=(),
+    requires_san=False,
+    requires_common_name=True,
+)
 
 
 @dataclass(frozen=True)

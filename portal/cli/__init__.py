@@ -33,12 +33,23 @@ def register(app: Flask) -> None:
     app.cli.add_command(enroll_group)
 
 
+def _create_app() -> Flask:
+    """The app, or one error line when a setting cannot work (a host name as a proxy, say)."""
+    import click
+
+    from .. import create_app
+    from ..errors import ConfigurationError
+
+    try:
+        return create_app()
+    except ConfigurationError as exc:
+        raise click.ClickException(exc.message) from None
+
+
 def main() -> None:
     """Entry point of the `portal` console script."""
-    from .. import create_app
-
     group = FlaskGroup(
-        name="portal", create_app=create_app, load_dotenv=False, set_debug_flag=False,
+        name="portal", create_app=_create_app, load_dotenv=False, set_debug_flag=False,
         help="portal: a self-hosted certificate authority.",
     )
     group.main(prog_name="portal")

@@ -6,9 +6,10 @@ import click
 from cryptography import x509
 from flask import current_app
 
+from ..services.proxy_certs import ensure_proxy_certificate
 from ..services.server_tls import ensure_server_certificate, server_files
 from ..webserver import WebServerSite, render
-from .common import reports_errors
+from .common import actor, reports_errors
 
 LISTEN_DEFAULTS = {"nginx": ("443", "80"), "apache": ("*:443", "*:80")}
 
@@ -22,10 +23,23 @@ LISTEN_DEFAULTS = {"nginx": ("443", "80"), "apache": ("*:443", "*:80")}
 @click.option("--http-listen", help="Listen address for plain HTTP (nginx 80, Apache *:80).")
 @click.option("--crl-file", help="The CRL file `portal crl export` writes "
                                  "(default: crl.pem in the instance folder).")
+@click.option("--new-proxy-cert", is_flag=True,
+              help="Issue the web server a new client certificate even if its current one "
+                   "is still good (revoke the old one with `portal cert revoke`).")
 @reports_errors
-def webserver_config_command(kind, server_name, upstream, https_listen, http_listen, crl_file):
-    """Print an nginx or Apache configuration that fronts the portal with mutual TLS."""
+def webserver_config_command(kind, server_name, upstream, https_listen, http_listen, crl_file,
+                             new_proxy_cert):
+    """Print an nginx or Apache configuration that fronts the portal with mutual TLS.
+
+    The web server gets a client certificate of its own (in the instance folder, issued anew
+    when missing, revoked or due): the portal believes its X-SSL-Client-Cert header only on
+    connections that present it.
+    """
     ensure_server_certificate()
+    proxy = ensure_proxy_certificate(force=new_proxy_cert, actor=actor())
+    if proxy.issued_now:
+        click.echo(f"note: issued the web server's client certificate {proxy.serial} "
+                   f"({proxy.files.certificate}); reload the web server to use it", err=True)
     files = server_files()
     default_https, default_http = LISTEN_DEFAULTS[kind]
     crl = os.path.abspath(crl_file or os.path.join(current_app.instance_path, "crl.pem"))
@@ -44,4 +58,6 @@ def webserver_config_command(kind, server_name, upstream, https_listen, http_lis
         server_name=server_name, upstream=upstream, certificate=files.certificate,
         key=files.key, ca_bundle=files.client_ca_bundle, crl=crl,
         https_listen=https_listen or default_https, http_listen=http_listen or default_http,
+        proxy_certificate=proxy.files.certificate, proxy_key=proxy.files.key,
+        proxy_bundle=proxy.files.bundle, proxy_serial=proxy.serial,
     )), nl=False)

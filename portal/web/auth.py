@@ -11,11 +11,11 @@ from flask import (
     session,
     url_for,
 )
-from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import limiter
 from ..services import auth
+from ..services.ratelimit import account_key, address_key, client_address
 from .access import home_url
 from .forms.auth import LoginForm
 from .security import is_safe_next
@@ -30,11 +30,6 @@ THROTTLED = "Too many failed sign-ins. Wait a minute, then try again."
 def login_limit() -> str:
     """The sign-in throttle, e.g. '5 per minute' (failed attempts only)."""
     return current_app.config.get("PORTAL_LOGIN_LIMIT", "5 per minute")
-
-
-def _submitted_username() -> str:
-    """The throttle's second key: the account being tried, whatever the address."""
-    return "user:" + (request.form.get("username") or "").strip().lower()[:64]
 
 
 def _failed(response) -> bool:
@@ -55,8 +50,8 @@ def throttled_login_page():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(login_limit, methods=["POST"], deduct_when=_failed)
-@limiter.limit(login_limit, methods=["POST"], deduct_when=_failed, key_func=_submitted_username)
+@limiter.limit(login_limit, methods=["POST"], deduct_when=_failed, key_func=address_key)
+@limiter.limit(login_limit, methods=["POST"], deduct_when=_failed, key_func=account_key)
 def login():
     """The sign-in form."""
     if current_user.is_authenticated:
@@ -64,7 +59,7 @@ def login():
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         username = form.username.data.strip()
-        signed_in = auth.sign_in(username, form.password.data, address=get_remote_address())
+        signed_in = auth.sign_in(username, form.password.data, address=client_address())
         if signed_in is None:
             g.login_failed = True
             form.form_errors.append(GENERIC_FAILURE)

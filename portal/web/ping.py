@@ -1,37 +1,19 @@
 """/ping: the area only a valid, unrevoked client certificate of this portal's CA reaches."""
 
-import ipaddress
-
 from flask import Blueprint, current_app, jsonify, request
 
 from ..ca.clientcert import load_forwarded_certificate, load_presented_certificate
 from ..errors import PortalError
-from ..services.client_auth import authenticate_client
+from ..proxies import PEER_ADDRESS
+from ..services.client_auth import authenticate_connection
 
 bp = Blueprint("ping", __name__)
 
 FORWARDED_CERT_HEADER = "X-SSL-Client-Cert"
 
 
-def _from_trusted_proxy() -> bool:
-    """True when the direct peer is one of PORTAL_TRUSTED_PROXIES (addresses or networks)."""
-    trusted = current_app.config.get("PORTAL_TRUSTED_PROXIES") or ""
-    if not trusted or not request.remote_addr:
-        return False
-    try:
-        peer = ipaddress.ip_address(request.remote_addr)
-    except ValueError:
-        return False
-    for entry in trusted.replace(",", " ").split():
-        if peer in ipaddress.ip_network(entry, strict=False):
-            return True
-    return False
-
-
-def presented_certificate():
-    """The client certificate of this request: from a trusted proxy's header, else from TLS."""
-    if _from_trusted_proxy() and FORWARDED_CERT_HEADER in request.headers:
-        return load_forwarded_certificate(request.headers[FORWARDED_CERT_HEADER])
+def _peer_certificate():
+    """The certificate of this connection's TLS peer (gunicorn, or Werkzeug's dev server)."""
     sock = request.environ.get("gunicorn.socket")
     if sock is not None and hasattr(sock, "getpeercert"):
         der = sock.getpeercert(binary_form=True)
@@ -51,7 +33,11 @@ def _wants_json() -> bool:
 def ping():
     """Pong for a good client certificate; 401 without one; 403 with the reason otherwise."""
     try:
-        identity = authenticate_client(presented_certificate())
+        identity = authenticate_connection(
+            _peer_certificate(),
+            request.headers.get(FORWARDED_CERT_HEADER),
+            request.environ.get(PEER_ADDRESS, request.remote_addr),
+        )
     except PortalError as exc:
         body = {"error": exc.message} if _wants_json() else exc.message + "\n"
         response = jsonify(body) if _wants_json() else current_app.response_class(
