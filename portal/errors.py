@@ -48,3 +48,9 @@ class ClientCertificateRefused(PortalError):
     """A client certificate was presented but is not good for this portal."""
 
     status_code = 403
+
+
+class CAUnusable(PortalError):
+    """The CA's certificate, or one above it, is revoked or expired: the CA signs nothing."""
+
+    status_code = 409
