@@ -52,3 +52,9 @@ class ClientCertificateRefused(PortalError):
 
 class ConfigurationError(PortalError):
     """A setting that cannot work: the app refuses to start rather than fail on requests."""
+
+
+class CAUnusable(PortalError):
+    """The CA's certificate, or one above it, is revoked or expired: the CA signs nothing."""
+
+    status_code = 409

@@ -17,6 +17,7 @@ def test_an_intermediate_is_recorded_under_its_parent_and_its_revocation_reaches
     row = certificates.get_certificate(issuing.serial)
     assert (row.ca_id, row.profile, row.status) == (root_ca.id, "ca", "issued")
     assert row.der == issuing.certificate_der
+    publish(issuing, actor="test")  # its own CRL, signed while it may still sign
 
     certificates.revoke_certificate(issuing.serial, reason="CACompromise", actor="test")
     crl = x509.load_der_x509_crl(stored_der(crl_state("root")))
@@ -27,7 +28,6 @@ def test_an_intermediate_is_recorded_under_its_parent_and_its_revocation_reaches
     )
 
     # openssl, checking the whole chain against the root's CRL, now refuses the intermediate.
-    publish(issuing, actor="test")
     (tmp_path / "root.pem").write_bytes(to_pem(ca_certificate(root_ca)))
     (tmp_path / "issuing.pem").write_bytes(to_pem(ca_certificate(issuing)))
     (tmp_path / "crls.pem").write_bytes(b"".join(

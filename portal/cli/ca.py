@@ -4,7 +4,7 @@ import click
 
 from ..ca.keys import DEFAULT_KEY_TYPE, ED25519_LIMITS, KEY_TYPES
 from ..ca.pem import to_der, to_pem
-from ..services import authorities
+from ..services import authorities, ca_state
 from .common import actor, read_input, reports_errors, write_output
 
 
@@ -53,10 +53,13 @@ def ca_import(cert_path, key_path, key_password_file, name):
 @reports_errors
 def ca_list():
     """List the CAs."""
+    states = ca_state.ca_states()
     for ca in authorities.list_cas():
         usable, why = authorities.key_usable(ca)
         flags = " (default)" if ca.is_default else ""
         key_state = "key ok" if usable else f"KEY UNUSABLE: {why}"
+        if not states[ca.id].usable:
+            key_state = f"CANNOT SIGN: {states[ca.id].problem}"
         click.echo(f"{ca.name}{flags}\t{ca.subject}\t{ca.key_type}\tuntil "
                    f"{ca.not_after:%Y-%m-%d}\t{key_state}")
 

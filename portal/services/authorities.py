@@ -28,7 +28,8 @@ from ..ca.urls import publication_urls
 from ..errors import CAKeyUnavailable, Conflict, InvalidInput, NotFound
 from ..extensions import db
 from ..models import STATUS_ISSUED, STATUS_PENDING, Certificate, CertificateAuthority
-from . import audit
+from . import audit, ca_state, cache
+from .client_ca_bundle import write_client_ca_bundle
 from .secrets import ca_secret
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -92,15 +93,15 @@ def urls_for(ca: CertificateAuthority) -> PublicationUrls:
 
 def get_signer(ca: CertificateAuthority) -> CASigner:
     """The CA's signer, decrypting its key once per process (an RSA key costs ~30 ms to load)."""
-    cache: dict = current_app.extensions.setdefault("portal.signers", {})
+    signers = cache.table("authorities.signers")
     key = (ca.id, ca.fingerprint_sha256)
-    signer = cache.get(key)
+    signer = signers.get(key)
     if signer is None:
         certificate = ca_certificate(ca)
         private_key = unseal_private_key(
             ca.key_encrypted, ca_secret(), bound_to=ca.certificate_der
         )
-        signer = cache[key] = CASigner(certificate, private_key)
+        signer = signers[key] = CASigner(certificate, private_key)
     return signer
 
 
@@ -151,6 +152,10 @@ def _store(
     except IntegrityError:
         db.session.rollback()
         raise Conflict(f"a CA named {name!r} or with this certificate already exists") from None
+    try:
+        write_client_ca_bundle()  # a running server trusts the new CA's client certificates now
+    except OSError as exc:  # the CA stands; the next start or renewal check writes the bundle
+        current_app.logger.warning("portal: could not rewrite the client CA bundle: %s", exc)
     return ca
 
 
@@ -203,6 +208,7 @@ def create_ca(
     config = current_app.config
     if parent:
         parent_ca = get_ca(parent)
+        ca_state.check_may_sign(parent_ca.id)  # a revoked or expired parent signs nothing
         signer = get_signer(parent_ca)
         check_may_have_intermediates(signer)  # before anything is written
         days = min(days or config["PORTAL_CA_DAYS"], config["PORTAL_MAX_CA_DAYS"])

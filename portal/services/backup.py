@@ -22,10 +22,13 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from flask import current_app
 from sqlalchemy.engine import URL
 
 from ..errors import Conflict, InvalidInput, PortalError
 from ..extensions import db
+from . import cache
+from .client_ca_bundle import write_client_ca_bundle
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_DUMP_MAGIC = b"PGDMP"
@@ -182,6 +185,13 @@ def restore(path: str, *, force: bool = False) -> BackupReport:
     db.engine.dispose()  # no connection of ours holds a lock or a stale snapshot
     count = _sqlite_restore(path, url.database, force) if kind == "sqlite" else \
         _pg_restore(path, url, force)
+    # What this process derived from the old database goes; other processes key everything
+    # they cache by content (fingerprints, digests) and read CA state per request.
+    cache.clear()
+    try:
+        write_client_ca_bundle()  # the restored CAs are the ones trusted for client certificates
+    except OSError as exc:
+        current_app.logger.warning("portal: could not rewrite the client CA bundle: %s", exc)
     return BackupReport(path, kind, os.path.getsize(path), count)
 
 

@@ -19,8 +19,10 @@ from ..ca.serials import serial_to_hex
 from ..ca.signer import fingerprint_sha256
 from ..errors import ClientCertificateMissing, ClientCertificateRefused, PortalError
 from ..extensions import db
-from ..models import STATUS_ISSUED, STATUS_REVOKED, Certificate, CertificateAuthority
+from ..models import STATUS_ISSUED, STATUS_REVOKED, Certificate
 from ..proxies import is_trusted
+from . import ca_state, cache
+from .ca_state import CAState
 
 
 @dataclass(frozen=True)
@@ -33,32 +35,38 @@ class ClientIdentity:
     not_after: datetime
 
 
-def _authorities() -> dict[x509.Certificate, int]:
-    """The CA certificates (parsed once per process) and their ids."""
-    cache: dict = current_app.extensions.setdefault("portal.ca_certificates", {})
+def _authorities() -> tuple[dict[x509.Certificate, int], dict[int, CAState]]:
+    """The CA certificates (parsed once per process) with their ids, and each CA's state now.
+
+    One query: the CA rows, each joined to its own certificate's row under its parent.
+    """
+    parsed_by_fingerprint = cache.table("client_auth.ca_certificates")
+    rows = db.session.execute(ca_state.STATES_WITH_CERTIFICATES, {"now": datetime.now(UTC)}).all()
     result = {}
-    for ca_id, fingerprint, der in db.session.execute(
-        select(
-            CertificateAuthority.id,
-            CertificateAuthority.fingerprint_sha256,
-            CertificateAuthority.certificate_der,
-        )
-    ):
-        parsed = cache.get(fingerprint)
+    for row in rows:
+        parsed = parsed_by_fingerprint.get(row.fingerprint_sha256)
         if parsed is None:
-            parsed = cache[fingerprint] = x509.load_der_x509_certificate(der)
-        result[parsed] = ca_id
-    return result
+            parsed = parsed_by_fingerprint[row.fingerprint_sha256] = (
+                x509.load_der_x509_certificate(row.certificate_der)
+            )
+        result[parsed] = row.id
+    return result, ca_state.states_from_rows(rows)
 
 
 def _recorded(certificate: x509.Certificate) -> tuple[x509.Certificate, str, str]:
     """Check chain, validity and usage, then the record: (issuer, serial, profile) if issued."""
-    authorities = _authorities()
+    authorities, states = _authorities()
     issuer = check_client_certificate(certificate, list(authorities), now=datetime.now(UTC))
     serial = serial_to_hex(certificate.serial_number)
+    state = states[authorities[issuer]]
+    if not state.usable:
+        raise ClientCertificateRefused(
+            f"certificate {serial} was issued by CA {state.name}, which can no longer be "
+            f"trusted: {state.problem}"
+        )
     row = db.session.execute(
         select(Certificate.status, Certificate.fingerprint_sha256, Certificate.profile).filter_by(
-            ca_id=authorities[issuer], serial=serial
+            ca_id=state.id, serial=serial
         )
     ).first()
     if row is None:
@@ -73,8 +81,9 @@ def _recorded(certificate: x509.Certificate) -> tuple[x509.Certificate, str, str
 def authenticate_client(certificate: x509.Certificate | None) -> ClientIdentity:
     """Accept a certificate of this portal's CA: valid now, clientAuth, known and not revoked.
 
-    The status is read from the database on every call, so a revocation takes effect on the
-    very next request. A proxy's own certificate stands for nobody.
+    The status, and that of the issuing CA and every CA above it, is read from the database on
+    every call, so a revocation (of the leaf or of a CA) takes effect on the very next request.
+    A proxy's own certificate stands for nobody.
     """
     if certificate is None:
         raise ClientCertificateMissing(

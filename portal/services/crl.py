@@ -32,11 +32,12 @@ from sqlalchemy import (
 )
 
 from ..ca.crl import build_crl, crl_der, crl_number_floor, revoked_entries
-from ..errors import CAKeyUnavailable, NotFound, PortalError
+from ..errors import CAKeyUnavailable, CAUnusable, NotFound, PortalError
 from ..extensions import db
 from ..models import STATUS_REVOKED, Certificate, CertificateAuthority, CRLCounter, PublishedCRL
 from . import audit
 from .authorities import get_ca, get_signer, list_cas
+from .ca_state import check_may_sign
 
 ROWS_PER_BATCH = 10_000
 # A request that finds a CRL due leaves it to a refresh already under way elsewhere, until this
@@ -69,6 +70,8 @@ _REVOKED_ROWS = select(
     _cert.c.status == STATUS_REVOKED,
     _cert.c.not_after > bindparam("cutoff"),
 )
+
+CANNOT_SIGN = (CAKeyUnavailable, CAUnusable)  # what keeps a CRL from being signed now
 
 _last_complaint: dict[tuple[str, str], float] = {}
 
@@ -226,6 +229,9 @@ def publish(
     appeared on at least one regular CRL after its expiry (RFC 5280 3.3).
     """
     ca_id, ca_name = ca.id, ca.name
+    # A revoked or expired CA (or one under such a CA) signs no CRL: its last CRL stays
+    # published until its nextUpdate, and is then left to expire (see the README).
+    check_may_sign(ca_id)
     signer = get_signer(ca)  # CAKeyUnavailable before a number is spent
     if utcnow() >= signer.not_after:
         raise PortalError(f"CA {ca_name} has expired: its CRL can no longer be re-signed")
@@ -284,7 +290,7 @@ def publish_after_revocation(ca_id: int, *, actor: str) -> None:
     ca_name = ca.name
     try:
         publish(ca, actor=actor)
-    except CAKeyUnavailable as exc:
+    except CANNOT_SIGN as exc:
         _failed(ca_name, actor, f"after a revocation: {exc.message}")
     except Exception as exc:  # the revocation stands; say why the CRL lags behind it
         current_app.logger.exception("CRL of CA %s was not re-signed after a revocation", ca_name)
@@ -306,7 +312,7 @@ def ensure_fresh(state: CRLState, *, now: datetime | None = None) -> CRLState:
     try:
         ca = db.session.get(CertificateAuthority, state.ca_id)
         fresh = publish(ca, actor="web:on-demand", only_if_last=only_if_last)
-    except CAKeyUnavailable as exc:
+    except CANNOT_SIGN as exc:
         db.session.rollback()
         complain(state.ca_name, exc.message)
         return state
@@ -349,7 +355,7 @@ def refresh(
             continue
         try:
             outcomes.append(RefreshOutcome(name, "published", publish(ca, actor=actor)))
-        except CAKeyUnavailable as exc:
+        except CANNOT_SIGN as exc:
             _failed(name, actor, exc.message)
             outcomes.append(RefreshOutcome(name, "failed", crl_state(ca_id=ca.id), exc.message))
     return outcomes
@@ -375,11 +381,11 @@ def current_crls(ca_name: str | None, *, chain: bool, actor: str) -> list[tuple[
         if state.is_due(utcnow()) or revoked_since(state):
             try:
                 state = publish(ca, actor=actor)
-            except CAKeyUnavailable as exc:
+            except CANNOT_SIGN as exc:
                 _failed(name, actor, exc.message)
                 if not state.published or state.is_expired(utcnow()):
                     what = "has expired" if state.published else "was never published"
-                    raise CAKeyUnavailable(
+                    raise type(exc)(
                         f"the CRL of CA {name} {what} and cannot be signed: {exc.message}"
                     ) from None
         der = stored_der(state)

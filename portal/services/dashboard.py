@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import STATUS_ISSUED, AuditEvent, Certificate, CertificateAuthority
 from .authorities import key_usable, list_cas
+from .ca_state import ca_states
 
 EXPIRY_HORIZON_DAYS = 90
 # A CRL with less than this share of its lifetime left is "close to expiry": it should have
@@ -26,6 +27,7 @@ class CAOverview:
     crl_next_update: datetime | None
     crl_number: int | None
     crl_problem: str | None  # a sentence for the banner, or None when all is well
+    state_problem: str | None = None  # why the CA signs nothing (revoked, expired), or None
 
 
 def crl_of(ca: CertificateAuthority):
@@ -64,8 +66,10 @@ def ca_overviews(now: datetime | None = None) -> list[CAOverview]:
     """Every CA with its key state and its CRL's age, next update and problems."""
     now = now or datetime.now(UTC)
     result = []
+    states = ca_states()
     for ca in list_cas():
         key_ok, why = key_usable(ca)
+        state = states[ca.id]
         crl = crl_of(ca)
         result.append(CAOverview(
             ca=ca, key_ok=key_ok, key_problem="" if key_ok else why,
@@ -73,6 +77,9 @@ def ca_overviews(now: datetime | None = None) -> list[CAOverview]:
             crl_this_update=crl[1] if crl else None,
             crl_next_update=crl[2] if crl else None,
             crl_problem=_crl_problem(ca, crl, key_ok, now),
+            state_problem=None if state.usable else (
+                f"CA {ca.name} signs nothing: {state.problem}. Its certificates are refused "
+                "at /ping; issue from another CA."),
         ))
     return result
 

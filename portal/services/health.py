@@ -5,11 +5,14 @@ from datetime import datetime, timedelta
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select, text
 
+from ..ca.serials import serial_to_hex
 from ..extensions import db
 from ..models import STATUS_ISSUED, STATUS_REVOKED, Certificate, CertificateAuthority
 from .authorities import key_usable, list_cas
+from .ca_state import ca_states
 from .crl import CRLState, crl_state, utcnow
 from .secrets import ca_secret
+from .server_tls import current_server_certificate, server_certificate_problem
 
 EXPIRY_WINDOW = timedelta(days=30)
 _MISSING_SECRET = (
@@ -60,15 +63,21 @@ def health_report() -> tuple[dict, bool]:
         return report, False
     secret_present = ca_secret() is not None
     now = utcnow()
+    states = ca_states()
     for ca in cas:
         usable, why = _key_state(ca, secret_present)
         state = crl_state(ca_id=ca.id)
+        signing = states[ca.id]
         entry = {
             "name": ca.name,
             "default": ca.is_default,
             "key_usable": usable,
+            "may_sign": signing.usable,
             "crl": _crl_report(state, now),
         }
+        if not signing.usable:
+            entry["state_error"] = signing.problem
+            problems.append(f"CA {ca.name} signs nothing: {signing.problem}")
         if not usable:
             entry["key_error"] = why
             problems.append(f"CA {ca.name}: its key cannot sign: {why}")
@@ -77,9 +86,27 @@ def health_report() -> tuple[dict, bool]:
         elif not state.published:
             entry["note"] = "no CRL yet: the first request or `portal crl refresh` signs one"
         report["cas"].append(entry)
+    server = _server_certificate_report()
+    if server is not None:
+        report["server_certificate"] = server
+        if server.get("problem"):
+            problems.append(server["problem"])
     if problems:
         report["status"] = "error"
     return report, not problems
+
+
+def _server_certificate_report() -> dict | None:
+    """The HTTPS certificate `portal serve` uses, when this host has one (behind a proxy: no)."""
+    certificate = current_server_certificate()
+    if certificate is None:
+        return None
+    report = {"serial": serial_to_hex(certificate.serial_number),
+              "not_after": _iso(certificate.not_valid_after_utc)}
+    problem = server_certificate_problem(certificate)
+    if problem:
+        report["problem"] = problem
+    return report
 
 
 class PortalCollector:

@@ -4,7 +4,8 @@ Issuance is the hot path. The rule stays: the pending row is committed before an
 signed, and the signed certificate is committed before it is handed out. Around that rule the
 writes (one INSERT for the row, one for its names, one UPDATE and one audit INSERT) are Core
 statements compiled once and run on a pooled connection's driver cursor (see driver.py), the
-issuing CA's signer and URLs come from a per-process cache, and what is handed back is a plain
+issuing CA's state is read on the driver connection, its signer and URLs come from the
+process cache, and what is handed back is a plain
 value built from what is already known, neither read back nor attached to the session.
 """
 
@@ -31,7 +32,7 @@ from ..models import (
     Certificate,
     CertificateName,
 )
-from . import audit
+from . import audit, ca_state, cache
 from .authorities import get_ca, get_signer, urls_for
 from .driver import DriverConnection, prepared
 
@@ -100,18 +101,22 @@ def validity_days(profile: Profile, days: int | None) -> int:
     return min(days or default, config["PORTAL_MAX_DAYS"])
 
 
-def get_issuer(ca_name: str | None) -> Issuer:
-    """The CA named `ca_name` (or the default CA), ready to sign, from a per-process cache.
+def get_issuer(ca_name: str | None, *, connection: DriverConnection | None = None) -> Issuer:
+    """The CA named `ca_name` (or the default CA), ready to sign; CAUnusable when it may not.
 
-    A CA row never changes once created (its name, certificate, key and default flag are
-    fixed), so what signing needs is looked up and its key decrypted once per process.
+    Which CA that is, and whether it or any CA above it is revoked or expired, is read from
+    the database on every call (on `connection` when given); only what signing needs (the
+    decrypted key, the URLs) is kept per process, keyed by the CA's id and fingerprint.
     """
-    cache: dict = current_app.extensions.setdefault("portal.issuers", {})
-    issuer = cache.get(ca_name)
+    states = ca_state.ca_states_on(connection) if connection else ca_state.ca_states()
+    state = ca_state.find_state(states, ca_name).check()
+    issuers = cache.table("issuance.issuers")
+    key = (state.id, state.fingerprint_sha256)
+    issuer = issuers.get(key)
     if issuer is None:
-        ca = get_ca(ca_name)
+        ca = get_ca(state.name)
         issuer = Issuer(id=ca.id, name=ca.name, signer=get_signer(ca), urls=urls_for(ca))
-        cache[ca_name] = issuer
+        issuers[key] = issuer
     return issuer
 
 
@@ -154,30 +159,33 @@ def issue_for_key(
 
     `spki`: the key as the CSR encoded it, which the certificate must carry unchanged.
     """
-    issuer = get_issuer(ca_name)  # fails before anything is written when the key is unusable
-    now = datetime.now(UTC)
-    not_before, not_after = validity_window(
-        now, validity_days(profile, days), ca_not_after=issuer.signer.not_after
-    )
-    values = {
-        "ca_id": issuer.id,
-        "common_name": common_name_of(subject),
-        "subject": subject.rfc4514_string(),
-        "profile": profile.name,
-        "key_type": key_type,
-        "not_before": not_before,
-        "not_after": not_after,
-        "status": STATUS_PENDING,
-        "owner_id": owner_id,
-        "created_at": now,
-    }
-    if db.session.registry.has() and db.session().in_transaction():
-        # Whatever the caller's session holds is committed first, as the pending row's commit
-        # always did: on SQLite a second connection would otherwise wait on its write lock.
-        # (Without a session yet, none is made just to ask: the API's requests never use one.)
-        db.session.commit()
     engine = db.engine
     with DriverConnection(engine) as connection:
+        # Fails before anything is written when the CA is revoked or expired (it, or one above
+        # it, read now) or its key is unusable.
+        issuer = get_issuer(ca_name, connection=connection)
+        if db.session.registry.has() and db.session().in_transaction():
+            # Whatever the caller's session holds is committed first, as the pending row's
+            # commit always did: on SQLite a second connection would otherwise wait on its
+            # write lock. (Without a session yet, none is made just to ask: the API's requests
+            # never use one.)
+            db.session.commit()
+        now = datetime.now(UTC)
+        not_before, not_after = validity_window(
+            now, validity_days(profile, days), ca_not_after=issuer.signer.not_after
+        )
+        values = {
+            "ca_id": issuer.id,
+            "common_name": common_name_of(subject),
+            "subject": subject.rfc4514_string(),
+            "profile": profile.name,
+            "key_type": key_type,
+            "not_before": not_before,
+            "not_after": not_after,
+            "status": STATUS_PENDING,
+            "owner_id": owner_id,
+            "created_at": now,
+        }
         values["id"], serial = _record_pending(connection, engine, values, sans)
         try:
             certificate = build_certificate(

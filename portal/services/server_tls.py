@@ -2,7 +2,6 @@
 
 import ipaddress
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -10,14 +9,20 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from flask import current_app
+from sqlalchemy import select
 
 from ..ca.keys import generate_private_key
 from ..ca.names import check_dns_name
 from ..ca.pem import to_pem
 from ..ca.profiles import PROFILES
-from ..errors import InvalidInput
-from .authorities import ca_certificate, chain_of, get_ca, list_cas
+from ..ca.serials import serial_to_hex
+from ..errors import CAUnusable, InvalidInput
+from ..extensions import db
+from ..models import STATUS_REVOKED, Certificate
+from .authorities import chain_of, get_ca, list_cas
+from .ca_state import CAState, ca_states, find_state
 from .certificates import load_x509
+from .client_ca_bundle import write_atomically, write_client_ca_bundle
 from .issuance import issue_for_key
 
 SYSTEM_ACTOR = "system:serve"
@@ -60,20 +65,6 @@ def server_names() -> tuple[x509.GeneralName, ...]:
     return tuple(names)
 
 
-def _write_atomically(path: str, data: bytes, mode: int) -> None:
-    folder = os.path.dirname(path)
-    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    try:
-        os.fchmod(descriptor, mode)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
 def _current(path: str) -> x509.Certificate | None:
     try:
         with open(path, "rb") as handle:
@@ -82,8 +73,45 @@ def _current(path: str) -> x509.Certificate | None:
         return None
 
 
+def current_server_certificate() -> x509.Certificate | None:
+    """The certificate in instance/server.crt, or None when there is none."""
+    return _current(server_files().certificate)
+
+
+def _record_of(certificate: x509.Certificate) -> tuple[CAState | None, str | None]:
+    """The state of the CA that issued `certificate`, and the certificate's recorded status."""
+    states = ca_states()
+    issuer = certificate.issuer.rfc4514_string()
+    for ca in list_cas():
+        if ca.subject == issuer:
+            status = db.session.scalar(select(Certificate.status).filter_by(
+                ca_id=ca.id, serial=serial_to_hex(certificate.serial_number)))
+            return states[ca.id], status
+    return None, None
+
+
+def server_certificate_problem(
+    certificate: x509.Certificate | None, *, now: datetime | None = None
+) -> str | None:
+    """Why the server certificate must not be served (revoked, expired, its CA unusable)."""
+    if certificate is None:
+        return "there is no server certificate"
+    now = now or datetime.now(UTC)
+    state, status = _record_of(certificate)
+    serial = serial_to_hex(certificate.serial_number)
+    if state is None:
+        return f"server certificate {serial} was issued by a CA this portal does not have"
+    if status == STATUS_REVOKED:
+        return f"server certificate {serial} is revoked"
+    if not state.usable:
+        return f"server certificate {serial} is from CA {state.name}, which {state.problem}"
+    if now >= certificate.not_valid_after_utc:
+        return f"server certificate {serial} has expired"
+    return None
+
+
 def renewal_due(certificate: x509.Certificate | None, *, now: datetime | None = None) -> bool:
-    """Due when missing, for other names, from a CA the portal no longer has, or 2/3 used."""
+    """Due when missing, for other names, revoked, from a CA that cannot sign, or 2/3 used."""
     if certificate is None:
         return True
     now = now or datetime.now(UTC)
@@ -93,26 +121,39 @@ def renewal_due(certificate: x509.Certificate | None, *, now: datetime | None = 
         return True
     if set(sans) != set(server_names()):
         return True
-    issuers = {ca.subject for ca in list_cas()}
-    if certificate.issuer.rfc4514_string() not in issuers:
+    if server_certificate_problem(certificate, now=now) is not None:
         return True
     lifetime = certificate.not_valid_after_utc - certificate.not_valid_before_utc
     return now >= certificate.not_valid_after_utc - lifetime / 3
 
 
-def write_client_ca_bundle() -> str:
-    """Write every CA certificate of the portal (the trust list for client certificates)."""
-    files = server_files()
-    bundle = b"".join(to_pem(ca_certificate(ca)) for ca in list_cas())
-    _write_atomically(files.client_ca_bundle, bundle, 0o644)
-    return files.client_ca_bundle
+def issuing_ca_name() -> str:
+    """The default CA when it may sign, else the first CA that may (the default's error if none)."""
+    states = sorted(ca_states().values(), key=lambda state: (not state.is_default, state.id))
+    for state in states:
+        if state.usable:
+            return state.name
+    return find_state(ca_states(), None).check().name
 
 
 def ensure_server_certificate(*, force: bool = False) -> bool:
-    """Issue (or renew) the server certificate when due; return True when a new one was made."""
+    """Issue (or renew) the server certificate when due; return True when a new one was made.
+
+    When it is due but no CA may sign, the current certificate (if any) is kept and the reason
+    logged: /healthz reports it; without any certificate the error is raised.
+    """
     files = server_files()
     write_client_ca_bundle()
-    if not force and not renewal_due(_current(files.certificate)):
+    current = _current(files.certificate)
+    if not force and not renewal_due(current):
+        return False
+    try:
+        ca_name = issuing_ca_name()
+    except CAUnusable as exc:
+        if current is None:
+            raise
+        current_app.logger.warning("portal: the server certificate cannot be renewed: %s",
+                                   exc.message)
         return False
     names = server_names()
     first = names[0].value
@@ -120,15 +161,15 @@ def ensure_server_certificate(*, force: bool = False) -> bool:
     key = generate_private_key("ec-p256")
     row = issue_for_key(
         key.public_key(), "ec-p256", subject, names, PROFILES["server"],
-        ca_name=None, days=current_app.config["PORTAL_SERVER_CERT_DAYS"], owner_id=None,
+        ca_name=ca_name, days=current_app.config["PORTAL_SERVER_CERT_DAYS"], owner_id=None,
         actor=SYSTEM_ACTOR,
     )
-    chain = [load_x509(row), *chain_of(get_ca())[:-1]]
+    chain = [load_x509(row), *chain_of(get_ca(ca_name))[:-1]]
     key_pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write_atomically(files.key, key_pem, 0o600)
-    _write_atomically(files.certificate, b"".join(to_pem(c) for c in chain), 0o644)
+    write_atomically(files.key, key_pem, 0o600)
+    write_atomically(files.certificate, b"".join(to_pem(c) for c in chain), 0o644)
     return True

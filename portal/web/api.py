@@ -18,7 +18,7 @@ from ..errors import Conflict, InvalidInput, PortalError
 from ..errors import NotFound as PortalNotFound
 from ..extensions import csrf, db, limiter
 from ..models import STATUS_ISSUED, STATUS_PENDING, STATUS_REVOKED, Certificate, User
-from ..services import authorities, certificates, issuance, selfservice, tokens
+from ..services import authorities, cache, certificates, issuance, selfservice, tokens
 from ..services.search import SORTS, CertificateQuery, search_certificates
 from .openapi import openapi_document
 
@@ -152,7 +152,7 @@ def _text(data: dict, name: str, *, required: bool = False, limit: int = 256) ->
 
 def _ca_names() -> dict[int, str]:
     """CA id -> name, cached per process (CA rows never change), reloaded for an unknown id."""
-    return current_app.extensions.setdefault("portal.api.ca_names", {})
+    return cache.table("api.ca_names")
 
 
 def ca_name_of(ca_id: int) -> str:

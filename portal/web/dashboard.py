@@ -23,7 +23,8 @@ def index():
     return render_template(
         "dashboard.html",
         overviews=overviews,
-        problems=[o.crl_problem for o in overviews if o.crl_problem]
+        problems=[o.state_problem for o in overviews if o.state_problem]
+        + [o.crl_problem for o in overviews if o.crl_problem]
         + [f"The key of CA {o.ca.name} is unusable: {o.key_problem}"
            for o in overviews if not o.key_ok],
         counts=dashboard.status_counts(),

@@ -1,8 +1,9 @@
 """/healthz for load balancers and monitors, /metrics for Prometheus."""
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from ..services import cache
 from ..services.health import PortalCollector, health_report
 
 bp = Blueprint("health", __name__)
@@ -18,14 +19,16 @@ def healthz():
     return response
 
 
+def _registry() -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(PortalCollector())
+    return registry
+
+
 @bp.get("/metrics")
 def metrics():
     """Prometheus text format, computed from the database at scrape time."""
-    registry = current_app.extensions.get("portal.metrics")
-    if registry is None:
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(PortalCollector())
-        current_app.extensions["portal.metrics"] = registry
+    registry = cache.process_cache().value("health.metrics", _registry)
     response = Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
     response.cache_control.no_store = True
     return response

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from portal.ca.authority import ca_subject, create_root_ca
 from portal.extensions import db
 from portal.models import CertificateAuthority, User
+from portal.services import cache
 from tests.web.conftest import csrf_token, sign_in
 
 
@@ -30,7 +31,7 @@ def test_dashboard_shows_the_ca_and_warns_about_an_unusable_key(admin_web, root_
     assert root_ca.fingerprint_sha256 in body and "key ok" in body
     assert "Attention." not in body
     app.config["PORTAL_CA_SECRET"] = "a-different-secret-that-is-long-enough"
-    app.extensions.pop("portal.signers", None)
+    cache.clear()
     body = admin_web.get("/").get_data(as_text=True)
     assert "Attention." in body and "key unusable" in body
 
