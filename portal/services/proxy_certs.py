@@ -26,8 +26,8 @@ from ..extensions import db
 from ..models import STATUS_ISSUED, Certificate
 from .authorities import chain_of, get_ca
 from .certificates import load_x509
+from .client_ca_bundle import write_atomically
 from .issuance import issue_for_key
-from .server_tls import _write_atomically
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def ensure_proxy_certificate(*, force: bool = False, actor: str) -> ProxyCertifi
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write_atomically(files.key, key_pem, 0o600)
-    _write_atomically(files.bundle, chain + key_pem, 0o600)
-    _write_atomically(files.certificate, chain, 0o644)
+    write_atomically(files.key, key_pem, 0o600)
+    write_atomically(files.bundle, chain + key_pem, 0o600)
+    write_atomically(files.certificate, chain, 0o644)
     return ProxyCertificate(files, row.serial, row.not_after, issued_now=True)
