@@ -62,7 +62,7 @@ def test_anything_else_is_refused_when_the_app_is_created(instance, setting):
         create_app({"PORTAL_TRUSTED_PROXIES": setting})
 
 
-@pytest.mark.parametrize("name", ["init", "serve"])
+@pytest.mark.parametrize("name", ["init", "serve", "--help"])
 def test_a_host_name_is_one_error_line_from_the_commands(tmp_path, name):
     # serve on a free port, in case the setting were accepted after all
     command = ["serve", "--port", str(free_port()), "--http-port", "0"] if name == "serve" \
