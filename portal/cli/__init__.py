@@ -3,8 +3,9 @@
 Each area has its own module; `register` attaches them all to the app's command group.
 """
 
+import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, ScriptInfo
 
 
 def register(app: Flask) -> None:
@@ -35,8 +36,6 @@ def register(app: Flask) -> None:
 
 def _create_app() -> Flask:
     """The app, or one error line when a setting cannot work (a host name as a proxy, say)."""
-    import click
-
     from .. import create_app
     from ..errors import ConfigurationError
 
@@ -46,9 +45,22 @@ def _create_app() -> Flask:
         raise click.ClickException(exc.message) from None
 
 
+class PortalGroup(FlaskGroup):
+    """Flask's command group, saying in one line why the app cannot load, even for --help."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The commands; Flask would print a traceback when the app does not load."""
+        try:
+            ctx.ensure_object(ScriptInfo).load_app()
+        except click.ClickException as exc:
+            exc.show()
+            ctx.exit(exc.exit_code)
+        return super().list_commands(ctx)
+
+
 def main() -> None:
     """Entry point of the `portal` console script."""
-    group = FlaskGroup(
+    group = PortalGroup(
         name="portal", create_app=_create_app, load_dotenv=False, set_debug_flag=False,
         help="portal: a self-hosted certificate authority.",
     )

@@ -36,7 +36,7 @@ class ProxyFiles:
 
     certificate: str  # the certificate and its chain (nginx: proxy_ssl_certificate)
     key: str  # its private key, 0600 (nginx: proxy_ssl_certificate_key)
-    bundle: str  # certificate, chain and key in one file, 0600 (SSLProxyMachineCertificateFile)
+    bundle: str  # certificate and key in one file, 0600 (SSLProxyMachineCertificateFile)
 
 
 @dataclass(frozen=True)
@@ -101,12 +101,15 @@ def ensure_proxy_certificate(*, force: bool = False, actor: str) -> ProxyCertifi
         key.public_key(), "ec-p256", subject, (), PROXY_PROFILE, ca_name=None,
         days=current_app.config["PORTAL_PROXY_DAYS"], owner_id=None, actor=actor,
     )
-    chain = b"".join(to_pem(c) for c in [load_x509(row), *chain_of(get_ca())[:-1]])
+    leaf = to_pem(load_x509(row))
+    chain = leaf + b"".join(to_pem(c) for c in chain_of(get_ca())[:-1])
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
     write_atomically(files.key, key_pem, 0o600)
-    write_atomically(files.bundle, chain + key_pem, 0o600)
+    # Apache wants each certificate of this file followed by its key, so no chain here (the
+    # portal has every CA of its own in its trust list and builds the chain itself).
+    write_atomically(files.bundle, leaf + key_pem, 0o600)
     write_atomically(files.certificate, chain, 0o644)
     return ProxyCertificate(files, row.serial, row.not_after, issued_now=True)

@@ -62,10 +62,11 @@ def test_anything_else_is_refused_when_the_app_is_created(instance, setting):
         create_app({"PORTAL_TRUSTED_PROXIES": setting})
 
 
-@pytest.mark.parametrize("command", [["init"], ["serve", "--port", "0", "--http-port", "0"]])
-def test_a_host_name_is_one_error_line_from_the_commands(tmp_path, command):
-    if command[0] == "serve":  # real free ports, in case the setting were accepted after all
-        command = ["serve", "--port", str(free_port()), "--http-port", "0"]
+@pytest.mark.parametrize("name", ["init", "serve", "--help"])
+def test_a_host_name_is_one_error_line_from_the_commands(tmp_path, name):
+    # serve on a free port, in case the setting were accepted after all
+    command = ["serve", "--port", str(free_port()), "--http-port", "0"] if name == "serve" \
+        else [name]
     result = run_portal(*command, env={"PORTAL_INSTANCE": str(tmp_path / "instance"),
                                        "PORTAL_TRUSTED_PROXIES": "nginx.internal 127.0.0.1"})
     assert result.returncode == 1
@@ -86,8 +87,10 @@ def test_the_forwarded_address_is_taken_only_from_a_trusted_peer(proxied):
                         REMOTE_ADDR="192.0.2.44") == 200
     # Garbage from a trusted proxy is not an address: the proxy's own address is kept.
     assert sign_in_from(proxied, "not-an-address", "alice", "wrong", REMOTE_ADDR=PROXY) == 200
+    # X-Real-IP alone, and an IPv6 client.
+    assert sign_in_from(proxied, "", "nobody", "wrong", HTTP_X_REAL_IP="2001:db8::7") == 200
     assert audited_addresses() == ["198.51.100.7", "198.51.100.8", "198.51.100.9",
-                                   "192.0.2.44", PROXY]
+                                   "192.0.2.44", PROXY, "2001:db8::7"]
 
 
 def test_invented_names_from_one_address_lock_out_that_address_only(proxied):
