@@ -32,6 +32,8 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_SERVER_NAMES": "localhost,127.0.0.1,::1",
     "PORTAL_SERVER_CERT_DAYS": 90,
     "PORTAL_TRUSTED_PROXIES": "",
+    # An approved self-service request for a key made here can be downloaded for this long.
+    "PORTAL_APPROVAL_DOWNLOAD_DAYS": 14,
     # Upper bounds for untrusted input.
     "PORTAL_MAX_CSR_BYTES": 64 * 1024,
     "PORTAL_MAX_SANS": 100,
