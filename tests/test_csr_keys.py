@@ -116,3 +116,10 @@ def test_a_certificate_whose_key_was_changed_is_never_handed_out(app, root_ca, t
         )
     from portal.models import Certificate
     assert [row.status for row in Certificate.query] == ["pending"]
+
+
+@pytest.mark.parametrize("der", [b"", b"\x30", b"\x31\x00", b"\x30\x05\x02\x01\x01",
+                                 b"\x30\x03\x02\x01\x01\x00", b"\x30\x84\xff\xff\xff\xff"])
+def test_damaged_der_is_a_value_error_never_an_index_error(der):
+    with pytest.raises(ValueError):
+        spki.certificate_spki(der)
