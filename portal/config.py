@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_TRUSTED_PROXIES": "",
     # Validity of the client certificate `portal webserver-config` gives nginx or Apache.
     "PORTAL_PROXY_DAYS": 397,
+    # An approved self-service request for a key made here can be downloaded for this long.
+    "PORTAL_APPROVAL_DOWNLOAD_DAYS": 14,
     # Upper bounds for untrusted input.
     "PORTAL_MAX_CSR_BYTES": 64 * 1024,
     "PORTAL_MAX_SANS": 100,

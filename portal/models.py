@@ -242,6 +242,7 @@ REQUEST_APPROVED = "approved"  # a server-generated key: made when the requester
 REQUEST_ISSUED = "issued"
 REQUEST_REJECTED = "rejected"
 REQUEST_CANCELLED = "cancelled"
+REQUEST_EXPIRED = "expired"  # approved for a key made here, but not downloaded in time
 
 
 class ProfilePolicy(db.Model):

@@ -116,3 +116,24 @@ def test_a_certificate_whose_key_was_changed_is_never_handed_out(app, root_ca, t
         )
     from portal.models import Certificate
     assert [row.status for row in Certificate.query] == ["pending"]
+
+
+@pytest.mark.parametrize("der", [b"", b"\x30", b"\x31\x00", b"\x30\x05\x02\x01\x01",
+                                 b"\x30\x03\x02\x01\x01\x00", b"\x30\x84\xff\xff\xff\xff"])
+def test_damaged_der_is_a_value_error_never_an_index_error(der):
+    with pytest.raises(ValueError):
+        spki.certificate_spki(der)
+
+
+def test_a_ca_with_an_rsa_pss_key_is_not_imported(runner, instance, tmp_path):
+    key = tmp_path / "ca.key"
+    openssl("genpkey", *PSS, "-out", str(key))
+    openssl("req", "-x509", "-new", "-key", str(key), "-subj", "/CN=PSS CA", "-days", "30",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", str(tmp_path / "ca.pem"))
+    result = runner.invoke(args=["ca", "import", "--cert", str(tmp_path / "ca.pem"), "--key",
+                                 str(key)])
+    assert result.exit_code == 1 and result.stderr.strip().count("\n") == 0
+    assert "RSA-PSS key (id-RSASSA-PSS) are not accepted" in result.stderr
+    from portal.models import CertificateAuthority
+    assert CertificateAuthority.query.count() == 0

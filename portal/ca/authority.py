@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import NameOID, PublicKeyAlgorithmOID
 
 from ..errors import InvalidInput, PolicyViolation
 from .keys import check_key_policy, generate_private_key, public_keys_match, signature_hash_for
@@ -125,6 +125,12 @@ def check_ca_pair(certificate: x509.Certificate, private_key, *, now: datetime |
             )
     except x509.ExtensionNotFound:
         pass
+    if certificate.public_key_algorithm_oid == PublicKeyAlgorithmOID.RSASSA_PSS:
+        raise PolicyViolation(
+            "CA certificates with an RSA-PSS key (id-RSASSA-PSS) are not accepted: the portal "
+            "signs with PKCS#1 v1.5, which such a key must not make",
+            field="cert",
+        )
     check_key_policy(certificate.public_key())
     if not public_keys_match(private_key, certificate.public_key()):
         raise PolicyViolation("the private key does not belong to this certificate", field="key")

@@ -7,7 +7,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from .keys import signature_hash_for
 from .profiles import Profile, PublicationUrls, leaf_extensions
-from .spki import check_same_public_key
 
 
 class CASigner:
@@ -63,13 +62,8 @@ def build_certificate(
     not_after: datetime,
     urls: PublicationUrls | None,
     path_length: int | None = None,
-    spki: bytes | None = None,
 ) -> x509.Certificate:
-    """Build and sign a certificate whose extensions are fixed by the profile.
-
-    `spki`: the public key exactly as the request carried it (default: `public_key`'s own
-    encoding); the signed certificate is refused unless it carries these very bytes.
-    """
+    """Build and sign a certificate whose extensions are fixed by the profile."""
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -88,13 +82,7 @@ def build_certificate(
         path_length=path_length,
     ):
         builder = builder.add_extension(value, critical=critical)
-    certificate = signer.sign_certificate(builder)
-    if spki is None:
-        spki = public_key.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    check_same_public_key(certificate, spki)
-    return certificate
+    return signer.sign_certificate(builder)
 
 
 def fingerprint_sha256(certificate: x509.Certificate) -> str:

@@ -24,6 +24,7 @@ from ..ca.pem import to_der
 from ..ca.profiles import Profile, PublicationUrls, apply_profile, get_profile, validity_window
 from ..ca.serials import random_serial, serial_to_hex
 from ..ca.signer import CASigner, build_certificate
+from ..ca.spki import check_same_public_key
 from ..errors import PortalError
 from ..extensions import db
 from ..models import (
@@ -157,7 +158,8 @@ def issue_for_key(
 ) -> IssuedCertificate:
     """Sign a checked subject, SANs and public key; the row is committed before signing.
 
-    `spki`: the key as the CSR encoded it, which the certificate must carry unchanged.
+    `spki`: the key as the CSR encoded it, which the certificate must carry unchanged (keys
+    made here have no encoding but cryptography's own: None).
     """
     engine = db.engine
     with DriverConnection(engine) as connection:
@@ -191,15 +193,17 @@ def issue_for_key(
             certificate = build_certificate(
                 issuer.signer, public_key=public_key, subject=subject, sans=sans,
                 profile=profile, serial=serial, not_before=not_before, not_after=not_after,
-                urls=issuer.urls, spki=spki,
+                urls=issuer.urls,
             )
+            der = to_der(certificate)
+            if spki is not None:  # a CSR's key: the certificate must carry its very bytes
+                check_same_public_key(der, spki)
         except Exception as exc:
             audit.record_now(
                 "certificate.issue", actor=actor, serial=values["serial"], outcome="error",
                 detail=f"signing failed, row left pending: {exc}",
             )
             raise
-        der = to_der(certificate)
         # fingerprint_sha256(certificate), without serialising the certificate a second time
         values.update(der=der, fingerprint_sha256=sha256(der).hexdigest(), status=STATUS_ISSUED)
         prepared(_STORE_SIGNED, engine).execute(

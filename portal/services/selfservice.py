@@ -35,6 +35,8 @@ from ..models import (
     User,
 )
 from . import audit, certificates, issuance, keygen
+from .approval_expiry import download_deadline as download_deadline  # for the pages
+from .approval_expiry import expire_overdue, refuse_if_expired
 from .policy import check_names, get_policy
 
 METHOD_GENERATE, METHOD_CSR = "generate", "csr"
@@ -69,7 +71,9 @@ def own_certificate(certificate_id: int, user_id: int) -> Certificate:
 
 
 def own_request(request_id: int, user_id: int | None = None) -> CertificateRequest:
-    """A request by id; with `user_id`, only one of that user's."""
+    """A request by id; with `user_id`, only one of that user's (overdue approvals expired)."""
+    if user_id is not None:
+        expire_overdue(user_id)
     row = db.session.get(CertificateRequest, request_id)
     if row is None or (user_id is not None and row.requester_id != user_id):
         raise NotFound("no such request", field="request")
@@ -85,7 +89,8 @@ def user_certificates(user_id: int, limit: int = 200) -> list[Certificate]:
 
 
 def user_requests(user_id: int, limit: int = 50) -> list[CertificateRequest]:
-    """A user's requests, newest first."""
+    """A user's requests, newest first (approvals past their download deadline expired)."""
+    expire_overdue(user_id)
     return list(db.session.scalars(
         select(CertificateRequest).where(CertificateRequest.requester_id == user_id)
         .order_by(CertificateRequest.id.desc()).limit(limit)
@@ -172,6 +177,7 @@ def create_request(
     check_names(policy, user, subject, names, days=days)
     if renews is not None:
         _check_renewable(renews, user.id)
+    expire_overdue(user.id)
     open_count = db.session.scalar(
         select(func.count()).select_from(CertificateRequest).where(
             CertificateRequest.requester_id == user.id, CertificateRequest.status.in_(OPEN)
@@ -227,6 +233,7 @@ def renew(user: User, certificate_id: int, *, method: str, key_type: str = DEFAU
     then to put the new one in place (they may revoke it as superseded sooner).
     """
     row = own_certificate(certificate_id, user.id)
+    expire_overdue(user.id)
     _check_renewable(row, user.id)
     texts = [text for text in row.sans.split(", ") if text]
     return create_request(
@@ -317,6 +324,7 @@ def download(request_id: int, user_id: int, *, password: str, compatibility: str
     row = own_request(request_id, user_id)
     if row.method != METHOD_GENERATE:
         raise NotFound("this request has no key to download", field="request")
+    refuse_if_expired(row, actor=actor)
     check_bundle_options(password, compatibility, row.key_type)  # before anything changes
     _claim(row, REQUEST_APPROVED, REQUEST_ISSUED)
     try:

@@ -61,6 +61,7 @@ def account_page():
         "self/account.html", rows=selfservice.user_certificates(current_user.id),
         requests=requests, ready=[r for r in requests if r.status == REQUEST_APPROVED],
         renewable=selfservice.renewable, open_profiles=policy.open_profiles(),
+        download_deadline=selfservice.download_deadline,
     )
 
 
@@ -133,7 +134,8 @@ def request_detail(request_id: int):
 
 
 def _request_detail(row, form, status: int = 200):
-    return render_template("self/request_detail.html", row=row, form=form), status
+    return render_template("self/request_detail.html", row=row, form=form,
+                           deadline=selfservice.download_deadline(row)), status
 
 
 @bp.post("/requests/<int:request_id>/download")

@@ -132,3 +132,15 @@ def test_the_iteration_counts_are_the_ones_documented(tmp_path, compatibility):
     bags = re.findall(r"^(?:Shrouded Keybag|PKCS7 Encrypted data): .*Iteration (\d+)", text,
                       re.M)
     assert bags == [str(KDF_ROUNDS)] * 2
+
+
+def test_why_nul_is_refused_a_file_with_one_opens_nowhere(tmp_path):
+    """Built anyway (the builder does not check): openssl opens it neither with the whole
+    password (read from a file, where it ends at the NUL) nor with the part before the NUL."""
+    password = "Correct\x00Horse-9"
+    path = _bundle(tmp_path, "ec-p256", MODERN, password)
+    (tmp_path / "password").write_bytes(password.encode() + b"\n")
+    for source in (f"file:{tmp_path / 'password'}", "pass:Correct"):
+        opened = _run(require_program("openssl"), "pkcs12", "-in", str(path), "-passin", source,
+                      "-nodes", "-out", str(tmp_path / "out.pem"))
+        assert opened.returncode != 0 and "Mac verify error" in opened.stderr, source

@@ -7,6 +7,7 @@ from flask import g
 from flask.testing import FlaskClient
 
 from portal.services.users import create_user
+from tests.web.browser_failures import pytest_runtest_makereport  # noqa: F401 (a pytest hook)
 
 ADMIN_PASSWORD = "admin-password-0123"
 USER_PASSWORD = "user-password-0123"
