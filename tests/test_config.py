@@ -1,3 +1,4 @@
+from portal import create_app
 from portal.config import from_environment
 
 
@@ -41,3 +42,13 @@ def test_every_sqlite_connection_gets_the_portals_pragmas(app):
         assert pragmas == {"journal_mode": "wal", "synchronous": 1,
                            "wal_autocheckpoint": SQLITE_WAL_AUTOCHECKPOINT_PAGES,
                            "foreign_keys": 1, "busy_timeout": SQLITE_BUSY_TIMEOUT_MS}
+
+
+def test_server_databases_check_pooled_connections_before_use(instance, tmp_path):
+    postgres = create_app({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://u@127.0.0.1/p"})
+    assert postgres.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True}
+    chosen = create_app({"SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://u@127.0.0.1/p",
+                         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False}})
+    assert chosen.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": False}
+    sqlite = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.sqlite3'}"})
+    assert "pool_pre_ping" not in sqlite.config["SQLALCHEMY_ENGINE_OPTIONS"]

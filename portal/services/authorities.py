@@ -159,6 +159,15 @@ def _store(
     return ca
 
 
+def _check_subject_fits(certificate: x509.Certificate) -> None:
+    """Refuse a subject longer than its column (PostgreSQL would refuse it with a 500)."""
+    limit = CertificateAuthority.__table__.c.subject.type.length
+    length = len(certificate.subject.rfc4514_string())
+    if length > limit:
+        raise InvalidInput(f"the CA certificate's subject is {length} characters long as text; "
+                           f"at most {limit} can be stored", field="cert")
+
+
 def _refuse_existing_name(name: str) -> None:
     if db.session.scalar(select(CertificateAuthority.id).filter_by(name=name)) is not None:
         raise Conflict(f"a CA named {name!r} already exists", field="name")
@@ -237,6 +246,7 @@ def import_ca(
     certificate = load_certificate_file(certificate_data)
     private_key = load_private_key_file(key_data, key_password)
     check_ca_pair(certificate, private_key)
+    _check_subject_fits(certificate)
     if name is None:
         common = certificate.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
         name = re.sub(r"[^A-Za-z0-9._-]+", "-", str(common[0].value) if common else "imported")

@@ -7,8 +7,13 @@ self-contained rollback journal, fsynced and renamed into place. Restoring goes 
 same API in the other direction, under SQLite's locks, so running servers never read a
 half-written file.
 
-PostgreSQL: `pg_dump --format=custom` (one snapshot of the whole database), restored with
+PostgreSQL: `pg_dump --format=custom` (one snapshot of the whole database, exported by our own
+transaction so that the certificates it holds can be counted), restored with
 `pg_restore --clean --single-transaction`.
+
+A restore never un-revokes: revocations the live database has and the backup lacks are carried
+forward (services/carry_forward.py), and every CA's CRL is re-signed at once, with a number above
+any published before (CRL numbers are at least the signing time, see ca/crl.py).
 
 The CA secret (instance/ca-secret) is not in the database: back it up separately, and keep the
 two apart; either alone reveals no key.
@@ -16,18 +21,23 @@ two apart; either alone reveals no key.
 
 import glob
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy import exc as sql_errors
 from sqlalchemy.engine import URL
 
 from ..errors import Conflict, InvalidInput, PortalError
 from ..extensions import db
 from . import cache
+from . import carry_forward as carrying
+from . import crl as crl_service
 from .client_ca_bundle import write_client_ca_bundle
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -45,6 +55,8 @@ class BackupReport:
     kind: str  # "sqlite" or "pg_dump"
     size: int
     certificates: int | None = None
+    carried: carrying.CarryReport = field(default_factory=carrying.CarryReport)
+    crls: list = field(default_factory=list)  # crl.RefreshOutcome per CA, after a restore
 
 
 def _url() -> URL:
@@ -149,11 +161,23 @@ def _run(command: list[str], env: dict, what: str) -> subprocess.CompletedProces
     return result
 
 
-def _pg_dump(url: URL, partial: Path) -> None:
-    """pg_dump into `partial`, then check that pg_restore can read it back."""
+def _pg_dump(url: URL, partial: Path) -> int:
+    """pg_dump into `partial` from a snapshot we export; the number of certificates in it."""
     uri, env = _libpq(url)
-    _run([find_pg_program("pg_dump"), "--format=custom", "--no-owner", f"--file={partial}",
-          f"--dbname={uri}"], env, "pg_dump")
+    with db.engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection:
+        # The snapshot is taken by the first statement and kept until this transaction ends:
+        # pg_dump --snapshot dumps exactly what the count sees.
+        snapshot = connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
+        count = connection.exec_driver_sql("SELECT count(*) FROM certificates").scalar()
+        _run([find_pg_program("pg_dump"), "--format=custom", "--no-owner", f"--file={partial}",
+              f"--snapshot={snapshot}", f"--dbname={uri}"], env, "pg_dump")
+        connection.rollback()
+    _check_dump(partial, env)
+    return count
+
+
+def _check_dump(partial: Path, env: dict) -> None:
+    """Check that pg_restore can read the dump back and that it holds the certificates."""
     listing = _run([find_pg_program("pg_restore"), "--list", str(partial)], env, "pg_restore")
     if "TABLE DATA public certificates" not in listing.stdout:
         raise PortalError("pg_dump wrote a dump without the certificates table")
@@ -174,13 +198,17 @@ def backup_kind(path: str) -> str:
                        field="file")
 
 
-def restore(path: str, *, force: bool = False) -> BackupReport:
-    """Put a backup back in place of the portal's database; refuse to clobber data unforced."""
+def restore(path: str, *, force: bool = False, actor: str = "cli") -> BackupReport:
+    """Put a backup back in place of the database, revocations made since carried forward.
+
+    Refuses to clobber data unforced. Every CA's CRL is re-signed afterwards.
+    """
     url = _url()
     kind = backup_kind(path)
     backend = url.get_backend_name()
     if (kind, backend) not in (("sqlite", "sqlite"), ("pg_dump", "postgresql")):
         raise InvalidInput(f"a {kind} backup cannot be restored into a {backend} database")
+    revocations = _live_revocations(backup_time(path, kind))
     db.session.remove()
     db.engine.dispose()  # no connection of ours holds a lock or a stale snapshot
     count = _sqlite_restore(path, url.database, force) if kind == "sqlite" else \
@@ -192,7 +220,37 @@ def restore(path: str, *, force: bool = False) -> BackupReport:
         write_client_ca_bundle()  # the restored CAs are the ones trusted for client certificates
     except OSError as exc:
         current_app.logger.warning("portal: could not rewrite the client CA bundle: %s", exc)
-    return BackupReport(path, kind, os.path.getsize(path), count)
+    carried = carrying.carry_forward(revocations, actor=actor)
+    crls = crl_service.refresh(force=True, actor=actor)
+    return BackupReport(path, kind, os.path.getsize(path), count, carried, crls)
+
+
+def _live_revocations(since: datetime | None) -> list:
+    """The live database's recent revocations; none when it holds no portal yet."""
+    try:
+        return carrying.live_revocations(since)
+    except (sql_errors.OperationalError, sql_errors.ProgrammingError):
+        db.session.rollback()  # no tables yet (a restore into a new database)
+        return []
+
+
+def backup_time(path: str, kind: str) -> datetime | None:
+    """About when a backup was taken (its newest event, or pg_dump's stamp); None if unknown."""
+    if kind == "sqlite":
+        source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            stamps = [source.execute(f"SELECT max({column}) FROM {table}").fetchone()[0]
+                      for table, column in (("audit_events", "at"), ("certificates", "created_at"))]
+        except sqlite3.Error:
+            return None
+        finally:
+            source.close()
+        known = [datetime.fromisoformat(stamp) for stamp in stamps if stamp]
+        return max(known).replace(tzinfo=UTC) if known else None
+    env = {**os.environ, "TZ": "UTC"}
+    listing = _run([find_pg_program("pg_restore"), "--list", path], env, "pg_restore")
+    found = re.search(r"Archive created at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", listing.stdout)
+    return datetime.fromisoformat(found[1]).replace(tzinfo=UTC) if found else None
 
 
 def _holds_data(has_table, count_rows) -> bool:

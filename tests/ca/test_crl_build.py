@@ -9,7 +9,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from portal.ca.authority import ca_subject, create_root_ca
-from portal.ca.crl import build_crl, crl_der, der_to_pem, revoked_entries, revoked_entry
+from portal.ca.crl import (
+    MAX_CRL_NUMBER,
+    build_crl,
+    crl_der,
+    crl_number_floor,
+    der_to_pem,
+    revoked_entries,
+    revoked_entry,
+)
 from portal.ca.signer import CASigner
 
 NOW = datetime(2030, 5, 1, 12, 0, 0, tzinfo=UTC)
@@ -93,3 +101,13 @@ def test_der_to_pem_matches_cryptography(signer):
     assert der_to_pem(der) == crl.public_bytes(serialization.Encoding.PEM)
     assert x509.load_pem_x509_crl(der_to_pem(der)).public_bytes(
         serialization.Encoding.DER) == der
+
+
+def test_crl_number_floor_is_nanoseconds_and_fits_everywhere():
+    moment = datetime(2026, 12, 1, 13, 0, 0, 250_000, tzinfo=UTC)
+    assert crl_number_floor(moment) == 1_796_130_000_250_000_000
+    assert crl_number_floor(moment.replace(tzinfo=None)) == crl_number_floor(moment)
+    assert crl_number_floor(moment + timedelta(microseconds=1)) > crl_number_floor(moment)
+    latest = crl_number_floor(datetime(2262, 1, 1, tzinfo=UTC))
+    assert latest < 2**63 - 1  # a signed 64-bit column (SQLite INTEGER, PostgreSQL BIGINT)
+    assert latest <= MAX_CRL_NUMBER  # RFC 5280: at most 20 octets

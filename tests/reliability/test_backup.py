@@ -1,20 +1,36 @@
 """`portal backup` while `portal serve` is issuing, and `portal restore` (SQLite and PostgreSQL)."""
 
+import http.client
 import itertools
 import threading
 
 import pytest
+from cryptography import x509
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import STATUS_ISSUED, AuditEvent, Certificate
 from tests.conftest import run_portal
+from tests.publishing import crl_number
 from tests.reliability.conftest import BACKENDS
 from tests.reliability.integrity import database_integrity, invariant_problems
 from tests.reliability.load import ApiConnection, make_csrs, run_load
 from tests.reliability.serving import serve
 
 pytestmark = pytest.mark.slow
+
+
+def served_crl_number(port: int) -> int:
+    """The number of the CRL a running `portal serve` hands out on its HTTP listener."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        connection.request("GET", "/crl.der")
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    assert response.status == 200, body
+    return crl_number(x509.load_der_x509_crl(body))
 
 
 def issued_serials() -> set[str]:
@@ -50,6 +66,7 @@ def test_backup_while_serving_then_restore_while_serving(ready_to_serve, databas
         load.start()
         warm.wait()
         committed_before = issued_serials()
+        crl_before = served_crl_number(served.http_port)
         made = run_portal("backup", "--out", str(backup_file))
         backed_up.set()
         load.join()
@@ -68,6 +85,7 @@ def test_backup_while_serving_then_restore_while_serving(ready_to_serve, databas
         restored = run_portal("restore", str(backup_file), "--force")
         assert restored.returncode == 0, restored.stderr.decode()
         assert b"restart every `portal serve`" in restored.stdout
+        assert served_crl_number(served.http_port) > crl_before  # re-signed: never an older one
         in_backup = issued_serials()
         assert committed_before <= in_backup <= everything
         assert len(in_backup) < len(everything)  # the load went on after the snapshot

@@ -1,9 +1,14 @@
 """One revocation, one new CRL; CRL numbers that only grow; the first CRL audited as stored."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from cryptography import x509
+from sqlalchemy import update
 
+from portal.ca.crl import crl_number_floor
 from portal.extensions import db
+from portal.models import CRLCounter
 from portal.services import certificates
 from tests.publishing import crl_number, fetch_crl, issue
 from tests.reliability.conftest import BACKENDS
@@ -38,3 +43,21 @@ def test_each_revocation_signs_exactly_one_crl(app, client, runner, root_ca, tmp
     assert numbers == sorted(set(numbers))
     served = x509.load_pem_x509_crl((tmp_path / "crl.pem").read_bytes())
     assert crl_number(served) == numbers[-1]
+
+
+def test_numbers_keep_growing_from_an_old_counter_and_past_a_clock_set_back(app, client,
+                                                                            root_ca):
+    fetch_crl(client)
+    counter = CRLCounter.__table__
+    db.session.execute(update(counter).values(last_number=84))  # a deployment from before
+    db.session.commit()
+    row, _cert, _key = issue(name="old")
+    certificates.revoke_certificate(row.serial, actor="test")
+    upgraded = crl_number(fetch_crl(client))
+    assert upgraded >= crl_number_floor(datetime.now(UTC) - timedelta(minutes=5)) > 84
+    ahead = upgraded + 10**15  # as if signed on a host whose clock was 11 days ahead
+    db.session.execute(update(counter).values(last_number=ahead))
+    db.session.commit()
+    row, _cert, _key = issue(name="later")
+    certificates.revoke_certificate(row.serial, actor="test")
+    assert crl_number(fetch_crl(client)) == ahead + 1
