@@ -368,7 +368,10 @@ def revoke_certificate(serial: str):
         raise InvalidInput(f"unknown field {name!r}; expected ['reason']", field=name)
     reason = _text(data, "reason", limit=40)
     row = _find(serial)
-    row = certificates.revoke_certificate(
-        row.serial, reason=reason, ca_name=ca_name_of(row.ca_id), actor=_actor()
-    )
+    if g.api_user.is_admin:
+        row = certificates.revoke_certificate(
+            row.serial, reason=reason, ca_name=ca_name_of(row.ca_id), actor=_actor()
+        )
+    else:  # a user's token revokes as the user's own pages do, with the same reasons
+        row = selfservice.revoke_own(row.id, g.api_user.id, reason=reason, actor=_actor())
     return jsonify(certificate_json(row, _owner_names([row]), with_pem=True))
