@@ -23,6 +23,7 @@ from ..services.search import SORTS, CertificateQuery, search_certificates
 from .openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+API_PREFIX = bp.url_prefix + "/"
 csrf.exempt(bp)  # bearer tokens, never cookies: no cross-site request can carry one
 limiter.skip(bp)  # no per-address limits here (yet), and no limiter work per request
 
@@ -88,6 +89,10 @@ def portal_error(error: PortalError):
 def http_error(error: HTTPException):
     """404, 405, 413 and friends, as JSON."""
     db.session.rollback()
+    if isinstance(error, MethodNotAllowed) and request.url_rule is None:
+        # TRACE or another method no rule takes: routing failed before the blueprint, and
+        # the catch-all's methods would be listed as if every path took them.
+        error = method_error(request.path)
     messages = {413: f"the request body is larger than {MAX_BODY_BYTES} bytes"}
     response = _error(error.code or 500, messages.get(error.code, error.description))
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
@@ -103,21 +108,35 @@ def unexpected_error(error: Exception):
     return _error(500, "internal error; nothing was issued or changed by this request")
 
 
-@bp.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-def unknown(anything: str):
-    """Paths under /api/v1 that match nothing: a JSON 404 (or 405), not the HTML page."""
+API_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The methods some API endpoint takes at this path (the catch-all below not counted)."""
     adapter = current_app.url_map.bind("localhost")
     allowed = []
-    for method in ("GET", "POST"):
+    for method in API_METHODS:
         try:
-            endpoint, _ = adapter.match(request.path, method=method)
+            endpoint, _ = adapter.match(path, method=method)
         except HTTPException:
             continue
         if endpoint != "api.unknown":
             allowed.append(method)
-    if allowed:
-        raise MethodNotAllowed(valid_methods=allowed)
-    raise NotFound("no such API endpoint")
+    if "GET" in allowed:
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
+    return allowed + ["OPTIONS"] if allowed else []
+
+
+def method_error(path: str) -> HTTPException:
+    """A 405 that lists the methods the path takes, or a 404 when no endpoint is there."""
+    allowed = allowed_methods(path)
+    return MethodNotAllowed(valid_methods=allowed) if allowed else NotFound("no such API endpoint")
+
+
+@bp.route("/<path:anything>", methods=list(API_METHODS))
+def unknown(anything: str):
+    """Paths under /api/v1 that match nothing: a JSON 404 (or 405), not the HTML page."""
+    raise method_error(request.path)
 
 
 def _json_body(*, required: bool = True) -> dict:

@@ -76,3 +76,15 @@ def test_a_cookie_copied_to_another_client_is_refused_after_sign_out(site):
                                  data={"name": "stolen", "csrf_token": csrf})
             assert created.status_code == 400
     assert tokens_of_bob(env) == []
+
+
+def test_trace_is_a_json_405_with_allow_on_the_api_and_an_html_one_on_the_pages(site):
+    origin, cafile, _env = site
+    with requests.Session() as client:
+        api = client.request("TRACE", origin + "/api/v1/certificates", verify=cafile)
+        assert api.status_code == 405
+        assert api.json()["status"] == 405 and set(api.json()) == {"status", "message", "field"}
+        assert {"GET", "POST"} <= {name.strip() for name in api.headers["Allow"].split(",")}
+        page = client.request("TRACE", origin + "/login", verify=cafile)
+        assert page.status_code == 405 and page.headers["Content-Type"].startswith("text/html")
+        assert "POST" in page.headers["Allow"]
