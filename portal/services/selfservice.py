@@ -21,6 +21,7 @@ from ..ca.keys import DEFAULT_KEY_TYPE, KEY_TYPES
 from ..ca.names import common_name_of, describe_general_name
 from ..ca.pkcs12 import COMPATIBLE, check_bundle_options
 from ..ca.profiles import apply_profile, get_profile
+from ..ca.revocation import parse_reason
 from ..errors import Conflict, InvalidInput, NotFound, PolicyViolation
 from ..extensions import db
 from ..models import (
@@ -30,6 +31,7 @@ from ..models import (
     REQUEST_PENDING,
     REQUEST_REJECTED,
     STATUS_ISSUED,
+    STATUS_REVOKED,
     Certificate,
     CertificateRequest,
     User,
@@ -347,9 +349,16 @@ def download(request_id: int, user_id: int, *, password: str, compatibility: str
 
 
 def revoke_own(certificate_id: int, user_id: int, *, reason: str, actor: str) -> Certificate:
-    """Revoke one of the user's certificates, for one of the reasons a user may give."""
+    """Revoke one of the user's certificates, for one of the reasons a user may give.
+
+    The pages and a user's API token both come here: the other reasons (cACompromise...) are
+    an admin's call.
+    """
     row = own_certificate(certificate_id, user_id)
-    if reason not in USER_REASONS:
+    name = parse_reason(reason) if reason else None  # "key_compromise" as the API accepts
+    if row.status == STATUS_REVOKED:
+        raise Conflict(f"certificate {row.serial} is already revoked", field="serial")
+    if name not in USER_REASONS:
         raise InvalidInput(f"choose one of {', '.join(USER_REASONS)}", field="reason")
-    return certificates.revoke_certificate(row.serial, reason=reason, ca_name=row.ca.name,
+    return certificates.revoke_certificate(row.serial, reason=name, ca_name=row.ca.name,
                                            actor=actor)

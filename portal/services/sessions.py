@@ -93,8 +93,10 @@ def check(session_id: str | None, user_id: int) -> bool:
         db.session.execute(delete(WebSession).where(WebSession.id == row.id))
         db.session.commit()
         return False
-    if now - row.last_seen_at > window.touch_interval:
-        db.session.execute(update(WebSession).where(WebSession.id == row.id)
+    stale = now - window.touch_interval
+    if row.last_seen_at < stale:  # conditional: of parallel requests, one writes, none fails
+        db.session.execute(update(WebSession)
+                           .where(WebSession.id == row.id, WebSession.last_seen_at < stale)
                            .values(last_seen_at=now))
         db.session.commit()
     return True

@@ -23,6 +23,7 @@ from ..services.search import SORTS, CertificateQuery, search_certificates
 from .openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+API_PREFIX = bp.url_prefix + "/"
 csrf.exempt(bp)  # bearer tokens, never cookies: no cross-site request can carry one
 limiter.skip(bp)  # no per-address limits here (yet), and no limiter work per request
 
@@ -88,6 +89,10 @@ def portal_error(error: PortalError):
 def http_error(error: HTTPException):
     """404, 405, 413 and friends, as JSON."""
     db.session.rollback()
+    if isinstance(error, MethodNotAllowed) and request.url_rule is None:
+        # TRACE or another method no rule takes: routing failed before the blueprint, and
+        # the catch-all's methods would be listed as if every path took them.
+        error = method_error(request.path)
     messages = {413: f"the request body is larger than {MAX_BODY_BYTES} bytes"}
     response = _error(error.code or 500, messages.get(error.code, error.description))
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
@@ -103,21 +108,35 @@ def unexpected_error(error: Exception):
     return _error(500, "internal error; nothing was issued or changed by this request")
 
 
-@bp.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-def unknown(anything: str):
-    """Paths under /api/v1 that match nothing: a JSON 404 (or 405), not the HTML page."""
+API_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The methods some API endpoint takes at this path (the catch-all below not counted)."""
     adapter = current_app.url_map.bind("localhost")
     allowed = []
-    for method in ("GET", "POST"):
+    for method in API_METHODS:
         try:
-            endpoint, _ = adapter.match(request.path, method=method)
+            endpoint, _ = adapter.match(path, method=method)
         except HTTPException:
             continue
         if endpoint != "api.unknown":
             allowed.append(method)
-    if allowed:
-        raise MethodNotAllowed(valid_methods=allowed)
-    raise NotFound("no such API endpoint")
+    if "GET" in allowed:
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
+    return allowed + ["OPTIONS"] if allowed else []
+
+
+def method_error(path: str) -> HTTPException:
+    """A 405 that lists the methods the path takes, or a 404 when no endpoint is there."""
+    allowed = allowed_methods(path)
+    return MethodNotAllowed(valid_methods=allowed) if allowed else NotFound("no such API endpoint")
+
+
+@bp.route("/<path:anything>", methods=list(API_METHODS))
+def unknown(anything: str):
+    """Paths under /api/v1 that match nothing: a JSON 404 (or 405), not the HTML page."""
+    raise method_error(request.path)
 
 
 def _json_body(*, required: bool = True) -> dict:
@@ -368,7 +387,10 @@ def revoke_certificate(serial: str):
         raise InvalidInput(f"unknown field {name!r}; expected ['reason']", field=name)
     reason = _text(data, "reason", limit=40)
     row = _find(serial)
-    row = certificates.revoke_certificate(
-        row.serial, reason=reason, ca_name=ca_name_of(row.ca_id), actor=_actor()
-    )
+    if g.api_user.is_admin:
+        row = certificates.revoke_certificate(
+            row.serial, reason=reason, ca_name=ca_name_of(row.ca_id), actor=_actor()
+        )
+    else:  # a user's token revokes as the user's own pages do, with the same reasons
+        row = selfservice.revoke_own(row.id, g.api_user.id, reason=reason, actor=_actor())
     return jsonify(certificate_json(row, _owner_names([row]), with_pem=True))

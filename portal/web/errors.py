@@ -1,9 +1,9 @@
 """Error pages: a clear sentence for the person, never a stack trace."""
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ..errors import PortalError
 from ..extensions import db
@@ -47,12 +47,23 @@ def handle_csrf_error(error: CSRFError):
 
 
 def handle_http_error(error: HTTPException):
-    """404, 405, 429 and friends: the standard sentence."""
+    """404, 405, 429 and friends: the standard sentence (JSON under /api/v1).
+
+    A request that matched no route (TRACE, say) reaches this app-wide handler even under
+    /api/v1, since no blueprint is known yet: the API answers it in its own JSON shape.
+    """
+    from .api import API_PREFIX, http_error
+
+    if request.path.startswith(API_PREFIX):
+        return http_error(error)
     if error.code == 429 and request.endpoint == "auth.login":
         from .auth import throttled_login_page
 
         return throttled_login_page()
-    return error_page(error.code or 500)
+    response = make_response(error_page(error.code or 500))
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
 
 
 def handle_unexpected_error(error: Exception):

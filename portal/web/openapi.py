@@ -92,7 +92,11 @@ ISSUE_REQUEST = {
 REVOKE_REQUEST = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {"reason": {"type": "string", "enum": REASONS}},
+    "properties": {"reason": {
+        "type": "string", "enum": REASONS,
+        "description": "An admin's token may give any reason. A user's token must give one of "
+                       "keyCompromise, superseded, cessationOfOperation (as on the pages): "
+                       "anything else is a 400 with field 'reason'."}},
 }
 
 

@@ -3,9 +3,8 @@
 from flask.sessions import SecureCookieSessionInterface
 
 from ..services import auth
-from .api import bp as api_bp
+from .api import API_PREFIX
 
-API_PREFIX = api_bp.url_prefix + "/"
 SESSION_ID = "_sid"  # the cookie's random session id; the database holds only its SHA-256
 USER_ID = "_user_id"  # where Flask-Login keeps who is signed in
 

@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from openapi_spec_validator import validate as validate_spec
 from sqlalchemy import func, select
 
+from portal.ca.revocation import parse_reason
 from portal.extensions import db
 from portal.models import STATUS_PENDING, AuditEvent, Certificate
 from portal.services import crl as crl_service
@@ -254,3 +255,22 @@ def test_api_requests_skip_the_limiter_and_the_cookie_session(client, people, mo
     assert consulted == []
     client.get("/login")  # the decorated sign-in view may consult the limiter twice
     assert consulted[0] == "session" and set(consulted) == {"session", "limiter"}
+
+
+@pytest.mark.parametrize("reason", [None, "cACompromise", "CACompromise", "privilegeWithdrawn",
+                                    "affiliationChanged", "unspecified"])
+def test_a_users_token_revokes_only_with_the_reasons_a_user_may_give(client, people, reason):
+    """As on the pages: keyCompromise, superseded or cessationOfOperation; the rest is admins'."""
+    _, bob = people["bob"]
+    _, alice = people["alice"]
+    serial = issue(client, bob, "mine.example.com").json["serial"]
+    body = {} if reason is None else {"reason": reason}
+    refused = client.post(f"/api/v1/certificates/{serial}/revoke", headers=bearer(bob), json=body)
+    assert refused.status_code == 400
+    assert check(refused, REVOKE, "post")["field"] == "reason"
+    shown = client.get(f"/api/v1/certificates/{serial}", headers=bearer(bob)).json
+    assert shown["status"] == "issued"
+    if reason is not None:  # an admin's token may
+        done = client.post(f"/api/v1/certificates/{serial}/revoke", headers=bearer(alice),
+                           json=body)
+        assert check(done, REVOKE, "post")["revocation_reason"] == parse_reason(reason)

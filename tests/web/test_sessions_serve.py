@@ -7,6 +7,9 @@ process than the sign-out: each one reads the sessions table.
 
 import json
 import re
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
@@ -76,3 +79,51 @@ def test_a_cookie_copied_to_another_client_is_refused_after_sign_out(site):
                                  data={"name": "stolen", "csrf_token": csrf})
             assert created.status_code == 400
     assert tokens_of_bob(env) == []
+
+
+def test_trace_is_a_json_405_with_allow_on_the_api_and_an_html_one_on_the_pages(site):
+    origin, cafile, _env = site
+    with requests.Session() as client:
+        api = client.request("TRACE", origin + "/api/v1/certificates", verify=cafile)
+        assert api.status_code == 405
+        assert api.json()["status"] == 405 and set(api.json()) == {"status", "message", "field"}
+        assert {"GET", "POST"} <= {name.strip() for name in api.headers["Allow"].split(",")}
+        page = client.request("TRACE", origin + "/login", verify=cafile)
+        assert page.status_code == 405 and page.headers["Content-Type"].startswith("text/html")
+        assert "POST" in page.headers["Allow"]
+
+
+def test_parallel_requests_of_one_session_all_pass_when_its_idle_clock_is_written(site):
+    """A browser loads a page and its assets at once; each may refresh last_seen_at."""
+    origin, cafile, env = site
+    database = sqlite3.connect(Path(env["PORTAL_INSTANCE"]) / "portal.sqlite3")
+    with requests.Session() as browser:
+        browser.headers["Referer"] = origin + "/"
+        login = browser.get(origin + "/login", verify=cafile)
+        browser.post(origin + "/login", verify=cafile, allow_redirects=False,
+                     data={"username": "bob", "password": PASSWORD, "csrf_token": csrf_of(login)})
+        cookie = browser.cookies["session"]
+        statuses, refreshed = [], []
+        with ThreadPoolExecutor(8) as pool:
+            for _round in range(6):
+                with database:  # two minutes idle: the next requests all want to write it
+                    database.execute("UPDATE web_sessions SET last_seen_at = "
+                                     "datetime(last_seen_at, '-2 minutes')")
+                aged = last_seen(database)
+                statuses += pool.map(lambda _n: fetch(origin, cafile, cookie), range(8))
+                refreshed.append(last_seen(database) > aged)
+    database.close()
+    assert statuses == [200] * 48
+    assert refreshed == [True] * 6
+
+
+def last_seen(database) -> str:
+    """The session's last_seen_at as SQLite keeps it (text in ISO order)."""
+    return database.execute("SELECT max(last_seen_at) FROM web_sessions").fetchone()[0]
+
+
+def fetch(origin: str, cafile: str, cookie: str) -> int:
+    """One GET /account with a given session cookie, on a connection of its own."""
+    with requests.Session() as client:
+        client.cookies.set("session", cookie)
+        return client.get(origin + "/account", verify=cafile, allow_redirects=False).status_code
