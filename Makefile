@@ -21,7 +21,7 @@ run: $(BIN)/.installed
 ## test: set up and run the whole suite
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
