@@ -35,7 +35,7 @@ from sqlalchemy.engine import URL
 
 from ..errors import Conflict, InvalidInput, PortalError
 from ..extensions import db
-from . import cache
+from . import cache, sessions
 from . import carry_forward as carrying
 from . import crl as crl_service
 from .client_ca_bundle import write_client_ca_bundle
@@ -220,6 +220,10 @@ def restore(path: str, *, force: bool = False, actor: str = "cli") -> BackupRepo
         write_client_ca_bundle()  # the restored CAs are the ones trusted for client certificates
     except OSError as exc:
         current_app.logger.warning("portal: could not rewrite the client CA bundle: %s", exc)
+    # Everyone signs in again: a session ended since the backup (sign-out, disable, reset)
+    # would otherwise be valid again.
+    sessions.end_everyone()
+    db.session.commit()
     carried = carrying.carry_forward(revocations, actor=actor)
     crls = crl_service.refresh(force=True, actor=actor)
     return BackupReport(path, kind, os.path.getsize(path), count, carried, crls)

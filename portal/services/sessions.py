@@ -106,3 +106,7 @@ def end_all(user_id: int) -> int:
     """End every session of a user on every host (the caller commits); how many there were."""
     return db.session.execute(delete(WebSession).where(WebSession.user_id == user_id)).rowcount
 
+
+def end_everyone() -> int:
+    """End every session of every user (after a restore; the caller commits); how many."""
+    return db.session.execute(delete(WebSession)).rowcount

@@ -24,6 +24,12 @@ def _release() -> None:
 
 
 def test_restore_keeps_later_revocations_and_crl_numbers_grow(app, client, root_ca, tmp_path):
+    from portal.models import WebSession
+    from portal.services import sessions, users
+
+    user, _ = users.create_user("sam", role="user", password="sam-password-0123", actor="t")
+    sessions.start(user.id)  # in the backup: it must not come back to life after the restore
+    db.session.commit()
     issued = [issue(name=f"user{index}") for index in range(4)]
     certificates.revoke_certificate(issued[0][0].serial, actor="test")
     fetch_crl(client)
@@ -50,6 +56,7 @@ def test_restore_keeps_later_revocations_and_crl_numbers_grow(app, client, root_
         assert f"revoked: {row.serial} of CA root" in output
     assert re.search(r"root: published CRL number \d+", output)
 
+    assert db.session.scalar(select(WebSession.id)) is None  # everyone signs in again
     revoked = {cert.serial_number for _row, cert, _key in issued + later}
     rows = db.session.scalars(select(Certificate)).all()
     assert {int(row.serial, 16) for row in rows if row.status == STATUS_REVOKED} == revoked
