@@ -104,7 +104,8 @@ def server_certificate_problem(
     if status == STATUS_REVOKED:
         return f"server certificate {serial} is revoked"
     if not state.usable:
-        return f"server certificate {serial} is from CA {state.name}, which {state.problem}"
+        return (f"server certificate {serial} is from CA {state.name}, which signs nothing: "
+                f"{state.problem}")
     if now >= certificate.not_valid_after_utc:
         return f"server certificate {serial} has expired"
     return None
