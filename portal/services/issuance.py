@@ -109,7 +109,7 @@ def get_issuer(ca_name: str | None, *, connection: DriverConnection | None = Non
     decrypted key, the URLs) is kept per process, keyed by the CA's id and fingerprint.
     """
     states = ca_state.ca_states_on(connection) if connection else ca_state.ca_states()
-    state = ca_state.find_state(states, ca_name).check()
+    state = states.find(ca_name).check()
     issuers = cache.table("issuance.issuers")
     key = (state.id, state.fingerprint_sha256)
     issuer = issuers.get(key)

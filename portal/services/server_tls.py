@@ -20,7 +20,7 @@ from ..errors import CAUnusable, InvalidInput
 from ..extensions import db
 from ..models import STATUS_REVOKED, Certificate
 from .authorities import chain_of, get_ca, list_cas
-from .ca_state import CAState, ca_states, find_state
+from .ca_state import CAState, ca_states
 from .certificates import load_x509
 from .client_ca_bundle import write_atomically, write_client_ca_bundle
 from .issuance import issue_for_key
@@ -134,7 +134,7 @@ def issuing_ca_name() -> str:
     for state in states:
         if state.usable:
             return state.name
-    return find_state(ca_states(), None).check().name
+    return ca_states().find(None).check().name
 
 
 def ensure_server_certificate(*, force: bool = False) -> bool:

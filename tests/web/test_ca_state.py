@@ -15,7 +15,17 @@ from portal.ca.signer import build_certificate, fingerprint_sha256
 from portal.errors import CAUnusable
 from portal.extensions import db
 from portal.models import STATUS_ISSUED, Certificate, CertificateAuthority
-from portal.services import cache, certificates, crl, issuance, tokens, users
+from portal.services import (
+    ca_state,
+    cache,
+    certificates,
+    crl,
+    enrollment,
+    issuance,
+    keygen,
+    tokens,
+    users,
+)
 from portal.services.authorities import create_ca, get_signer, urls_for
 from portal.services.secrets import ca_secret
 from tests.pki import make_csr
@@ -194,3 +204,19 @@ def test_a_leaf_under_a_revoked_ca_higher_up_is_refused_at_ping(issuing, client)
     refused = client.get("/ping", environ_base={"SSL_CLIENT_CERT": pem})
     assert refused.status_code == 403
     assert "the certificate of CA policy above it is revoked" in refused.text
+
+
+def test_generated_keys_and_enrollment_links_get_nothing_from_a_ca_that_cannot_sign(
+    app, root_ca, monkeypatch
+):
+    _row, token = enrollment.create_link(common_name="Jane Doe", actor="admin")
+    later = datetime.now(UTC) + timedelta(days=20_000)
+    monkeypatch.setattr(ca_state, "_now", lambda: later)  # the default CA has now expired
+    pending = db.session.query(Certificate).count()
+    with pytest.raises(CAUnusable, match="CA root signs nothing: its certificate has expired"):
+        keygen.generate_bundle(common_name="Jane Doe", profile_name="client",
+                               password="correct horse battery", actor="admin")
+    with pytest.raises(CAUnusable):
+        enrollment.redeem(token, password="correct horse battery")
+    assert enrollment.link_state(enrollment.find_link(token)) == "active"  # not used up
+    assert db.session.query(Certificate).count() == pending
