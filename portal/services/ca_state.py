@@ -2,7 +2,8 @@
 
 The state is read from the database on every use, in one small query over all CAs (each joined
 to its own certificate's row under its parent), so a CA revoked or expired is refused by every
-worker of every host on its next request. Nothing about it is cached.
+worker of every host on its next request. Only each CA's notAfter, which never changes for a
+given certificate, is converted once per process (keyed by the certificate's fingerprint).
 """
 
 from datetime import UTC, datetime

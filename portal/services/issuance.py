@@ -3,10 +3,10 @@
 Issuance is the hot path. The rule stays: the pending row is committed before anything is
 signed, and the signed certificate is committed before it is handed out. Around that rule the
 writes (one INSERT for the row, one for its names, one UPDATE and one audit INSERT) are Core
-statements compiled once and run on a pooled connection's driver cursor (see driver.py), the
-issuing CA's state is read on the driver connection, its signer and URLs come from the
-process cache, and what is handed back is a plain
-value built from what is already known, neither read back nor attached to the session.
+statements compiled once and run on a pooled connection's driver cursor (see driver.py); the
+issuing CA's state (revoked or expired, itself or above it) is read on that connection for
+every certificate, its signer and URLs come from the process cache; and what is handed back is
+a plain value built from what is already known, neither read back nor attached to the session.
 """
 
 from dataclasses import dataclass

@@ -89,7 +89,7 @@ def _admin_token() -> str:
     return tokens.create_token("boss", actor="t")[1]
 
 
-def test_a_revoked_intermediate_and_every_ca_under_it_sign_nothing(issuing):
+def test_a_revoked_intermediate_and_every_ca_under_it_sign_nothing(issuing, client):
     _issue("issuing")  # signs while healthy, and its issuer is now in the process cache
     _issue("policy")
     crl.publish(issuing, actor="test")
@@ -111,6 +111,8 @@ def test_a_revoked_intermediate_and_every_ca_under_it_sign_nothing(issuing):
     with pytest.raises(CAUnusable):  # its CRL is not re-signed as if all were well
         crl.publish(issuing, actor="test")
     assert crl.crl_state("issuing").number == before.number
+    served = client.get("/ca/issuing/crl.der")  # its last CRL, as it was signed
+    assert served.status_code == 200 and served.data == crl.stored_der(before)
     assert db.session.query(Certificate).count() == pending  # nothing written, not even pending
     _issue("root")  # the root, whose CRL lists the intermediate, still signs
     outcomes = {o.ca_name: o for o in crl.refresh(force=True, actor="test")}
