@@ -9,7 +9,7 @@ given certificate, is converted once per process (keyed by the certificate's fin
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from sqlalchemy import and_, select
+from sqlalchemy import Engine, and_, select
 
 from ..errors import CAUnusable, NotFound
 from ..extensions import db
@@ -122,9 +122,9 @@ def ca_states() -> CAStates:
     return CAStates(db.session.execute(STATES))
 
 
-def ca_states_on(connection: DriverConnection) -> CAStates:
-    """Every CA's state, read now on a driver connection (issuance's fast path)."""
-    statement = prepared(STATES, db.engine)
+def ca_states_on(connection: DriverConnection, engine: Engine) -> CAStates:
+    """Every CA's state, read now on a driver connection of `engine` (issuance's fast path)."""
+    statement = prepared(STATES, engine)
     try:
         rows = statement.all(connection.cursor, _NO_VALUES)
     finally:

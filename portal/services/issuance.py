@@ -101,14 +101,19 @@ def validity_days(profile: Profile, days: int | None) -> int:
     return min(days or default, config["PORTAL_MAX_DAYS"])
 
 
-def get_issuer(ca_name: str | None, *, connection: DriverConnection | None = None) -> Issuer:
+def get_issuer(
+    ca_name: str | None, *, connection: DriverConnection | None = None, engine: Engine | None = None
+) -> Issuer:
     """The CA named `ca_name` (or the default CA), ready to sign; CAUnusable when it may not.
 
     Which CA that is, and whether it or any CA above it is revoked or expired, is read from
-    the database on every call (on `connection` when given); only what signing needs (the
-    decrypted key, the URLs) is kept per process, keyed by the CA's id and fingerprint.
+    the database on every call (on `connection`, of `engine`, when given); only what signing
+    needs (the decrypted key, the URLs) is kept per process, keyed by CA id and fingerprint.
     """
-    states = ca_state.ca_states_on(connection) if connection else ca_state.ca_states()
+    if connection is not None:
+        states = ca_state.ca_states_on(connection, engine or db.engine)
+    else:
+        states = ca_state.ca_states()
     state = states.find(ca_name).check()
     issuers = cache.table("issuance.issuers")
     key = (state.id, state.fingerprint_sha256)
@@ -159,7 +164,7 @@ def issue_for_key(
     with DriverConnection(engine) as connection:
         # Fails before anything is written when the CA is revoked or expired (it, or one above
         # it, read now) or its key is unusable.
-        issuer = get_issuer(ca_name, connection=connection)
+        issuer = get_issuer(ca_name, connection=connection, engine=engine)
         if db.session.registry.has() and db.session().in_transaction():
             # Whatever the caller's session holds is committed first, as the pending row's
             # commit always did: on SQLite a second connection would otherwise wait on its
