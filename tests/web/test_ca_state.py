@@ -16,6 +16,7 @@ from portal.errors import CAUnusable
 from portal.extensions import db
 from portal.models import STATUS_ISSUED, Certificate, CertificateAuthority
 from portal.services import (
+    backup,
     ca_state,
     cache,
     certificates,
@@ -222,3 +223,19 @@ def test_generated_keys_and_enrollment_links_get_nothing_from_a_ca_that_cannot_s
         enrollment.redeem(token, password="correct horse battery")
     assert enrollment.link_state(enrollment.find_link(token)) == "active"  # not used up
     assert db.session.query(Certificate).count() == pending
+
+
+def test_a_restore_empties_the_process_cache_and_rewrites_the_client_ca_bundle(
+    app, root_ca, instance, tmp_path
+):
+    _issue("root")
+    copy = tmp_path / "portal.backup"
+    backup.backup(str(copy))
+    bundle = instance / "client-ca.pem"
+    bundle.unlink()
+    assert cache.table("issuance.issuers")
+    backup.restore(str(copy), force=True)
+    assert not cache.table("issuance.issuers")
+    assert x509.load_pem_x509_certificates(bundle.read_bytes())[0].subject.rfc4514_string() == (
+        "CN=root")
+    _issue("root")
