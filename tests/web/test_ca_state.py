@@ -30,6 +30,7 @@ from portal.services import (
 from portal.services.authorities import create_ca, get_signer, urls_for
 from portal.services.secrets import ca_secret
 from tests.pki import make_csr
+from tests.web.conftest import csrf_token
 
 
 def _record_ca(parent: CertificateAuthority, name: str, *, now: datetime, days: int,
@@ -239,3 +240,17 @@ def test_a_restore_empties_the_process_cache_and_rewrites_the_client_ca_bundle(
     assert x509.load_pem_x509_certificates(bundle.read_bytes())[0].subject.rfc4514_string() == (
         "CN=root")
     _issue("root")
+
+
+def test_the_issue_page_refuses_a_revoked_ca_with_the_reason_on_the_form(issuing, admin_web):
+    certificates.revoke_certificate(issuing.serial, reason="cACompromise", actor="test")
+    pending = db.session.query(Certificate).count()
+    csr = make_csr("www.example.com", sans=[x509.DNSName("www.example.com")]).decode()
+    response = admin_web.post("/issue", data={
+        "csr": csr, "profile": "server", "ca": "issuing", "step": "sign",
+        "csrf_token": csrf_token(admin_web, "/issue"),
+    })
+    assert response.status_code == 409
+    assert "CA issuing signs nothing: its certificate is revoked" in response.get_data(
+        as_text=True)
+    assert db.session.query(Certificate).count() == pending
