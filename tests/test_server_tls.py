@@ -1,13 +1,16 @@
 import os
 import ssl
 import stat
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 from cryptography import x509
 
+from portal.ca.serials import serial_to_hex
 from portal.serve.tls import TLSContextCache
+from portal.services import ca_state, certificates
+from portal.services.authorities import create_ca
 from portal.services.server_tls import (
     _current,
     ensure_server_certificate,
@@ -70,3 +73,44 @@ def test_tls_context_is_built_once_per_worker_and_again_when_files_change(root_c
     ensure_server_certificate(force=True)
     os.utime(files.certificate, ns=(0, os.stat(files.certificate).st_mtime_ns + 10**9))
     assert cache(conf, None) is not first
+
+
+def test_a_revoked_server_certificate_is_reported_and_replaced(app, root_ca):
+    client = app.test_client()
+    ensure_server_certificate()
+    revoked = _current(server_files().certificate)
+    assert client.get("/healthz").json["server_certificate"]["serial"] == serial_to_hex(
+        revoked.serial_number)
+    assert client.get("/healthz").status_code == 200
+    serial = serial_to_hex(revoked.serial_number)
+    certificates.revoke_certificate(serial, reason="keyCompromise", actor="admin")
+
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert f"server certificate {serial} is revoked" in health.json["problems"]
+    assert renewal_due(revoked)  # although it is fresh
+    assert ensure_server_certificate() is True  # at start, every 6 h, and in `portal init`
+    renewed = _current(server_files().certificate)
+    assert renewed.serial_number != revoked.serial_number
+    assert client.get("/healthz").status_code == 200
+
+
+def test_a_server_certificate_from_a_ca_that_cannot_sign_comes_from_one_that_can(
+    app, monkeypatch
+):
+    create_ca("short", key_type="ec-p256", days=1, actor="test")  # the default CA
+    ensure_server_certificate()
+    assert _current(server_files().certificate).issuer.rfc4514_string() == "CN=short"
+    later = datetime.now(UTC) + timedelta(days=2)
+    monkeypatch.setattr(ca_state, "_now", lambda: later)  # the default CA has now expired
+
+    client = app.test_client()
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert any("is from CA short, which signs nothing: its certificate has expired" in problem
+               for problem in health.json["problems"])
+    assert ensure_server_certificate() is False  # no CA can sign: the current one is kept
+
+    create_ca("long", key_type="ec-p256", actor="test")
+    assert ensure_server_certificate() is True
+    assert _current(server_files().certificate).issuer.rfc4514_string() == "CN=long"

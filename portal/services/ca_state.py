@@ -2,17 +2,19 @@
 
 The state is read from the database on every use, in one small query over all CAs (each joined
 to its own certificate's row under its parent), so a CA revoked or expired is refused by every
-worker of every host on its next request. Nothing about it is cached.
+worker of every host on its next request. Only each CA's notAfter, which never changes for a
+given certificate, is converted once per process (keyed by the certificate's fingerprint).
 """
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import Engine, and_, select
 
 from ..errors import CAUnusable, NotFound
 from ..extensions import db
 from ..models import STATUS_REVOKED, Certificate, CertificateAuthority
+from . import cache
 from .driver import DriverConnection, prepared
 
 _ca = CertificateAuthority.__table__
@@ -20,8 +22,7 @@ _cert = Certificate.__table__
 
 STATES = select(
     _ca.c.id, _ca.c.name, _ca.c.parent_id, _ca.c.is_default, _ca.c.fingerprint_sha256,
-    (_ca.c.not_after <= bindparam("now")).label("expired"),
-    _cert.c.status, _cert.c.revocation_reason,
+    _ca.c.not_after, _cert.c.status, _cert.c.revocation_reason,
 ).select_from(_ca.outerjoin(
     _cert, and_(_cert.c.ca_id == _ca.c.parent_id, _cert.c.serial == _ca.c.serial)
 ))
@@ -29,8 +30,7 @@ STATES = select(
 STATES_WITH_CERTIFICATES = STATES.add_columns(_ca.c.certificate_der)
 
 
-@dataclass(frozen=True, slots=True)
-class CAState:
+class CAState(NamedTuple):
     """A CA as signing and client authentication see it; `problem` says why it may not sign."""
 
     id: int
@@ -52,70 +52,87 @@ class CAState:
         return self
 
 
-def _own_problem(row) -> str | None:
-    if row.status == STATUS_REVOKED:
-        reason = f" ({row.revocation_reason})" if row.revocation_reason else ""
-        return f"is revoked{reason}"
-    if row.expired:
-        return "has expired"
-    return None
+class CAStates:
+    """The STATES rows of one read; each CA's state is worked out when asked for."""
 
+    __slots__ = ("_rows", "_now", "_expiries")
 
-def states_from_rows(rows) -> dict[int, CAState]:
-    """Each CA's state from STATES rows: its own problem first, else the nearest one above it."""
-    rows = list(rows)
-    by_id = {row.id: row for row in rows}
-    own = {row.id: _own_problem(row) for row in rows}
-    states = {}
-    for row in rows:
-        problem = f"its certificate {own[row.id]}" if own[row.id] else None
-        seen = {row.id}
-        parent_id = row.parent_id
-        while problem is None and parent_id in by_id and parent_id not in seen:
+    def __init__(self, rows, now: datetime | None = None):
+        self._rows = {row[0]: row for row in rows}
+        self._now = now or _now()
+        self._expiries = cache.table("ca_state.not_after")
+
+    def _own_problem(self, row) -> str | None:
+        _id, _name, _parent, _default, fingerprint, not_after, status, reason = row[:8]
+        if status == STATUS_REVOKED:
+            return f"is revoked ({reason})" if reason else "is revoked"
+        if self._now >= self._not_after(fingerprint, not_after):
+            return "has expired"
+        return None
+
+    def _not_after(self, fingerprint: str, stored) -> datetime:
+        """A CA's notAfter as aware UTC, converted once per process (it never changes)."""
+        found = self._expiries.get(fingerprint)
+        if found is None:
+            if isinstance(stored, str):  # SQLite through the driver hands back text
+                stored = datetime.fromisoformat(stored)
+            found = self._expiries[fingerprint] = (
+                stored.replace(tzinfo=UTC) if stored.tzinfo is None else stored.astimezone(UTC)
+            )
+        return found
+
+    def _state(self, row) -> CAState:
+        own = self._own_problem(row)
+        problem = f"its certificate {own}" if own else None
+        seen = {row[0]}
+        parent_id = row[2]
+        while problem is None and parent_id in self._rows and parent_id not in seen:
             seen.add(parent_id)
-            if own[parent_id]:
-                problem = f"the certificate of CA {by_id[parent_id].name} above it {own[parent_id]}"
-            parent_id = by_id[parent_id].parent_id
-        states[row.id] = CAState(row.id, row.name, row.parent_id, bool(row.is_default),
-                                 row.fingerprint_sha256, problem)
-    return states
+            parent = self._rows[parent_id]
+            own = self._own_problem(parent)
+            if own:
+                problem = f"the certificate of CA {parent[1]} above it {own}"
+            parent_id = parent[2]
+        return CAState(row[0], row[1], row[2], bool(row[3]), row[4], problem)
+
+    def __getitem__(self, ca_id: int) -> CAState:
+        """The state of the CA with this id (KeyError when there is none)."""
+        return self._state(self._rows[ca_id])
+
+    def values(self) -> list[CAState]:
+        """Every CA's state."""
+        return [self._state(row) for row in self._rows.values()]
+
+    def find(self, name: str | None) -> CAState:
+        """The CA named `name` (the default CA when None), as `authorities.get_ca` finds it."""
+        for row in self._rows.values():
+            if (row[1] == name) if name else row[3]:
+                return self._state(row)
+        if name:
+            raise NotFound(f"no CA named {name!r}", field="ca")
+        raise NotFound("there is no CA yet: run `portal init` or `portal ca create`", field="ca")
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def ca_states() -> dict[int, CAState]:
+def ca_states() -> CAStates:
     """Every CA's state, read now through the session."""
-    return states_from_rows(db.session.execute(STATES, {"now": _now()}))
+    return CAStates(db.session.execute(STATES))
 
 
-def ca_states_on(connection: DriverConnection) -> dict[int, CAState]:
-    """Every CA's state, read now on a driver connection (issuance's fast path)."""
-    statement = prepared(STATES, db.engine)
+def ca_states_on(connection: DriverConnection, engine: Engine) -> CAStates:
+    """Every CA's state, read now on a driver connection of `engine` (issuance's fast path)."""
+    statement = prepared(STATES, engine)
     try:
-        rows = statement.all(connection.cursor, {"now": _now()})
+        rows = statement.all(connection.cursor, _NO_VALUES)
     finally:
         connection.rollback()  # hold no snapshot: the writes that follow start afresh
-    keys = ("id", "name", "parent_id", "is_default", "fingerprint_sha256", "expired", "status",
-            "revocation_reason")
-    return states_from_rows(_Row(zip(keys, row, strict=True)) for row in rows)
+    return CAStates(rows)
 
 
-class _Row(dict):
-    """A driver row with attribute access, as states_from_rows reads rows."""
-
-    __getattr__ = dict.__getitem__
-
-
-def find_state(states: dict[int, CAState], name: str | None) -> CAState:
-    """The CA named `name` (the default CA when None), as `authorities.get_ca` finds it."""
-    for state in states.values():
-        if (state.name == name) if name else state.is_default:
-            return state
-    if name:
-        raise NotFound(f"no CA named {name!r}", field="ca")
-    raise NotFound("there is no CA yet: run `portal init` or `portal ca create`", field="ca")
+_NO_VALUES: dict = {}
 
 
 def state_of(ca_id: int) -> CAState:

@@ -22,7 +22,7 @@ from ..extensions import db
 from ..models import STATUS_ISSUED, STATUS_REVOKED, Certificate
 from ..proxies import is_trusted
 from . import ca_state, cache
-from .ca_state import CAState
+from .ca_state import CAStates
 
 
 @dataclass(frozen=True)
@@ -35,13 +35,13 @@ class ClientIdentity:
     not_after: datetime
 
 
-def _authorities() -> tuple[dict[x509.Certificate, int], dict[int, CAState]]:
+def _authorities() -> tuple[dict[x509.Certificate, int], CAStates]:
     """The CA certificates (parsed once per process) with their ids, and each CA's state now.
 
     One query: the CA rows, each joined to its own certificate's row under its parent.
     """
     parsed_by_fingerprint = cache.table("client_auth.ca_certificates")
-    rows = db.session.execute(ca_state.STATES_WITH_CERTIFICATES, {"now": datetime.now(UTC)}).all()
+    rows = db.session.execute(ca_state.STATES_WITH_CERTIFICATES).all()
     result = {}
     for row in rows:
         parsed = parsed_by_fingerprint.get(row.fingerprint_sha256)
@@ -50,7 +50,7 @@ def _authorities() -> tuple[dict[x509.Certificate, int], dict[int, CAState]]:
                 x509.load_der_x509_certificate(row.certificate_der)
             )
         result[parsed] = row.id
-    return result, ca_state.states_from_rows(rows)
+    return result, CAStates(rows)
 
 
 def _recorded(certificate: x509.Certificate) -> tuple[x509.Certificate, str, str]:

@@ -3,10 +3,10 @@
 Issuance is the hot path. The rule stays: the pending row is committed before anything is
 signed, and the signed certificate is committed before it is handed out. Around that rule the
 writes (one INSERT for the row, one for its names, one UPDATE and one audit INSERT) are Core
-statements compiled once and run on a pooled connection's driver cursor (see driver.py), the
-issuing CA's state is read on the driver connection, its signer and URLs come from the
-process cache, and what is handed back is a plain
-value built from what is already known, neither read back nor attached to the session.
+statements compiled once and run on a pooled connection's driver cursor (see driver.py); the
+issuing CA's state (revoked or expired, itself or above it) is read on that connection for
+every certificate, its signer and URLs come from the process cache; and what is handed back is
+a plain value built from what is already known, neither read back nor attached to the session.
 """
 
 from dataclasses import dataclass
@@ -102,15 +102,20 @@ def validity_days(profile: Profile, days: int | None) -> int:
     return min(days or default, config["PORTAL_MAX_DAYS"])
 
 
-def get_issuer(ca_name: str | None, *, connection: DriverConnection | None = None) -> Issuer:
+def get_issuer(
+    ca_name: str | None, *, connection: DriverConnection | None = None, engine: Engine | None = None
+) -> Issuer:
     """The CA named `ca_name` (or the default CA), ready to sign; CAUnusable when it may not.
 
     Which CA that is, and whether it or any CA above it is revoked or expired, is read from
-    the database on every call (on `connection` when given); only what signing needs (the
-    decrypted key, the URLs) is kept per process, keyed by the CA's id and fingerprint.
+    the database on every call (on `connection`, of `engine`, when given); only what signing
+    needs (the decrypted key, the URLs) is kept per process, keyed by CA id and fingerprint.
     """
-    states = ca_state.ca_states_on(connection) if connection else ca_state.ca_states()
-    state = ca_state.find_state(states, ca_name).check()
+    if connection is not None:
+        states = ca_state.ca_states_on(connection, engine or db.engine)
+    else:
+        states = ca_state.ca_states()
+    state = states.find(ca_name).check()
     issuers = cache.table("issuance.issuers")
     key = (state.id, state.fingerprint_sha256)
     issuer = issuers.get(key)
@@ -165,7 +170,7 @@ def issue_for_key(
     with DriverConnection(engine) as connection:
         # Fails before anything is written when the CA is revoked or expired (it, or one above
         # it, read now) or its key is unusable.
-        issuer = get_issuer(ca_name, connection=connection)
+        issuer = get_issuer(ca_name, connection=connection, engine=engine)
         if db.session.registry.has() and db.session().in_transaction():
             # Whatever the caller's session holds is committed first, as the pending row's
             # commit always did: on SQLite a second connection would otherwise wait on its

@@ -20,7 +20,7 @@ from ..errors import CAUnusable, InvalidInput
 from ..extensions import db
 from ..models import STATUS_REVOKED, Certificate
 from .authorities import chain_of, get_ca, list_cas
-from .ca_state import CAState, ca_states, find_state
+from .ca_state import CAState, ca_states
 from .certificates import load_x509
 from .client_ca_bundle import write_atomically, write_client_ca_bundle
 from .issuance import issue_for_key
@@ -104,7 +104,8 @@ def server_certificate_problem(
     if status == STATUS_REVOKED:
         return f"server certificate {serial} is revoked"
     if not state.usable:
-        return f"server certificate {serial} is from CA {state.name}, which {state.problem}"
+        return (f"server certificate {serial} is from CA {state.name}, which signs nothing: "
+                f"{state.problem}")
     if now >= certificate.not_valid_after_utc:
         return f"server certificate {serial} has expired"
     return None
@@ -133,7 +134,7 @@ def issuing_ca_name() -> str:
     for state in states:
         if state.usable:
             return state.name
-    return find_state(ca_states(), None).check().name
+    return ca_states().find(None).check().name
 
 
 def ensure_server_certificate(*, force: bool = False) -> bool:

@@ -15,10 +15,22 @@ from portal.ca.signer import build_certificate, fingerprint_sha256
 from portal.errors import CAUnusable
 from portal.extensions import db
 from portal.models import STATUS_ISSUED, Certificate, CertificateAuthority
-from portal.services import cache, certificates, crl, issuance, tokens, users
+from portal.services import (
+    backup,
+    ca_state,
+    cache,
+    certificates,
+    crl,
+    enrollment,
+    issuance,
+    keygen,
+    tokens,
+    users,
+)
 from portal.services.authorities import create_ca, get_signer, urls_for
 from portal.services.secrets import ca_secret
 from tests.pki import make_csr
+from tests.web.conftest import csrf_token
 
 
 def _record_ca(parent: CertificateAuthority, name: str, *, now: datetime, days: int,
@@ -79,7 +91,7 @@ def _admin_token() -> str:
     return tokens.create_token("boss", actor="t")[1]
 
 
-def test_a_revoked_intermediate_and_every_ca_under_it_sign_nothing(issuing):
+def test_a_revoked_intermediate_and_every_ca_under_it_sign_nothing(issuing, client):
     _issue("issuing")  # signs while healthy, and its issuer is now in the process cache
     _issue("policy")
     crl.publish(issuing, actor="test")
@@ -101,6 +113,8 @@ def test_a_revoked_intermediate_and_every_ca_under_it_sign_nothing(issuing):
     with pytest.raises(CAUnusable):  # its CRL is not re-signed as if all were well
         crl.publish(issuing, actor="test")
     assert crl.crl_state("issuing").number == before.number
+    served = client.get("/ca/issuing/crl.der")  # its last CRL, as it was signed
+    assert served.status_code == 200 and served.data == crl.stored_der(before)
     assert db.session.query(Certificate).count() == pending  # nothing written, not even pending
     _issue("root")  # the root, whose CRL lists the intermediate, still signs
     outcomes = {o.ca_name: o for o in crl.refresh(force=True, actor="test")}
@@ -194,3 +208,49 @@ def test_a_leaf_under_a_revoked_ca_higher_up_is_refused_at_ping(issuing, client)
     refused = client.get("/ping", environ_base={"SSL_CLIENT_CERT": pem})
     assert refused.status_code == 403
     assert "the certificate of CA policy above it is revoked" in refused.text
+
+
+def test_generated_keys_and_enrollment_links_get_nothing_from_a_ca_that_cannot_sign(
+    app, root_ca, monkeypatch
+):
+    _row, token = enrollment.create_link(common_name="Jane Doe", actor="admin")
+    later = datetime.now(UTC) + timedelta(days=20_000)
+    monkeypatch.setattr(ca_state, "_now", lambda: later)  # the default CA has now expired
+    pending = db.session.query(Certificate).count()
+    with pytest.raises(CAUnusable, match="CA root signs nothing: its certificate has expired"):
+        keygen.generate_bundle(common_name="Jane Doe", profile_name="client",
+                               password="correct horse battery", actor="admin")
+    with pytest.raises(CAUnusable):
+        enrollment.redeem(token, password="correct horse battery")
+    assert enrollment.link_state(enrollment.find_link(token)) == "active"  # not used up
+    assert db.session.query(Certificate).count() == pending
+
+
+def test_a_restore_empties_the_process_cache_and_rewrites_the_client_ca_bundle(
+    app, root_ca, instance, tmp_path
+):
+    _issue("root")
+    copy = tmp_path / "portal.backup"
+    backup.backup(str(copy))
+    bundle = instance / "client-ca.pem"
+    bundle.unlink()
+    assert cache.table("issuance.issuers")
+    backup.restore(str(copy), force=True)
+    assert not cache.table("issuance.issuers")
+    assert x509.load_pem_x509_certificates(bundle.read_bytes())[0].subject.rfc4514_string() == (
+        "CN=root")
+    _issue("root")
+
+
+def test_the_issue_page_refuses_a_revoked_ca_with_the_reason_on_the_form(issuing, admin_web):
+    certificates.revoke_certificate(issuing.serial, reason="cACompromise", actor="test")
+    pending = db.session.query(Certificate).count()
+    csr = make_csr("www.example.com", sans=[x509.DNSName("www.example.com")]).decode()
+    response = admin_web.post("/issue", data={
+        "csr": csr, "profile": "server", "ca": "issuing", "step": "sign",
+        "csrf_token": csrf_token(admin_web, "/issue"),
+    })
+    assert response.status_code == 409
+    assert "CA issuing signs nothing: its certificate is revoked" in response.get_data(
+        as_text=True)
+    assert db.session.query(Certificate).count() == pending
