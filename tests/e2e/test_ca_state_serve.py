@@ -132,6 +132,10 @@ def test_a_revoked_intermediate_is_refused_by_every_worker_on_the_next_request(p
     assert "issuing\t" in listing and "CANNOT SIGN" not in listing
     leaves = {name: leaf_of(portal, name, "issuing") for name in ("alice", "bob")}
     forwarded = {"X-SSL-Client-Cert": quote(leaves["bob"][0].read_text())}
+    # The header is believed only from a proxy that presents its own proxy certificate, which
+    # `portal webserver-config` issues into the instance folder.
+    run_portal("webserver-config", "nginx", env=portal.env, check=True)
+    proxy = (portal.instance / "proxy-client.crt", portal.instance / "proxy-client.key")
     token = portal.admin_token()
     auth = {"Authorization": f"Bearer {token}"}
     csr = (portal.folder / "alice.csr").read_text()
@@ -139,7 +143,7 @@ def test_a_revoked_intermediate_is_refused_by_every_worker_on_the_next_request(p
     # Every worker has answered (and cached whatever it caches) before the revocation.
     for leaf in leaves.values():
         assert len(portal.ping_until_every_worker_answered(pong, cert=leaf)) == WORKERS
-    assert len(portal.ping_until_every_worker_answered(pong, headers=forwarded)) == WORKERS
+    assert len(portal.ping_until_every_worker_answered(pong, headers=forwarded, cert=proxy)) == WORKERS
     status, text, _ = portal.request("POST", "/api/v1/certificates", headers=auth,
                                      body={"csr": csr, "profile": "client", "ca": "issuing"})
     assert status == 201, text
@@ -157,7 +161,7 @@ def test_a_revoked_intermediate_is_refused_by_every_worker_on_the_next_request(p
     # From now on, every request is refused, and each worker has been seen refusing.
     for leaf in leaves.values():
         assert len(portal.ping_until_every_worker_answered(refused, cert=leaf)) == WORKERS
-    assert len(portal.ping_until_every_worker_answered(refused, headers=forwarded)) == WORKERS
+    assert len(portal.ping_until_every_worker_answered(refused, headers=forwarded, cert=proxy)) == WORKERS
 
     for _worker in range(WORKERS * 2):
         status, text, _ = portal.request("POST", "/api/v1/certificates", headers=auth, body={
