@@ -8,6 +8,7 @@ and every worker's start call it, so an upgrade fails loudly instead of serving 
 
 import inspect
 
+from gunicorn import arbiter
 from gunicorn.http import get_parser
 from gunicorn.sock import ssl_context
 from gunicorn.workers.gthread import TConn, ThreadWorker
@@ -28,6 +29,11 @@ CONNECTION_METHODS = ("init", "close")
 # The HTTP/1 parser's read-back buffer: bytes read on the poller are handed back through it.
 PARSER_ATTRIBUTES = ("unreader",)
 UNREADER_METHODS = ("unread", "take_buffered")
+# gunicorn's info lines while it stops (arbiter.py), which ServeLogger writes at debug level.
+STOP_MESSAGES = frozenset({"Handling signal: %s", "Worker exiting (pid: %s)",
+                           "Shutting down: %s", "Worker (pid:%s) was sent %s!",
+                           "Quick shutdown requested"})
+STOP_SIGNALS = frozenset({("term",), ("int",), ("quit",)})
 # Settings read by the worker.
 SETTINGS = ("is_ssl", "suppress_ragged_eofs", "keepalive")
 
@@ -51,6 +57,9 @@ def missing(worker=None, connection=None) -> list[str]:
              for name in HANDS_OFF_THROUGH_ENQUEUE_REQ
              if callable(getattr(ThreadWorker, name, None))
              and "self.enqueue_req(" not in inspect.getsource(getattr(ThreadWorker, name))]
+    arbiter_source = inspect.getsource(arbiter)
+    gone += [f"the arbiter's log line {message!r}" for message in sorted(STOP_MESSAGES)
+             if f'"{message}"' not in arbiter_source]
     if not callable(ssl_context) or not callable(get_parser):
         gone.append("gunicorn.sock.ssl_context or gunicorn.http.get_parser")
     if worker is not None:

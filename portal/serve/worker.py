@@ -11,6 +11,7 @@ thread gets only a connection whose request head is complete, and reads its body
 
 import errno
 import selectors
+import ssl
 import time
 from functools import partial
 
@@ -88,7 +89,7 @@ class PollingThreadWorker(ThreadWorker):
         """Advance a connection's handshake and head now; wait on the poller for the rest."""
         try:
             complete = reader.advance()
-        except EOFError:
+        except (EOFError, ssl.SSLEOFError):
             self._drop(reader, "closed by the client", quiet=True)
             return
         except (OSError, ValueError) as exc:
