@@ -18,6 +18,12 @@ from werkzeug.exceptions import RequestTimeout
 CLIENT_IO_TIMEOUT = 30
 # The most a request head may be; a longer one is answered 431 and closed.
 MAX_HEAD_BYTES = 64 * 1024
+# Lingering close (nginx's lingering_time and lingering_timeout): after answering a request
+# whose body it did not read, the server reads and discards for this long at most, and until
+# the client is silent this long, so that the client finishes sending and reads the answer.
+LINGER_SECONDS = 30.0
+LINGER_IDLE_SECONDS = 5.0
+LINGER_MAX_BYTES = 64 * 1024 * 1024
 TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
              b"Content-Type: text/plain\r\nContent-Length: 33\r\n\r\n"
              b"The request head is over 64 KiB.\n")
@@ -199,6 +205,38 @@ class HeadReader:
         if self.handshaking:
             return "TLS handshake"
         return f"request head ({len(self.buffer)} bytes received)"
+
+
+@dataclass(eq=False)
+class Lingering:
+    """A connection being closed: its answer is sent, what the client still sends is dropped."""
+
+    sock: socket.socket
+    address: tuple
+    until: float
+    idle_until: float
+    discarded: int = 0
+
+    def discard(self) -> bool:
+        """Read and drop what has arrived; True once the client is done (or over the cap)."""
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):
+                self.idle_until = time.monotonic() + LINGER_IDLE_SECONDS
+                return False
+            except OSError:
+                return True
+            if not data:
+                return True
+            self.discarded += len(data)
+            if self.discarded > LINGER_MAX_BYTES:
+                return True
+
+    @property
+    def deadline(self) -> float:
+        """When to close it even if the client still sends."""
+        return min(self.until, self.idle_until)
 
 
 def peer(address) -> str:
