@@ -173,6 +173,8 @@ class HeadReader:
             if not self._step(self.sock.do_handshake):
                 return False
             self.handshaking = False
+        if self.buffer and (head_complete(self.buffer, 0) or self.too_large):
+            return True  # a kept-alive client's next request, read ahead with the last one
         while True:
             chunk = self._step(self.sock.recv, 65536)
             if chunk is None:

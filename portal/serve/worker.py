@@ -104,24 +104,38 @@ class PollingThreadWorker(ThreadWorker):
 
     def _read_head(self, reader: HeadReader) -> None:
         """Advance a connection's handshake and head now; wait on the poller for the rest."""
-        try:
-            complete = reader.advance()
-        except (EOFError, ssl.SSLEOFError):
-            self._drop(reader, "closed by the client", quiet=True)
-            return
-        except (OSError, ValueError) as exc:
-            self._drop(reader, _failure(reader, exc), quiet=_is_disconnect(exc))
-            return
-        if complete:
-            self._start(reader)
-            return
-        events = selectors.EVENT_WRITE if reader.wants_write else selectors.EVENT_READ
-        self.poller.register(reader.sock, events, partial(self._on_ready, reader))
-        self.reading[reader] = None
+        if self._advance(reader):
+            self.poller.register(reader.sock, _events(reader), partial(self._on_ready, reader))
+            self.reading[reader] = None
 
     def _on_ready(self, reader: HeadReader, _fileobj) -> None:
-        self._unwatch(reader)
-        self._read_head(reader)
+        """More of a waiting connection's handshake or head: it keeps its place and deadline."""
+        events = _events(reader)
+        if not self._advance(reader, watched=True):
+            return
+        if _events(reader) != events:
+            self.poller.modify(reader.sock, _events(reader), partial(self._on_ready, reader))
+
+    def _advance(self, reader: HeadReader, *, watched: bool = False) -> bool:
+        """Do what can be done without blocking; whether the connection must wait for more.
+
+        A connection done with (its head complete, or the client gone) leaves the poller
+        first if `watched`.
+        """
+        try:
+            if not reader.advance():
+                return True
+        except (EOFError, ssl.SSLEOFError):
+            outcome = partial(self._drop, reader, "closed by the client", quiet=True)
+        except (OSError, ValueError) as exc:
+            outcome = partial(self._drop, reader, _failure(reader, exc),
+                              quiet=_is_disconnect(exc))
+        else:
+            outcome = partial(self._start, reader)
+        if watched:
+            self._unwatch(reader)
+        outcome()
+        return False
 
     def _unwatch(self, reader: HeadReader) -> None:
         self.reading.pop(reader, None)
@@ -137,7 +151,9 @@ class PollingThreadWorker(ThreadWorker):
                 reader.sock.send(TOO_LARGE)
             except OSError:
                 pass
-            self._drop(reader, "request head over 64 KiB: 431")
+            self.log.warning("portal: closed the connection from %s: request head over 64 KiB "
+                             "(431)", peer(reader.address))
+            self._linger(reader.sock, reader.address)
             return
         conn = reader.conn
         if conn is None:
@@ -200,6 +216,10 @@ class PollingThreadWorker(ThreadWorker):
             pass
         log = self.log.debug if quiet else self.log.warning
         log("portal: closed the connection from %s: %s", peer(reader.address), why)
+
+
+def _events(reader: HeadReader) -> int:
+    return selectors.EVENT_WRITE if reader.wants_write else selectors.EVENT_READ
 
 
 def _failure(reader: HeadReader, exc: Exception) -> str:
