@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from werkzeug.exceptions import RequestTimeout
 
+from .gunicorn_internals import SOCKET_KEY, close_if_body_unread
+
 # How long one blocking read or write may wait once a thread has the connection.
 CLIENT_IO_TIMEOUT = 30
 # The most a request head may be; a longer one is answered 431 and closed.
@@ -103,7 +105,8 @@ class AnswerLateBodies:
     """WSGI wrapper: a request whose body missed its deadline is answered 408.
 
     The app sees the read fail (werkzeug makes that a 400 "client disconnected"); whatever
-    it answered, the client is told what happened, and the connection closes after it.
+    it answered, the client is told what happened, and the connection closes after it. An
+    answer given before the body was read to its end closes the connection too.
     """
 
     BODY = b"The request body did not arrive in time.\n"
@@ -113,10 +116,11 @@ class AnswerLateBodies:
 
     def __call__(self, environ, start_response):
         """Run the app; replace its answer with 408 if the body came too late."""
-        sock = environ.get("gunicorn.socket")
+        sock = environ.get(SOCKET_KEY)
         replaced = []
 
         def respond(status, headers, exc_info=None):
+            close_if_body_unread(start_response)
             if not getattr(sock, "late", False):
                 return start_response(status, headers, exc_info)
             replaced.append(status)

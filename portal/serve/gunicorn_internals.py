@@ -10,11 +10,13 @@ import inspect
 
 from gunicorn import arbiter
 from gunicorn.http import get_parser
+from gunicorn.http.body import ChunkedReader, EOFReader, LengthReader
+from gunicorn.http.wsgi import Response
 from gunicorn.sock import ssl_context
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-__all__ = ["TConn", "ThreadWorker", "check", "get_parser", "missing", "ssl_context",
-           "take_buffered"]
+__all__ = ["TConn", "ThreadWorker", "check", "close_if_body_unread", "get_parser", "missing",
+           "ssl_context", "take_buffered"]
 
 # Methods of ThreadWorker that the portal's worker overrides or calls. Every path that gives
 # a connection to a thread must go through enqueue_req(), which the worker overrides.
@@ -38,6 +40,30 @@ STOP_SIGNALS = frozenset({("term",), ("int",), ("quit",)})
 SETTINGS = ("is_ssl", "suppress_ragged_eofs", "keepalive")
 
 
+# The environ key under which gunicorn passes the client's socket to the app.
+SOCKET_KEY = "gunicorn.socket"
+
+
+def close_if_body_unread(start_response) -> None:
+    """Make gunicorn answer "Connection: close" if the request body was not read to its end.
+
+    gunicorn's WSGI start_response is a method of its Response, which knows the request; an
+    answer sent before the body was read (a 413, typically) must not promise keep-alive, or
+    the client reuses a connection the server is about to close.
+    """
+    response = getattr(start_response, "__self__", None)
+    if not isinstance(response, Response):
+        return
+    reader = getattr(getattr(response.req, "body", None), "reader", None)
+    unread = (
+        (isinstance(reader, LengthReader) and reader.length > 0)
+        or (isinstance(reader, ChunkedReader) and reader.parser is not None)
+        or (isinstance(reader, EOFReader) and not reader.finished)
+    )
+    if unread:
+        response.force_close()
+
+
 def take_buffered(conn) -> bytes:
     """The bytes a kept-alive connection's parser read ahead (the next request's start)."""
     parser = conn.parser
@@ -57,6 +83,12 @@ def missing(worker=None, connection=None) -> list[str]:
              for name in HANDS_OFF_THROUGH_ENQUEUE_REQ
              if callable(getattr(ThreadWorker, name, None))
              and "self.enqueue_req(" not in inspect.getsource(getattr(ThreadWorker, name))]
+    gone += [f"{cls.__name__}.{name}" for cls, name in (
+        (Response, "force_close"), (Response, "start_response"))
+        if not callable(getattr(cls, name, None))]
+    gone += [f"{cls.__name__}().{name}" for cls, name in (
+        (LengthReader, "length"), (ChunkedReader, "parser"), (EOFReader, "finished"))
+        if name not in inspect.getsource(cls.__init__)]
     arbiter_source = inspect.getsource(arbiter)
     gone += [f"the arbiter's log line {message!r}" for message in sorted(STOP_MESSAGES)
              if f'"{message}"' not in arbiter_source]

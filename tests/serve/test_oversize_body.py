@@ -42,4 +42,7 @@ def test_a_4_mb_post_gets_a_readable_413(server, upload):
                                     headers=server["headers"], verify=server["ca"], timeout=60)
             assert response.status_code == 413, response.text
             assert "larger than" in response.json()["message"]
+            # The body was not read: the server closes, and says so, so that the client
+            # does not send its next request on this connection.
+            assert response.headers["Connection"] == "close"
     assert "Traceback" not in server["running"].output()
