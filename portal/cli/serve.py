@@ -43,7 +43,10 @@ def serve_command(host, port, http_port, workers, threads, header_timeout, body_
     # restore, a migration) and vacuum, and a forked child must never share a connection.
     db.session.remove()
     db.engine.dispose()
-    start_renewal(app)
-    serve(host=host, port=port, http_port=http_port, workers=workers, threads=threads,
-          files=files, announce=lambda line: click.echo(line, err=True),
-          limits=ClientLimits(header_timeout=header_timeout, body_timeout=body_timeout))
+    status = serve(
+        host=host, port=port, http_port=http_port, workers=workers, threads=threads,
+        files=files, announce=lambda line: click.echo(line, err=True),
+        limits=ClientLimits(header_timeout=header_timeout, body_timeout=body_timeout),
+        before_serving=lambda: start_renewal(app),
+    )
+    raise SystemExit(status)

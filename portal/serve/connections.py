@@ -14,10 +14,18 @@ from dataclasses import dataclass, field
 
 from werkzeug.exceptions import RequestTimeout
 
+from .gunicorn_internals import SOCKET_KEY, close_if_body_unread
+
 # How long one blocking read or write may wait once a thread has the connection.
 CLIENT_IO_TIMEOUT = 30
 # The most a request head may be; a longer one is answered 431 and closed.
 MAX_HEAD_BYTES = 64 * 1024
+# Lingering close (nginx's lingering_time and lingering_timeout): after answering a request
+# whose body it did not read, the server reads and discards for this long at most, and until
+# the client is silent this long, so that the client finishes sending and reads the answer.
+LINGER_SECONDS = 30.0
+LINGER_IDLE_SECONDS = 5.0
+LINGER_MAX_BYTES = 64 * 1024 * 1024
 TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
              b"Content-Type: text/plain\r\nContent-Length: 33\r\n\r\n"
              b"The request head is over 64 KiB.\n")
@@ -97,7 +105,8 @@ class AnswerLateBodies:
     """WSGI wrapper: a request whose body missed its deadline is answered 408.
 
     The app sees the read fail (werkzeug makes that a 400 "client disconnected"); whatever
-    it answered, the client is told what happened, and the connection closes after it.
+    it answered, the client is told what happened, and the connection closes after it. An
+    answer given before the body was read to its end closes the connection too.
     """
 
     BODY = b"The request body did not arrive in time.\n"
@@ -107,10 +116,11 @@ class AnswerLateBodies:
 
     def __call__(self, environ, start_response):
         """Run the app; replace its answer with 408 if the body came too late."""
-        sock = environ.get("gunicorn.socket")
+        sock = environ.get(SOCKET_KEY)
         replaced = []
 
         def respond(status, headers, exc_info=None):
+            close_if_body_unread(start_response)
             if not getattr(sock, "late", False):
                 return start_response(status, headers, exc_info)
             replaced.append(status)
@@ -167,6 +177,8 @@ class HeadReader:
             if not self._step(self.sock.do_handshake):
                 return False
             self.handshaking = False
+        if self.buffer and (head_complete(self.buffer, 0) or self.too_large):
+            return True  # a kept-alive client's next request, read ahead with the last one
         while True:
             chunk = self._step(self.sock.recv, 65536)
             if chunk is None:
@@ -199,6 +211,38 @@ class HeadReader:
         if self.handshaking:
             return "TLS handshake"
         return f"request head ({len(self.buffer)} bytes received)"
+
+
+@dataclass(eq=False)
+class Lingering:
+    """A connection being closed: its answer is sent, what the client still sends is dropped."""
+
+    sock: socket.socket
+    address: tuple
+    until: float
+    idle_until: float
+    discarded: int = 0
+
+    def discard(self) -> bool:
+        """Read and drop what has arrived; True once the client is done (or over the cap)."""
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):
+                self.idle_until = time.monotonic() + LINGER_IDLE_SECONDS
+                return False
+            except OSError:
+                return True
+            if not data:
+                return True
+            self.discarded += len(data)
+            if self.discarded > LINGER_MAX_BYTES:
+                return True
+
+    @property
+    def deadline(self) -> float:
+        """When to close it even if the client still sends."""
+        return min(self.until, self.idle_until)
 
 
 def peer(address) -> str:

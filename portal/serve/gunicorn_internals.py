@@ -8,12 +8,15 @@ and every worker's start call it, so an upgrade fails loudly instead of serving 
 
 import inspect
 
+from gunicorn import arbiter
 from gunicorn.http import get_parser
+from gunicorn.http.body import ChunkedReader, EOFReader, LengthReader
+from gunicorn.http.wsgi import Response
 from gunicorn.sock import ssl_context
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-__all__ = ["TConn", "ThreadWorker", "check", "get_parser", "missing", "ssl_context",
-           "take_buffered"]
+__all__ = ["TConn", "ThreadWorker", "check", "close_if_body_unread", "get_parser", "missing",
+           "ssl_context", "take_buffered"]
 
 # Methods of ThreadWorker that the portal's worker overrides or calls. Every path that gives
 # a connection to a thread must go through enqueue_req(), which the worker overrides.
@@ -28,8 +31,37 @@ CONNECTION_METHODS = ("init", "close")
 # The HTTP/1 parser's read-back buffer: bytes read on the poller are handed back through it.
 PARSER_ATTRIBUTES = ("unreader",)
 UNREADER_METHODS = ("unread", "take_buffered")
+# gunicorn's info lines while it stops (arbiter.py), which ServeLogger writes at debug level.
+STOP_MESSAGES = frozenset({"Handling signal: %s", "Worker exiting (pid: %s)",
+                           "Shutting down: %s", "Worker (pid:%s) was sent %s!",
+                           "Quick shutdown requested"})
+STOP_SIGNALS = frozenset({("term",), ("int",), ("quit",)})
 # Settings read by the worker.
 SETTINGS = ("is_ssl", "suppress_ragged_eofs", "keepalive")
+
+
+# The environ key under which gunicorn passes the client's socket to the app.
+SOCKET_KEY = "gunicorn.socket"
+
+
+def close_if_body_unread(start_response) -> None:
+    """Make gunicorn answer "Connection: close" if the request body was not read to its end.
+
+    gunicorn's WSGI start_response is a method of its Response, which knows the request; an
+    answer sent before the body was read (a 413, typically) must not promise keep-alive, or
+    the client reuses a connection the server is about to close.
+    """
+    response = getattr(start_response, "__self__", None)
+    if not isinstance(response, Response):
+        return
+    reader = getattr(getattr(response.req, "body", None), "reader", None)
+    unread = (
+        (isinstance(reader, LengthReader) and reader.length > 0)
+        or (isinstance(reader, ChunkedReader) and reader.parser is not None)
+        or (isinstance(reader, EOFReader) and not reader.finished)
+    )
+    if unread:
+        response.force_close()
 
 
 def take_buffered(conn) -> bytes:
@@ -51,6 +83,15 @@ def missing(worker=None, connection=None) -> list[str]:
              for name in HANDS_OFF_THROUGH_ENQUEUE_REQ
              if callable(getattr(ThreadWorker, name, None))
              and "self.enqueue_req(" not in inspect.getsource(getattr(ThreadWorker, name))]
+    gone += [f"{cls.__name__}.{name}" for cls, name in (
+        (Response, "force_close"), (Response, "start_response"))
+        if not callable(getattr(cls, name, None))]
+    gone += [f"{cls.__name__}().{name}" for cls, name in (
+        (LengthReader, "length"), (ChunkedReader, "parser"), (EOFReader, "finished"))
+        if name not in inspect.getsource(cls.__init__)]
+    arbiter_source = inspect.getsource(arbiter)
+    gone += [f"the arbiter's log line {message!r}" for message in sorted(STOP_MESSAGES)
+             if f'"{message}"' not in arbiter_source]
     if not callable(ssl_context) or not callable(get_parser):
         gone.append("gunicorn.sock.ssl_context or gunicorn.http.get_parser")
     if worker is not None:

@@ -11,19 +11,24 @@ thread gets only a connection whose request head is complete, and reads its body
 
 import errno
 import selectors
+import socket
+import ssl
 import time
 from functools import partial
 
 from .connections import (
+    LINGER_IDLE_SECONDS,
+    LINGER_SECONDS,
     TOO_LARGE,
     ClientLimits,
     HeadReader,
+    Lingering,
     bounded,
     peer,
 )
 from .gunicorn_internals import TConn, ThreadWorker, check, get_parser, ssl_context, take_buffered
 
-# How long a stopping worker lets a connection finish sending its request head.
+# How long a stopping worker lets a connection finish its request head, or its lingering close.
 STOP_LINGER = 2.0
 
 
@@ -35,6 +40,7 @@ class PollingThreadWorker(ThreadWorker):
         check(self)
         self.limits = getattr(self.app, "client_limits", None) or ClientLimits()
         self.reading: dict[HeadReader, None] = {}  # in deadline order: each gets now + limit
+        self.lingering: dict[Lingering, None] = {}
         super().init_process()
 
     def accept(self, listener):
@@ -68,10 +74,22 @@ class PollingThreadWorker(ThreadWorker):
                             buffer=bytearray(take_buffered(conn)))
         self._read_head(reader)
 
+    def finish_request(self, conn, fs):
+        """A connection to close lingers on the poller; the rest is gunicorn's business."""
+        if fs.cancelled() or fs.exception() is not None or fs.result():
+            super().finish_request(conn, fs)
+            return
+        self._linger(conn.sock, conn.client)
+
     def murder_pending(self):
         """Close the connections whose head missed its deadline (soon, once stopping)."""
         super().murder_pending()
         now = time.monotonic()
+        for lingering in list(self.lingering):
+            if not self.alive:
+                lingering.until = min(lingering.until, now + STOP_LINGER)
+            if lingering.deadline <= now:
+                self._end_linger(lingering)
         if not self.alive:
             for reader in self.reading:
                 reader.deadline = min(reader.deadline, now + STOP_LINGER)
@@ -86,24 +104,38 @@ class PollingThreadWorker(ThreadWorker):
 
     def _read_head(self, reader: HeadReader) -> None:
         """Advance a connection's handshake and head now; wait on the poller for the rest."""
-        try:
-            complete = reader.advance()
-        except EOFError:
-            self._drop(reader, "closed by the client", quiet=True)
-            return
-        except (OSError, ValueError) as exc:
-            self._drop(reader, _failure(reader, exc), quiet=_is_disconnect(exc))
-            return
-        if complete:
-            self._start(reader)
-            return
-        events = selectors.EVENT_WRITE if reader.wants_write else selectors.EVENT_READ
-        self.poller.register(reader.sock, events, partial(self._on_ready, reader))
-        self.reading[reader] = None
+        if self._advance(reader):
+            self.poller.register(reader.sock, _events(reader), partial(self._on_ready, reader))
+            self.reading[reader] = None
 
     def _on_ready(self, reader: HeadReader, _fileobj) -> None:
-        self._unwatch(reader)
-        self._read_head(reader)
+        """More of a waiting connection's handshake or head: it keeps its place and deadline."""
+        events = _events(reader)
+        if not self._advance(reader, watched=True):
+            return
+        if _events(reader) != events:
+            self.poller.modify(reader.sock, _events(reader), partial(self._on_ready, reader))
+
+    def _advance(self, reader: HeadReader, *, watched: bool = False) -> bool:
+        """Do what can be done without blocking; whether the connection must wait for more.
+
+        A connection done with (its head complete, or the client gone) leaves the poller
+        first if `watched`.
+        """
+        try:
+            if not reader.advance():
+                return True
+        except (EOFError, ssl.SSLEOFError):
+            outcome = partial(self._drop, reader, "closed by the client", quiet=True)
+        except (OSError, ValueError) as exc:
+            outcome = partial(self._drop, reader, _failure(reader, exc),
+                              quiet=_is_disconnect(exc))
+        else:
+            outcome = partial(self._start, reader)
+        if watched:
+            self._unwatch(reader)
+        outcome()
+        return False
 
     def _unwatch(self, reader: HeadReader) -> None:
         self.reading.pop(reader, None)
@@ -119,7 +151,9 @@ class PollingThreadWorker(ThreadWorker):
                 reader.sock.send(TOO_LARGE)
             except OSError:
                 pass
-            self._drop(reader, "request head over 64 KiB: 431")
+            self.log.warning("portal: closed the connection from %s: request head over 64 KiB "
+                             "(431)", peer(reader.address))
+            self._linger(reader.sock, reader.address)
             return
         conn = reader.conn
         if conn is None:
@@ -130,6 +164,44 @@ class PollingThreadWorker(ThreadWorker):
         conn.sock.deadline = time.monotonic() + self.limits.body_timeout
         conn.sock.on_late = partial(self._log_late_body, reader.address)
         ThreadWorker.enqueue_req(self, conn)
+
+    def _linger(self, sock, address) -> None:
+        """Half-close a connection and drop what the client still sends, then close it.
+
+        Closing a socket with unread bytes makes the kernel send a reset, which can reach
+        the client before it has read the answer (a 413 for a body too large, typically):
+        nginx's lingering close, on the poller rather than in a thread.
+        """
+        now = time.monotonic()
+        lingering = Lingering(sock, address, until=now + LINGER_SECONDS,
+                              idle_until=now + LINGER_IDLE_SECONDS)
+        try:
+            sock.shutdown(socket.SHUT_WR)  # a TLS socket's records are then read raw
+            sock.setblocking(False)
+        except OSError:
+            self._end_linger(lingering)
+            return
+        if lingering.discard():
+            self._end_linger(lingering)
+            return
+        self.lingering[lingering] = None
+        self.poller.register(sock, selectors.EVENT_READ, partial(self._on_linger, lingering))
+
+    def _on_linger(self, lingering: Lingering, _fileobj) -> None:
+        if lingering.discard():
+            self._end_linger(lingering)
+
+    def _end_linger(self, lingering: Lingering) -> None:
+        if self.lingering.pop(lingering, False) is None:
+            try:
+                self.poller.unregister(lingering.sock)
+            except (KeyError, ValueError, OSError):
+                pass
+        self.nr_conns -= 1
+        try:
+            lingering.sock.close()
+        except OSError:
+            pass
 
     def _log_late_body(self, address, _sock) -> None:
         self.log.warning("portal: closed the connection from %s: request body not received "
@@ -144,6 +216,10 @@ class PollingThreadWorker(ThreadWorker):
             pass
         log = self.log.debug if quiet else self.log.warning
         log("portal: closed the connection from %s: %s", peer(reader.address), why)
+
+
+def _events(reader: HeadReader) -> int:
+    return selectors.EVENT_WRITE if reader.wants_write else selectors.EVENT_READ
 
 
 def _failure(reader: HeadReader, exc: Exception) -> str:

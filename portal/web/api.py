@@ -142,6 +142,8 @@ def unknown(anything: str):
 def _json_body(*, required: bool = True) -> dict:
     """The request's JSON object (415 for another content type, 400 for malformed JSON)."""
     raw = request.get_data(cache=False)
+    if request.content_length is None:  # chunked: get_data() stops at the limit, silently
+        request.stream.read(1)  # 413 if the body goes on
     if not raw.strip() and not required:
         return {}
     if not request.is_json:

@@ -146,3 +146,35 @@ def test_a_stalled_body_gets_408_and_one_log_line(instance):
     assert len(lines) == 1, output
     assert "request body not received within 1 s" in lines[0]
     assert "Traceback" not in output
+
+
+@pytest.fixture(scope="module")
+def default_server(instance):
+    with serve(instance["env"], workers=1) as running:
+        yield running
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_pipelined_requests_on_a_kept_alive_connection_are_all_answered(default_server):
+    with socket.create_connection(("127.0.0.1", default_server.http_port), timeout=60) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                     b"GET /crl.pem HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                     b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        answers = _read_all(sock)
+    assert answers.count(b"HTTP/1.1 200 ") == 3
+    assert b"-----BEGIN X509 CRL-----" in answers
+
+
+def test_a_request_head_over_64_kib_gets_431(default_server):
+    with socket.create_connection(("127.0.0.1", default_server.http_port), timeout=60) as sock:
+        head = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n" + b"X-Big: " + b"a" * 70000
+        sock.sendall(head)
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 431 ")
+    assert "Traceback" not in default_server.output()
