@@ -1,0 +1,138 @@
+"""Real receivers on loopback for the notification tests: an SMTP server and HTTP endpoints."""
+
+import json
+import socket
+import threading
+from datetime import timedelta
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from aiosmtpd.controller import Controller
+from cryptography import x509
+from sqlalchemy import update
+
+from portal.extensions import db
+from portal.models import Certificate, utcnow
+from portal.services import issuance, users
+from tests.pki import make_csr
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class _Collect:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append((list(envelope.rcpt_tos), message))
+        return "250 OK"
+
+
+class SMTPReceiver:
+    """aiosmtpd on 127.0.0.1: the messages it accepted, as (recipients, EmailMessage)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self._handler = _Collect()
+        self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def url(self) -> str:
+        """PORTAL_SMTP_URL for this server."""
+        return f"smtp://127.0.0.1:{self.port}"
+
+    @property
+    def messages(self):
+        """What arrived so far."""
+        return list(self._handler.messages)
+
+    def start(self):
+        """Listen."""
+        self._controller.start()
+        return self
+
+    def stop(self):
+        """Stop listening."""
+        self._controller.stop()
+
+
+def body_of(message) -> str:
+    """The plain-text body of a received message."""
+    return message.get_body(("plain",)).get_content()
+
+
+def issue(cn: str, *, owner: str | None = None, days_left: float = 10, lifetime: int = 90,
+          sans=None):
+    """Issue a certificate, then move its row's validity so that it expires in `days_left`."""
+    owner_id = users.user_by_name(owner).id if owner else None
+    names = sans if sans is not None else [x509.DNSName(cn)]
+    row = issuance.issue_from_csr(make_csr(cn, sans=names), "server", owner_id=owner_id,
+                                  actor="test")
+    not_after = utcnow() + timedelta(days=days_left)
+    db.session.execute(update(Certificate).where(Certificate.id == row.id).values(
+        not_after=not_after, not_before=not_after - timedelta(days=lifetime)))
+    db.session.commit()
+    return db.session.get(Certificate, row.id)
+
+
+class HTTPReceiver:
+    """An HTTP server on 127.0.0.1 that records each POST and answers per a script.
+
+    `script` is a list of behaviours taken in turn ("ok", "fail", "hang"); the last repeats.
+    """
+
+    def __init__(self, script=("ok",)):
+        receiver = self
+        self.requests: list[dict] = []
+        self.script = list(script)
+        self.release = threading.Event()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                index = len(receiver.requests)
+                receiver.requests.append({"headers": dict(self.headers.items()), "body": body,
+                                          "path": self.path})
+                behaviour = receiver.script[min(index, len(receiver.script) - 1)]
+                if behaviour == "hang":
+                    receiver.release.wait(60)
+                    return
+                status = 200 if behaviour == "ok" else 500
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The URL to register."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def events(self) -> list[dict]:
+        """The JSON bodies received."""
+        return [json.loads(request["body"]) for request in self.requests]
+
+    def start(self):
+        """Serve in a thread."""
+        self.thread.start()
+        return self
+
+    def stop(self):
+        """Stop serving and close the socket."""
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
