@@ -32,6 +32,12 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(enroll_group)
 
+    from .notify import notify_group
+    from .webhook import webhook_group
+
+    for command in (notify_group, webhook_group):
+        app.cli.add_command(command)
+
 
 def main() -> None:
     """Entry point of the `portal` console script."""

@@ -6,7 +6,7 @@ import click
 
 from ..ca.keys import DEFAULT_KEY_TYPE, KEY_TYPES
 from ..ca.pkcs12 import COMPATIBLE, MODERN
-from ..services import keygen
+from ..services import keygen, users
 from .cert import cert_group
 from .common import actor, read_input, reports_errors
 
@@ -28,16 +28,18 @@ from .common import actor, read_input, reports_errors
               help="3DES with a SHA-1 MAC: imports everywhere (default).")
 @click.option("--modern", "compatibility", flag_value=MODERN,
               help="AES-256 with PBKDF2/SHA-256.")
+@click.option("--owner", help="User who owns it (sees it, gets its expiry warnings).")
 @reports_errors
 def cert_generate(common_name, email, sans, profile, key_type, ca_name, days, out_path,
-                  password_file, compatibility):
+                  password_file, compatibility, owner):
     """Generate a key, issue its certificate and write both as a .p12."""
     raw = read_input(password_file, "password file")
     password = raw.decode("utf-8", "replace").splitlines()[0] if raw.strip() else ""
+    owner_id = users.user_by_name(owner).id if owner else None
     bundle = keygen.generate_bundle(
         common_name=common_name, email=email, sans=list(sans), profile_name=profile,
         key_type=key_type, password=password, compatibility=compatibility, ca_name=ca_name,
-        days=days, actor=actor(),
+        days=days, owner_id=owner_id, actor=actor(),
     )
     try:
         descriptor = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -31,3 +31,13 @@ def user_create(username, role, password_file, email):
     click.echo(f"created {user.role} {user.username!r}")
     if generated:
         click.echo(f"password (shown once): {generated}")
+
+
+@user_group.command("set-email")
+@click.argument("username")
+@click.argument("email")
+@reports_errors
+def user_set_email(username, email):
+    """Set the e-mail address a user's expiry warnings go to ("" clears it)."""
+    user = users.set_email(username, email, actor=actor())
+    click.echo(f"{user.username}: {user.email or 'no e-mail address'}")
