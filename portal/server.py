@@ -20,6 +20,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import _DEFER, TConn, ThreadWorker
 
 from .cli.common import reports_errors
+from .services import notify
 from .webserver import PUBLIC_PATHS
 
 # OpenSSL's X509_V_FLAG_NO_CHECK_TIME: let an expired client certificate through the handshake
@@ -276,6 +277,7 @@ def serve_command(host, port, http_port, workers, threads):
         )
         plain.start()
     threading.Thread(target=_renew_periodically, args=(app,), daemon=True).start()
+    threading.Thread(target=notify.run_periodically, args=(app,), daemon=True).start()  # issue 17
     click.echo(f"portal: https://{bind_host}:{port}/ and http://{bind_host}:{http_port}/ "
                f"({workers} workers)", err=True)
     try:

@@ -84,7 +84,8 @@ def issue(cn: str, *, owner: str | None = None, days_left: float = 10, lifetime:
 class HTTPReceiver:
     """An HTTP server on 127.0.0.1 that records each POST and answers per a script.
 
-    `script` is a list of behaviours taken in turn ("ok", "fail", "hang"); the last repeats.
+    `script` is a list of behaviours taken in turn ("ok", "fail", "hang", or
+    ("redirect", code, location)); the last one repeats.
     """
 
     def __init__(self, script=("ok",)):
@@ -98,14 +99,17 @@ class HTTPReceiver:
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
                 index = len(receiver.requests)
-                receiver.requests.append({"headers": dict(self.headers.items()), "body": body,
-                                          "path": self.path})
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                receiver.requests.append({"headers": headers, "body": body, "path": self.path})
                 behaviour = receiver.script[min(index, len(receiver.script) - 1)]
                 if behaviour == "hang":
                     receiver.release.wait(60)
                     return
-                status = 200 if behaviour == "ok" else 500
-                self.send_response(status)
+                if isinstance(behaviour, tuple):  # ("redirect", code, location)
+                    self.send_response(behaviour[1])
+                    self.send_header("Location", behaviour[2])
+                else:
+                    self.send_response(200 if behaviour == "ok" else 500)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

@@ -361,6 +361,19 @@ def notify_health() -> dict:
     return {"mail": mail_health(), "webhooks": webhooks.delivery_health()}
 
 
+def dashboard_problems() -> list[str]:
+    """The job's problems as sentences for the dashboard's banner (none when all is well)."""
+    health = notify_health()
+    problems = []
+    if not health["mail"]["ok"]:
+        problems.append(f"Expiry warnings by e-mail: {health['mail']['detail']}")
+    hooks = health["webhooks"]
+    if not hooks["ok"]:
+        problems.append(f"Webhooks: {hooks['retrying']} deliveries being retried, "
+                        f"{hooks['failed']} given up ({hooks.get('last_error', '')}).")
+    return problems
+
+
 def run_periodically(app) -> None:
     """`portal serve`'s thread: run the job every PORTAL_NOTIFY_INTERVAL seconds (0: never)."""
     interval = int(app.config["PORTAL_NOTIFY_INTERVAL"])

@@ -140,8 +140,22 @@ def _try(attempt: _Attempt, timeout: float) -> str | None:
     return None
 
 
+def _try_in_order(attempts: list[_Attempt], timeout: float) -> list[str | None]:
+    """One webhook's deliveries, oldest first; after a failure the rest wait for the next run.
+
+    So a receiver gets its events in order, and a dead one costs one timeout per run.
+    """
+    outcomes: list[str | None] = []
+    for attempt in attempts:
+        outcome = _try(attempt, timeout)
+        outcomes.append(outcome)
+        if outcome is not None:
+            break
+    return outcomes
+
+
 def deliver_due(report) -> None:
-    """Send every due delivery once (in parallel), then record successes and backoffs."""
+    """Send the due deliveries (webhooks in parallel, each in order), record the outcomes."""
     config = current_app.config
     timeout = float(config["PORTAL_WEBHOOK_TIMEOUT"])
     retry = timedelta(seconds=int(config["PORTAL_WEBHOOK_RETRY_SECONDS"]))
@@ -151,33 +165,49 @@ def deliver_due(report) -> None:
     attempts = _claim_due(utcnow(), lease)
     if not attempts:
         return
-    with ThreadPoolExecutor(max_workers=min(THREADS, len(attempts))) as pool:
-        outcomes = list(pool.map(lambda attempt: _try(attempt, timeout), attempts))
+    groups: dict[int, list[_Attempt]] = {}
+    for attempt in attempts:
+        groups.setdefault(attempt.webhook_id, []).append(attempt)
+    with ThreadPoolExecutor(max_workers=min(THREADS, len(groups))) as pool:
+        results = list(pool.map(lambda group: _try_in_order(group, timeout), groups.values()))
     logger = current_app.logger
     table = WebhookDelivery.__table__.c
-    for attempt, error in zip(attempts, outcomes, strict=True):
-        number = attempt.attempts + 1
-        values: dict = {"attempts": number, "last_error": error}
-        if error is None:
-            values.update(status=DELIVERY_DELIVERED, delivered_at=utcnow())
-            report.delivered += 1
-            logger.info("portal webhooks: %s %s delivered to #%s (attempt %d)",
-                        attempt.event_type, attempt.message_id, attempt.webhook_id, number)
-        elif number >= max_attempts:
-            values["status"] = DELIVERY_FAILED
-            problem = (f"webhook #{attempt.webhook_id} {attempt.url}: {attempt.event_type} "
-                       f"{attempt.message_id} given up after {number} attempts: {error}")
-            report.problems.append(problem)
-            logger.error("portal webhooks: %s", problem)
-            audit.record("webhook.deliver", actor="notify", outcome="error", detail=problem)
-        else:
-            delay = min(retry * (2 ** (number - 1)), MAX_BACKOFF)
-            values["next_attempt_at"] = utcnow() + delay
-            problem = (f"webhook #{attempt.webhook_id} {attempt.url}: {attempt.event_type} "
-                       f"attempt {number} failed ({error}); "
-                       f"retried in {int(delay.total_seconds())} s")
-            report.problems.append(problem)
-            logger.warning("portal webhooks: %s", problem)
-        db.session.execute(update(WebhookDelivery.__table__)
-                           .where(table.id == attempt.delivery_id).values(**values))
+    now = utcnow()
+    for group, outcomes in zip(groups.values(), results, strict=True):
+        for attempt in group[len(outcomes):]:  # not tried: due again at the next run
+            db.session.execute(update(WebhookDelivery.__table__)
+                               .where(table.id == attempt.delivery_id)
+                               .values(next_attempt_at=now))
+        for attempt, error in zip(group, outcomes, strict=False):
+            _record(report, logger, attempt, error, retry, max_attempts)
     db.session.commit()
+
+
+def _record(report, logger, attempt: _Attempt, error: str | None, retry: timedelta,
+            max_attempts: int) -> None:
+    """Store one attempt's outcome: delivered, retried later (backoff), or given up."""
+    table = WebhookDelivery.__table__.c
+    number = attempt.attempts + 1
+    values: dict = {"attempts": number, "last_error": error}
+    if error is None:
+        values.update(status=DELIVERY_DELIVERED, delivered_at=utcnow())
+        report.delivered += 1
+        logger.info("portal webhooks: %s %s delivered to #%s (attempt %d)",
+                    attempt.event_type, attempt.message_id, attempt.webhook_id, number)
+    elif number >= max_attempts:
+        values["status"] = DELIVERY_FAILED
+        problem = (f"webhook #{attempt.webhook_id} {attempt.url}: {attempt.event_type} "
+                   f"{attempt.message_id} given up after {number} attempts: {error}")
+        report.problems.append(problem)
+        logger.error("portal webhooks: %s", problem)
+        audit.record("webhook.deliver", actor="notify", outcome="error", detail=problem)
+    else:
+        delay = min(retry * (2 ** (number - 1)), MAX_BACKOFF)
+        values["next_attempt_at"] = utcnow() + delay
+        problem = (f"webhook #{attempt.webhook_id} {attempt.url}: {attempt.event_type} "
+                   f"attempt {number} failed ({error}); "
+                   f"retried in {int(delay.total_seconds())} s")
+        report.problems.append(problem)
+        logger.warning("portal webhooks: %s", problem)
+    db.session.execute(update(WebhookDelivery.__table__)
+                       .where(table.id == attempt.delivery_id).values(**values))

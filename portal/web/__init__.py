@@ -27,3 +27,7 @@ def register(app: Flask) -> None:
 
     app.register_blueprint(api_bp)
     app.register_blueprint(tokens_bp)
+
+    from .webhooks import bp as webhooks_bp  # notifications (issue 17)
+
+    app.register_blueprint(webhooks_bp)
