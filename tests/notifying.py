@@ -8,6 +8,7 @@ from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from cryptography import x509
 from sqlalchemy import update
 
@@ -37,10 +38,19 @@ class _Collect:
 class SMTPReceiver:
     """aiosmtpd on 127.0.0.1: the messages it accepted, as (recipients, EmailMessage)."""
 
-    def __init__(self):
+    def __init__(self, *, login: tuple[str, str] | None = None):
         self.port = free_port()
         self._handler = _Collect()
-        self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port)
+        options = {}
+        if login:  # AUTH PLAIN/LOGIN in clear: loopback only
+            def authenticator(server, session, envelope, mechanism, data):
+                good = (data.login.decode(), data.password.decode()) == login
+                return AuthResult(success=good, handled=False)  # False: aiosmtpd answers 535
+
+            options = {"authenticator": authenticator,
+                       "auth_require_tls": False}
+        self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port,
+                                      **options)
 
     @property
     def url(self) -> str:

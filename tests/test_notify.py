@@ -9,6 +9,7 @@ import logging
 import re
 
 import pytest
+
 from portal.models import AuditEvent
 from portal.services import certificates, users
 from tests.notifying import SMTPReceiver, body_of, issue
@@ -174,3 +175,28 @@ def test_the_cli_sets_owner_and_email(mail_app, smtp, runner, tmp_path):
     assert users.user_by_name("alice").email == "Alice@example.org"
     assert [event.detail for event in AuditEvent.query.filter_by(action="user.email")] == [
         "alice -> Alice@example.org"]
+
+
+def test_a_wrong_smtp_password_is_reported_and_the_right_one_sends(people, runner):
+    receiver = SMTPReceiver(login=("portal", "right-password")).start()
+    try:
+        people.config.update(PORTAL_SMTP_URL=f"smtp://portal:wrong@127.0.0.1:{receiver.port}",
+                             PORTAL_SMTP_STARTTLS=False)
+        row = issue("web.example.org", owner="alice", days_left=10)
+        result = notify_run(runner, ok=False)
+        assert "refused the user name or password: 535" in result.stderr
+        assert receiver.messages == []
+        people.config["PORTAL_SMTP_URL"] = (
+            f"smtp://portal:right-password@127.0.0.1:{receiver.port}")
+        notify_run(runner)
+        assert row.serial in body_of(to(receiver, "alice@example.org")[0])
+    finally:
+        receiver.stop()
+
+
+def test_starttls_is_required_unless_switched_off(people, smtp, runner):
+    people.config.update(PORTAL_SMTP_URL=smtp.url)  # PORTAL_SMTP_STARTTLS defaults to true
+    issue("web.example.org", owner="alice", days_left=10)
+    result = notify_run(runner, ok=False)
+    assert "does not offer STARTTLS (set PORTAL_SMTP_STARTTLS=false" in result.stderr
+    assert smtp.messages == []

@@ -96,7 +96,9 @@ class Mailer:
 
     def _connect(self) -> smtplib.SMTP:
         settings = self.settings
-        context = ssl.create_default_context()
+        # made only when used: loading the system's CA store costs ~80 ms
+        context = ssl.create_default_context() if settings.implicit_tls or settings.starttls \
+            else None
         where = f"{settings.host}:{settings.port}"
         try:
             if settings.implicit_tls:

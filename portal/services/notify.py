@@ -85,6 +85,17 @@ def _chunks(values: list, size: int = CHUNK):
         yield values[start:start + size]
 
 
+def due_selection(now: datetime, days: int):
+    """The query of the issued certificates that expire within `days` (by status, not_after)."""
+    table = Certificate.__table__.c
+    return (
+        select(table.id, table.serial, table.subject, table.sans, table.common_name,
+               table.profile, table.not_before, table.not_after, table.owner_id, table.ca_id)
+        .where(table.status == STATUS_ISSUED, table.not_after > now,
+               table.not_after <= now + timedelta(days=days))
+    )
+
+
 def due_certificates(now: datetime, thresholds: tuple[int, ...]) -> list[Due]:
     """Issued certificates inside the widest warning window, not renewed, not short-lived.
 
@@ -93,13 +104,7 @@ def due_certificates(now: datetime, thresholds: tuple[int, ...]) -> list[Due]:
     """
     if not thresholds:
         return []
-    table = Certificate.__table__.c
-    rows = db.session.execute(
-        select(table.id, table.serial, table.subject, table.sans, table.common_name,
-               table.profile, table.not_before, table.not_after, table.owner_id, table.ca_id)
-        .where(table.status == STATUS_ISSUED, table.not_after > now,
-               table.not_after <= now + timedelta(days=thresholds[-1]))
-    ).all()
+    rows = db.session.execute(due_selection(now, thresholds[-1])).all()
     short_lived_ok = {
         name.strip() for name in
         str(current_app.config["PORTAL_NOTIFY_SHORT_LIVED_PROFILES"]).split(",") if name.strip()
@@ -159,6 +164,9 @@ def _already_noticed(ids: list[int]) -> set[tuple[int, int, str]]:
     return found
 
 
+_INSERT_NOTICE = insert(ExpiryNotice.__table__)  # Core: the ORM's bulk path costs ~10x more
+
+
 def _claim(items: list[Due], channel: str, now: datetime, *, sent: bool = False) -> list[Due]:
     """Insert and commit the notice rows of these items; return the items this run now owns.
 
@@ -170,7 +178,7 @@ def _claim(items: list[Due], channel: str, now: datetime, *, sent: bool = False)
     values = [{"certificate_id": item.id, "threshold_days": item.threshold, "channel": channel,
                "claimed_at": now, "sent_at": now if sent else None} for item in items]
     try:
-        db.session.execute(insert(ExpiryNotice), values)
+        db.session.execute(_INSERT_NOTICE, values)
         db.session.commit()
         return items
     except IntegrityError:
@@ -178,7 +186,7 @@ def _claim(items: list[Due], channel: str, now: datetime, *, sent: bool = False)
     owned = []
     for item, row in zip(items, values, strict=True):
         try:
-            db.session.execute(insert(ExpiryNotice), [row])
+            db.session.execute(_INSERT_NOTICE, [row])
             db.session.commit()
             owned.append(item)
         except IntegrityError:

@@ -41,3 +41,22 @@ def test_the_dashboard_shows_a_mail_failure(admin_web, app, runner):
     assert "Expiry warnings by e-mail: cannot connect to the SMTP server" in page
     audit_page = admin_web.get("/audit").get_data(as_text=True)
     assert "notify.mail" in audit_page
+
+
+def test_people_set_their_own_address(web, plain_user):
+    sign_in(web, "bob", USER_PASSWORD)
+    assert b"/account/email" in web.get("/account").data
+    assert web.post("/account/email", data={"email": "bob@example.org"}).status_code == 400
+    assert users_email("bob") is None
+    bad = web.post("/account/email", data={"email": "not an address",
+                                           "csrf_token": csrf_token(web, "/account/email")})
+    assert bad.status_code == 400 and b"not a valid e-mail address" in bad.data
+    done = web.post("/account/email", data={"email": "bob@example.org",
+                                            "csrf_token": csrf_token(web, "/account/email")})
+    assert done.status_code == 302 and users_email("bob") == "bob@example.org"
+
+
+def users_email(name):
+    from portal.services.users import user_by_name
+
+    return user_by_name(name).email
