@@ -329,7 +329,11 @@ class ExpiryNotice(db.Model):
     """
 
     __tablename__ = "expiry_notices"
-    __table_args__ = (UniqueConstraint("certificate_id", "threshold_days", "channel"),)
+    __table_args__ = (
+        UniqueConstraint("certificate_id", "threshold_days", "channel"),
+        # each run looks for stale claims (sent_at IS NULL): without this, a scan of them all
+        Index("ix_expiry_notices_sent_at_claimed_at", "sent_at", "claimed_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))

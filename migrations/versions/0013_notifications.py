@@ -65,10 +65,14 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_expiry_notices')),
     sa.UniqueConstraint('certificate_id', 'threshold_days', 'channel', name=op.f('uq_expiry_notices_certificate_id_threshold_days_channel'))
     )
+    with op.batch_alter_table('expiry_notices', schema=None) as batch_op:
+        batch_op.create_index('ix_expiry_notices_sent_at_claimed_at', ['sent_at', 'claimed_at'], unique=False)
 
 
 
 def downgrade():
+    with op.batch_alter_table('expiry_notices', schema=None) as batch_op:
+        batch_op.drop_index('ix_expiry_notices_sent_at_claimed_at')
 
     op.drop_table('expiry_notices')
     with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:

@@ -12,7 +12,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    false,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -50,6 +61,8 @@ class Due:
     not_after: datetime
     owner_id: int | None
     threshold: int
+    common_name: str | None = None
+    sans: str = ""
 
 
 @dataclass
@@ -85,59 +98,83 @@ def _chunks(values: list, size: int = CHUNK):
         yield values[start:start + size]
 
 
-def due_selection(now: datetime, days: int):
-    """The query of the issued certificates that expire within `days` (by status, not_after)."""
+def due_selection(now: datetime, thresholds: tuple[int, ...], *, owners: bool = True,
+                  admins: bool = True, hooks: bool = True):
+    """Issued certificates in the warning window lacking a notice on a channel asked for.
+
+    A notice lacks at the certificate's current threshold. The window is read by the
+    (status, not_after) index, and each row's notices by the unique (certificate, threshold,
+    channel) index: once every one is warned, a run reads no certificate row into Python.
+    """
     table = Certificate.__table__.c
+    notices = ExpiryNotice.__table__.c
+    people = User.__table__.c
+    threshold = case(*[(table.not_after <= now + timedelta(days=days), days)
+                       for days in thresholds])
+
+    def lacking(channel: str):
+        return ~exists().where(notices.certificate_id == table.id,
+                               notices.threshold_days == threshold, notices.channel == channel)
+
+    wanted = []
+    if owners:
+        wanted.append(and_(lacking(NOTICE_OWNER), exists().where(
+            people.id == table.owner_id, people.active.is_(True), people.email.is_not(None),
+            people.email != "")))
+    if admins:
+        wanted.append(lacking(NOTICE_ADMINS))
+    if hooks:
+        wanted.append(lacking(NOTICE_WEBHOOK))
     return (
         select(table.id, table.serial, table.subject, table.sans, table.common_name,
                table.profile, table.not_before, table.not_after, table.owner_id, table.ca_id)
         .where(table.status == STATUS_ISSUED, table.not_after > now,
-               table.not_after <= now + timedelta(days=days))
+               table.not_after <= now + timedelta(days=thresholds[-1]),
+               or_(*wanted) if wanted else false())
     )
 
 
-def due_certificates(now: datetime, thresholds: tuple[int, ...]) -> list[Due]:
-    """Issued certificates inside the widest warning window, not renewed, not short-lived.
-
-    The window query is served by the (status, not_after) index; the renewal check reads only
-    the certificates with the same common name (indexed) as one of the due ones.
-    """
+def due_certificates(now: datetime, thresholds: tuple[int, ...], **channels) -> list[Due]:
+    """Certificates due for a warning on some channel (see due_selection), not short-lived."""
     if not thresholds:
         return []
-    rows = db.session.execute(due_selection(now, thresholds[-1])).all()
+    rows = db.session.execute(due_selection(now, thresholds, **channels)).all()
     short_lived_ok = {
         name.strip() for name in
         str(current_app.config["PORTAL_NOTIFY_SHORT_LIVED_PROFILES"]).split(",") if name.strip()
     }
-    rows = [row for row in rows if row.not_after - row.not_before >= SHORT_LIVED
-            or row.profile in short_lived_ok]
-    renewed = _renewed(rows, now)
     ca_names = dict(db.session.execute(
         select(CertificateAuthority.id, CertificateAuthority.name)).all())
+    limits = [(timedelta(days=days), days) for days in thresholds]
     due = []
     for row in rows:
-        if row.id in renewed:
+        if row.not_after - row.not_before < SHORT_LIVED and row.profile not in short_lived_ok:
             continue
         left = row.not_after - now
-        threshold = next(days for days in thresholds if left <= timedelta(days=days))
+        threshold = next(days for limit, days in limits if left <= limit)
         due.append(Due(id=row.id, serial=row.serial, subject=row.subject,
                        ca=ca_names.get(row.ca_id, "?"), not_after=row.not_after,
-                       owner_id=row.owner_id, threshold=threshold))
+                       owner_id=row.owner_id, threshold=threshold,
+                       common_name=row.common_name, sans=row.sans))
     due.sort(key=lambda item: (item.not_after, item.id))
     return due
 
 
-def _renewed(rows, now: datetime) -> set[int]:
-    """Ids of rows for which a newer valid certificate has the same names and owner."""
+def not_renewed(items: list[Due], now: datetime) -> list[Due]:
+    """The items for which no newer valid certificate has the same names and owner.
+
+    Reads only the certificates with the same common name (indexed) as one of the items, or
+    for items without one, the same owner's certificates without one.
+    """
     table = Certificate.__table__.c
     columns = (table.id, table.subject, table.sans, table.owner_id, table.not_after)
     valid = (table.status == STATUS_ISSUED, table.not_before <= now, table.not_after > now)
     candidates = []
-    names = sorted({row.common_name for row in rows if row.common_name})
+    names = sorted({item.common_name for item in items if item.common_name})
     for chunk in _chunks(names):
         candidates += db.session.execute(
             select(*columns).where(table.common_name.in_(chunk), *valid)).all()
-    owners = sorted({row.owner_id for row in rows if not row.common_name and row.owner_id})
+    owners = sorted({item.owner_id for item in items if not item.common_name and item.owner_id})
     for chunk in _chunks(owners):
         candidates += db.session.execute(
             select(*columns).where(table.common_name.is_(None), table.owner_id.in_(chunk),
@@ -147,10 +184,9 @@ def _renewed(rows, now: datetime) -> set[int]:
         key = (candidate.subject, candidate.sans, candidate.owner_id)
         if key not in latest or candidate.not_after > latest[key]:
             latest[key] = candidate.not_after
-    return {
-        row.id for row in rows
-        if latest.get((row.subject, row.sans, row.owner_id), row.not_after) > row.not_after
-    }
+    return [item for item in items
+            if latest.get((item.subject, item.sans, item.owner_id), item.not_after)
+            <= item.not_after]
 
 
 def _already_noticed(ids: list[int]) -> set[tuple[int, int, str]]:
@@ -160,7 +196,7 @@ def _already_noticed(ids: list[int]) -> set[tuple[int, int, str]]:
         found.update(tuple(row) for row in db.session.execute(
             select(table.certificate_id, table.threshold_days, table.channel)
             .where(table.certificate_id.in_(chunk))
-        ))
+        ).all())
     return found
 
 
@@ -224,7 +260,7 @@ def _links(base: str, item: Due, *, admin: bool) -> str:
     return f"{base}/{path}/{item.id}"
 
 
-def owner_message(owner: User, items: list[Due], base: str) -> tuple[str, str]:
+def owner_message(owner, items: list[Due], base: str) -> tuple[str, str]:
     """Subject and body of the warning to one owner about their certificates."""
     if len(items) == 1:
         subject = (f"Certificate {items[0].serial} expires on "
@@ -261,12 +297,33 @@ def send_expiry_warnings(report: RunReport, now: datetime | None = None) -> None
     config = current_app.config
     db.session.execute(delete(ExpiryNotice).where(
         ExpiryNotice.sent_at.is_(None), ExpiryNotice.claimed_at < now - STALE_CLAIM))
-    due = due_certificates(now, parse_thresholds(config["PORTAL_NOTIFY_DAYS"]))
+    admins = list(db.session.scalars(select(User.email).where(
+        User.role == ROLE_ADMIN, User.active.is_(True), User.email.is_not(None), User.email != "")))
+    hooks = bool(webhooks.subscribers(webhooks.EVENT_EXPIRING))
+    due = due_certificates(now, parse_thresholds(config["PORTAL_NOTIFY_DAYS"]),
+                           admins=bool(admins), hooks=hooks)
     noticed = _already_noticed([item.id for item in due])
-    pending = {channel: [item for item in due if (item.id, item.threshold, channel) not in noticed]
-               for channel in (NOTICE_OWNER, NOTICE_ADMINS, NOTICE_WEBHOOK)}
+    # plain values: a commit expires ORM objects, and reading one again costs a SELECT
+    owners = {row.id: row for row in db.session.execute(
+        select(User.id, User.username, User.email, User.active)
+        .where(User.id.in_({item.owner_id for item in due if item.owner_id}))).all()}
 
-    if webhooks.subscribers(webhooks.EVENT_EXPIRING):
+    def wanted(item: Due, channel: str) -> bool:
+        if (item.id, item.threshold, channel) in noticed:
+            return False
+        if channel == NOTICE_OWNER:
+            owner = owners.get(item.owner_id)
+            return owner is not None and owner.active and bool(owner.email)
+        return bool(admins) if channel == NOTICE_ADMINS else hooks
+
+    channels = (NOTICE_OWNER, NOTICE_ADMINS, NOTICE_WEBHOOK)
+    # the renewal check reads more rows: only for what would be sent (usually nothing)
+    candidates = not_renewed([item for item in due
+                              if any(wanted(item, channel) for channel in channels)], now)
+    pending = {channel: [item for item in candidates if wanted(item, channel)]
+               for channel in channels}
+
+    if pending[NOTICE_WEBHOOK]:
         # the notice is a marker; the delivery's unique message id is what dedupes the event
         for item in _claim(pending[NOTICE_WEBHOOK], NOTICE_WEBHOOK, now, sent=True):
             report.webhook_events += webhooks.enqueue(
@@ -274,16 +331,10 @@ def send_expiry_warnings(report: RunReport, now: datetime | None = None) -> None
                 message_id=f"msg_expiring_{item.id}_{item.threshold}d")
         db.session.commit()
 
-    owners = {user.id: user for user in db.session.scalars(
-        select(User).where(User.id.in_({item.owner_id for item in due if item.owner_id})))}
     by_owner: dict[int, list[Due]] = defaultdict(list)
     for item in pending[NOTICE_OWNER]:
-        owner = owners.get(item.owner_id)
-        if owner is not None and owner.active and owner.email:
-            by_owner[owner.id].append(item)
-    admins = list(db.session.scalars(select(User.email).where(
-        User.role == ROLE_ADMIN, User.active.is_(True), User.email.is_not(None), User.email != "")))
-    digest = pending[NOTICE_ADMINS] if admins else []
+        by_owner[item.owner_id].append(item)
+    digest = pending[NOTICE_ADMINS]
     if not by_owner and not digest:
         _mail_state(True, "nothing to send")
         db.session.commit()
