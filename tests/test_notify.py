@@ -200,3 +200,58 @@ def test_starttls_is_required_unless_switched_off(people, smtp, runner):
     result = notify_run(runner, ok=False)
     assert "does not offer STARTTLS (set PORTAL_SMTP_STARTTLS=false" in result.stderr
     assert smtp.messages == []
+
+
+def test_several_hosts_at_once_send_each_warning_once(mail_app, smtp):
+    import threading
+
+    from portal.extensions import db
+    from portal.services import notify
+
+    serials = [issue(f"host{n}.example.org", owner="alice", days_left=10).serial
+               for n in range(20)]
+    db.session.remove()
+    start = threading.Barrier(4)
+    errors = []
+
+    def host():
+        try:
+            with mail_app.app_context():
+                start.wait()
+                notify.run_once()
+                db.session.remove()
+        except Exception as exc:  # reported below: a thread's exception is otherwise lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=host) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    warned = "\n".join(body_of(message) for _rcpt, message in smtp.messages)
+    assert all(warned.count(serial) == 2 for serial in serials), warned  # owner mail + digest
+    assert len(to(smtp, "alice@example.org")) >= 1 and len(to(smtp, "boss@example.org")) >= 1
+
+
+def test_portal_serve_s_thread_runs_the_job(mail_app, smtp):
+    import threading
+    import time
+
+    from portal.services import notify
+
+    row = issue("web.example.org", owner="alice", days_left=10)
+    mail_app.config["PORTAL_NOTIFY_INTERVAL"] = 1
+    stop = threading.Event()
+    thread = threading.Thread(target=notify.run_periodically, args=(mail_app, stop))
+    thread.start()
+    try:
+        for _ in range(600):  # the thread's first run comes after one interval
+            if len(smtp.messages) == 2:
+                break
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join()
+    assert row.serial in body_of(to(smtp, "alice@example.org")[0])
+    assert len(smtp.messages) == 2

@@ -284,10 +284,7 @@ def digest_message(items: list[Due], base: str) -> tuple[str, str]:
 
 
 def _mail_state(ok: bool, detail: str) -> None:
-    state = db.session.get(NotifyState, STATE_MAIL)
-    if state is None:
-        state = NotifyState(name=STATE_MAIL, position=0)
-        db.session.add(state)
+    state = webhooks.state_row(STATE_MAIL)
     state.ok, state.detail, state.updated_at = ok, detail[:2000], utcnow()
 
 
@@ -433,12 +430,12 @@ def dashboard_problems() -> list[str]:
     return problems
 
 
-def run_periodically(app) -> None:
+def run_periodically(app, stop: threading.Event | None = None) -> None:
     """`portal serve`'s thread: run the job every PORTAL_NOTIFY_INTERVAL seconds (0: never)."""
     interval = int(app.config["PORTAL_NOTIFY_INTERVAL"])
     if interval <= 0:
         return
-    stop = threading.Event()
+    stop = stop or threading.Event()
     while not stop.wait(interval):
         try:
             with app.app_context():

@@ -98,15 +98,31 @@ def check_secret(text: str | None) -> str:
     return "whsec_" + base64.b64encode(key).decode()
 
 
+def state_row(name: str, *, position: int = 0, ok: bool = True) -> NotifyState:
+    """The job's state row of this name, made (and committed) when missing.
+
+    Several hosts may make it at once: the loser of the insert reads the winner's row.
+    """
+    state = db.session.get(NotifyState, name)
+    if state is None:
+        try:
+            db.session.add(NotifyState(name=name, ok=ok, detail="", position=position,
+                                       updated_at=utcnow()))
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+        state = db.session.get(NotifyState, name)
+    return state
+
+
 def add_webhook(url: str, events, *, secret: str | None = None, actor: str) -> Webhook:
     """Register a URL for some events; its secret (generated when none is given) is kept."""
     row = Webhook(url=check_url(url), events=",".join(check_events(events)),
                   secret=check_secret(secret), created_by=actor[:128], created_at=utcnow())
-    db.session.add(row)
     if db.session.get(NotifyState, STATE_CURSOR) is None:
         # events start from now: the history before the first webhook is not replayed
-        last = db.session.scalar(select(func.max(AuditEvent.id))) or 0
-        db.session.add(NotifyState(name=STATE_CURSOR, position=last, updated_at=utcnow()))
+        state_row(STATE_CURSOR, position=db.session.scalar(select(func.max(AuditEvent.id))) or 0)
+    db.session.add(row)
     db.session.flush()
     audit.record("webhook.add", actor=actor, detail=f"#{row.id} {row.url} ({row.events})")
     db.session.commit()
@@ -239,11 +255,7 @@ def check_ca_keys(report, hooks: list[Webhook]) -> None:
     secret_present = ca_secret() is not None
     for ca in db.session.scalars(select(CertificateAuthority)):
         usable, why = key_usable(ca) if secret_present else (False, "the CA secret is missing")
-        name = f"ca-key:{ca.id}"
-        state = db.session.get(NotifyState, name)
-        if state is None:
-            state = NotifyState(name=name, ok=True, position=0, detail="", updated_at=utcnow())
-            db.session.add(state)
+        state = state_row(f"ca-key:{ca.id}")
         if usable == state.ok:
             continue
         state.ok, state.detail, state.updated_at = usable, "" if usable else why, utcnow()
