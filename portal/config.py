@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_SMTP_FROM": "portal@localhost",
     "PORTAL_SMTP_STARTTLS": True,  # smtp:// only: upgrade with STARTTLS (refuse if offered not)
     "PORTAL_SMTP_TIMEOUT": 30,
+    "PORTAL_SMTP_CA_FILE": "",  # CA certificates (PEM) for the SMTP server; default: the system's
     "PORTAL_NOTIFY_DAYS": "30,14,7,3,1",  # warn this many days before notAfter
     "PORTAL_NOTIFY_INTERVAL": 300,
     # Certificates valid for under 14 days (ACME) are left to their automation, except these.

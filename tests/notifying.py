@@ -38,24 +38,28 @@ class _Collect:
 class SMTPReceiver:
     """aiosmtpd on 127.0.0.1: the messages it accepted, as (recipients, EmailMessage)."""
 
-    def __init__(self, *, login: tuple[str, str] | None = None):
+    def __init__(self, *, login: tuple[str, str] | None = None, starttls=None, implicit_tls=None):
         self.port = free_port()
         self._handler = _Collect()
+        self.scheme = "smtps" if implicit_tls else "smtp"
         options = {}
+        if starttls is not None:  # an ssl.SSLContext: offer STARTTLS, and insist on it
+            options.update(tls_context=starttls, require_starttls=True)
+        if implicit_tls is not None:
+            options["ssl_context"] = implicit_tls
         if login:  # AUTH PLAIN/LOGIN in clear: loopback only
             def authenticator(server, session, envelope, mechanism, data):
                 good = (data.login.decode(), data.password.decode()) == login
                 return AuthResult(success=good, handled=False)  # False: aiosmtpd answers 535
 
-            options = {"authenticator": authenticator,
-                       "auth_require_tls": False}
+            options.update(authenticator=authenticator, auth_require_tls=False)
         self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port,
                                       **options)
 
     @property
     def url(self) -> str:
         """PORTAL_SMTP_URL for this server."""
-        return f"smtp://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def messages(self):
@@ -150,3 +154,35 @@ class HTTPReceiver:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join()
+
+
+def loopback_tls(folder):
+    """A self-signed certificate for 127.0.0.1: (server SSLContext, path of the PEM to trust)."""
+    import ssl
+    from datetime import UTC, datetime
+    from ipaddress import ip_address
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "loopback SMTP")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ip_address("127.0.0.1"))]),
+                       critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "smtp-cert.pem", folder / "smtp-key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_path, key_path)
+    return context, str(cert_path)

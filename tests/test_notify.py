@@ -255,3 +255,23 @@ def test_portal_serve_s_thread_runs_the_job(mail_app, smtp):
         thread.join()
     assert row.serial in body_of(to(smtp, "alice@example.org")[0])
     assert len(smtp.messages) == 2
+
+
+@pytest.mark.parametrize("mode", ["starttls", "smtps"])
+def test_tls_to_the_mail_server_is_verified(people, runner, tmp_path, mode):
+    from tests.notifying import loopback_tls
+
+    context, trusted = loopback_tls(tmp_path)
+    receiver = SMTPReceiver(**{"starttls" if mode == "starttls" else "implicit_tls": context})
+    receiver.start()
+    try:
+        people.config.update(PORTAL_SMTP_URL=receiver.url, PORTAL_SMTP_STARTTLS=True)
+        row = issue("web.example.org", owner="alice", days_left=10)
+        refused = notify_run(runner, ok=False)  # not signed by a CA the system trusts
+        assert "CERTIFICATE_VERIFY_FAILED" in refused.stderr
+        assert receiver.messages == []
+        people.config["PORTAL_SMTP_CA_FILE"] = trusted
+        notify_run(runner)
+        assert row.serial in body_of(to(receiver, "alice@example.org")[0])
+    finally:
+        receiver.stop()

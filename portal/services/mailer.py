@@ -29,9 +29,11 @@ class SMTPSettings:
     password: str | None
     sender: str
     timeout: float
+    ca_file: str | None = None
 
 
-def parse_smtp_url(url: str, *, sender: str, starttls: bool, timeout: float) -> SMTPSettings:
+def parse_smtp_url(url: str, *, sender: str, starttls: bool, timeout: float,
+                   ca_file: str | None = None) -> SMTPSettings:
     """PORTAL_SMTP_URL (smtp:// or smtps://, host, port, optional user and password)."""
     try:
         parts = urlsplit(url.strip())
@@ -50,6 +52,7 @@ def parse_smtp_url(url: str, *, sender: str, starttls: bool, timeout: float) -> 
         password=unquote(parts.password) if parts.password else None,
         sender=sender,
         timeout=timeout,
+        ca_file=ca_file or None,
     )
 
 
@@ -61,6 +64,7 @@ def settings_from_config(config) -> SMTPSettings | None:
     return parse_smtp_url(
         url, sender=config["PORTAL_SMTP_FROM"], starttls=bool(config["PORTAL_SMTP_STARTTLS"]),
         timeout=float(config["PORTAL_SMTP_TIMEOUT"]),
+        ca_file=config.get("PORTAL_SMTP_CA_FILE") or None,
     )
 
 
@@ -97,8 +101,13 @@ class Mailer:
     def _connect(self) -> smtplib.SMTP:
         settings = self.settings
         # made only when used: loading the system's CA store costs ~80 ms
-        context = ssl.create_default_context() if settings.implicit_tls or settings.starttls \
-            else None
+        context = None
+        if settings.implicit_tls or settings.starttls:
+            try:
+                context = ssl.create_default_context(cafile=settings.ca_file)
+            except OSError as exc:
+                raise MailError(f"cannot read PORTAL_SMTP_CA_FILE {settings.ca_file!r}: "
+                                f"{exc.strerror or exc}") from None
         where = f"{settings.host}:{settings.port}"
         try:
             if settings.implicit_tls:
