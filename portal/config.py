@@ -49,6 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_WEBHOOK_TIMEOUT": 10,  # seconds per connect, send or read
     "PORTAL_WEBHOOK_RETRY_SECONDS": 60,  # first retry delay, doubled after each failure
     "PORTAL_WEBHOOK_MAX_ATTEMPTS": 10,
+    # PostgreSQL: audit events younger than this wait for the next run (see webhooks._settled)
+    "PORTAL_WEBHOOK_SETTLE_SECONDS": 5,
 }
 
 # Environment variables whose name does not follow PORTAL_<config key>.

@@ -11,7 +11,7 @@ import binascii
 import json
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -218,6 +218,22 @@ def _fan_out(report, event: AuditEvent, hooks: list[Webhook]) -> None:
                                          at=event.at, hooks=targets)
 
 
+def _settled(events: list[AuditEvent]) -> list[AuditEvent]:
+    """The events up to the first one too young to be sure no lower id is still uncommitted.
+
+    On PostgreSQL ids come from a sequence, and a transaction may commit after one that took
+    a higher id: the cursor would then pass its event for good. Events younger than
+    PORTAL_WEBHOOK_SETTLE_SECONDS wait for the next run. SQLite commits one writer at a time.
+    """
+    if db.engine.dialect.name == "sqlite":
+        return events
+    cutoff = utcnow() - timedelta(seconds=int(current_app.config["PORTAL_WEBHOOK_SETTLE_SECONDS"]))
+    for index, event in enumerate(events):
+        if event.at > cutoff:
+            return events[:index]
+    return events
+
+
 def collect_events(report) -> None:
     """Turn the audit events after the cursor into deliveries; safe on several hosts at once."""
     hooks = list_webhooks()
@@ -226,8 +242,8 @@ def collect_events(report) -> None:
         if state is None:
             break
         start = state.position
-        events = list(db.session.scalars(
-            select(AuditEvent).where(AuditEvent.id > start).order_by(AuditEvent.id).limit(BATCH)))
+        events = _settled(list(db.session.scalars(
+            select(AuditEvent).where(AuditEvent.id > start).order_by(AuditEvent.id).limit(BATCH))))
         if not events:
             break
         try:
