@@ -170,6 +170,11 @@ def test_the_cli_sets_owner_and_email(mail_app, smtp, runner, tmp_path):
     bad = runner.invoke(args=["cert", "issue", "--csr", str(csr), "--profile", "server",
                               "--owner", "nobody"])
     assert bad.exit_code == 1 and "no user named 'nobody'" in bad.stderr
+    bad = runner.invoke(args=["user", "create", "carol", "--role", "user", "--email", "x y@z"])
+    assert bad.exit_code == 1 and "not a valid e-mail address" in bad.stderr
+    made = runner.invoke(args=["user", "create", "carol", "--role", "user", "--email",
+                               "carol@example.org"])
+    assert made.exit_code == 0 and users.user_by_name("carol").email == "carol@example.org"
     bad = runner.invoke(args=["user", "set-email", "alice", "not-an-address"])
     assert bad.exit_code == 1 and "not a valid e-mail address" in bad.stderr
     assert users.user_by_name("alice").email == "Alice@example.org"

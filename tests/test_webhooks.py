@@ -93,6 +93,24 @@ def test_issued_and_revoked_events_arrive_signed(hook_app, runner, receivers, tm
     assert len(receiver.requests) == 2  # delivered once
 
 
+def test_delivered_rows_are_forgotten_after_a_month(hook_app, runner, receivers):
+    from datetime import timedelta
+
+    from portal.models import utcnow
+
+    receiver = receivers()
+    add(runner, receiver.url, "certificate.issued")
+    issue("one.example.org")
+    assert notify_run(runner).exit_code == 0
+    db.session.execute(WebhookDelivery.__table__.update().values(
+        next_attempt_at=utcnow() - timedelta(days=31)))
+    db.session.commit()
+    issue("two.example.org")
+    assert notify_run(runner).exit_code == 0
+    assert [row.message_id for row in db.session.scalars(db.select(WebhookDelivery))] == [
+        receiver.requests[1]["headers"]["webhook-id"]]
+
+
 def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_try(hook_app, runner, receivers):
     receiver = receivers("fail", "fail", "ok")
     add(runner, receiver.url, "certificate.issued")

@@ -25,6 +25,10 @@ def user_create(username, role, password_file, email):
         password = password.rstrip("\r\n")
         if not password:
             raise click.ClickException(f"the password file {password_file!r} is empty")
+    if email is not None:  # the address expiry warnings go to: checked as set-email does
+        from ..ca.names import check_email
+
+        email = check_email(email.strip()) if email.strip() else None
     user, generated = users.create_user(
         username, role=role, password=password, email=email, actor=actor()
     )

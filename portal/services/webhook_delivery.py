@@ -32,6 +32,7 @@ from . import audit
 THREADS = 8
 MAX_PER_RUN = 1000
 MAX_BACKOFF = timedelta(hours=6)
+KEEP = timedelta(days=30)  # delivered rows are kept this long for the admin page
 MAX_REDIRECTS = 3
 RESPONSE_LIMIT = 64 * 1024
 USER_AGENT = "portal-webhooks/1"
@@ -105,6 +106,14 @@ class _Attempt:
     attempts: int
 
 
+def _prune(now) -> None:
+    """Forget deliveries that succeeded over KEEP ago (read by the status index)."""
+    table = WebhookDelivery.__table__.c
+    db.session.execute(WebhookDelivery.__table__.delete().where(
+        table.status == DELIVERY_DELIVERED, table.next_attempt_at < now - KEEP))
+    db.session.commit()
+
+
 def _claim_due(now, lease: timedelta) -> list[_Attempt]:
     """The due deliveries, each claimed by moving its next attempt past this run's end."""
     table = WebhookDelivery.__table__.c
@@ -162,6 +171,7 @@ def deliver_due(report) -> None:
     max_attempts = int(config["PORTAL_WEBHOOK_MAX_ATTEMPTS"])
     # a connect, a send and a read may each take the timeout; redirects repeat them
     lease = timedelta(seconds=timeout * 3 * (MAX_REDIRECTS + 1) + 60)
+    _prune(utcnow())
     attempts = _claim_due(utcnow(), lease)
     if not attempts:
         return
