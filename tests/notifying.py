@@ -26,8 +26,16 @@ def free_port() -> int:
 
 
 class _Collect:
+    """Keeps each message; refuses any recipient whose address starts with "bounce"."""
+
     def __init__(self):
         self.messages = []
+
+    async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
+        if address.startswith("bounce"):
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
         message = message_from_bytes(envelope.content, policy=policy.default)

@@ -280,3 +280,24 @@ def test_tls_to_the_mail_server_is_verified(people, runner, tmp_path, mode):
         assert row.serial in body_of(to(receiver, "alice@example.org")[0])
     finally:
         receiver.stop()
+
+
+def test_a_refused_address_does_not_hold_up_the_others(mail_app, smtp, runner, client):
+    users.create_user("bob", role="user", password="bob-password-12", email="bounce@example.org",
+                      actor="test")
+    users.create_user("boss2", role="admin", password="admin-password-2",
+                      email="bounce-admin@example.org", actor="test")
+    bobs = issue("bob.example.org", owner="bob", days_left=10)
+    alices = issue("alice.example.org", owner="alice", days_left=10)
+    result = notify_run(runner, ok=False)
+    assert "refused bounce@example.org (550 5.1.1 no such mailbox)" in result.stderr
+    assert "refused bounce-admin@example.org" in result.stderr
+    assert alices.serial in body_of(to(smtp, "alice@example.org")[0])
+    digest = to(smtp, "boss@example.org")
+    assert len(digest) == 1 and bobs.serial in body_of(digest[0])
+    assert client.get("/healthz").get_json()["notify"]["mail"]["ok"] is False
+
+    users.set_email("bob", "bob@example.org", actor="test")
+    notify_run(runner, ok=True)
+    assert bobs.serial in body_of(to(smtp, "bob@example.org")[0])
+    assert len(to(smtp, "alice@example.org")) == 1 and len(to(smtp, "boss@example.org")) == 1

@@ -17,6 +17,10 @@ class MailError(PortalError):
     status_code = 503
 
 
+class RecipientsRefused(MailError):
+    """The server refused every recipient of one message; the session is still good."""
+
+
 @dataclass(frozen=True)
 class SMTPSettings:
     """Where and how to send mail."""
@@ -139,20 +143,26 @@ class Mailer:
             raise
         return smtp
 
-    def send(self, to: list[str], subject: str, body: str) -> None:
-        """Send one message; raise MailError when it was not accepted."""
+    def send(self, to: list[str], subject: str, body: str) -> dict:
+        """Send one message; the recipients refused while others were accepted (or an error)."""
         if self._smtp is None:
             self._smtp = self._connect()
         message = build_message(self.settings, to, subject, body)
         try:
-            refused = self._smtp.send_message(message)
+            return self._smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            refused = ", ".join(f"{address} ({_describe_code(*answer)})"
+                                for address, answer in exc.recipients.items())
+            raise RecipientsRefused(f"the SMTP server refused {refused}"[:500]) from None
         except (OSError, smtplib.SMTPException) as exc:
             self._smtp.close()
             self._smtp = None
             raise MailError(f"the SMTP server {self.settings.host}:{self.settings.port} did not "
                             f"accept a message: {_describe(exc)}") from None
-        if refused:
-            raise MailError(f"the SMTP server refused the recipients {', '.join(refused)}")
+
+
+def _describe_code(code: int, text) -> str:
+    return f"{code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"[:200]
 
 
 def _describe(exc: BaseException) -> str:

@@ -41,7 +41,7 @@ from ..models import (
     utcnow,
 )
 from . import audit, webhook_delivery, webhooks
-from .mailer import Mailer, MailError, settings_from_config
+from .mailer import Mailer, MailError, RecipientsRefused, settings_from_config
 
 SHORT_LIVED = timedelta(days=14)  # ACME-style certificates: renewed by their automation
 STALE_CLAIM = timedelta(minutes=15)  # a claim never marked sent: its host died mid-send
@@ -348,6 +348,7 @@ def send_expiry_warnings(report: RunReport, now: datetime | None = None) -> None
         return
 
     base = config["PORTAL_WEB_URL"].rstrip("/")
+    problems_before = len(report.problems)
     with Mailer(smtp) as mailer:
         for owner_id, items in by_owner.items():
             owner = owners[owner_id]
@@ -358,8 +359,9 @@ def send_expiry_warnings(report: RunReport, now: datetime | None = None) -> None
             subject, body = digest_message(digest, base)
             if not _send(report, mailer, admins, subject, body, digest, NOTICE_ADMINS, now):
                 return
-    _mail_state(True, f"sent {report.mails} mail(s) at {now:%Y-%m-%dT%H:%M:%SZ}")
-    db.session.commit()
+    if len(report.problems) == problems_before:
+        _mail_state(True, f"sent {report.mails} mail(s) at {now:%Y-%m-%dT%H:%M:%SZ}")
+        db.session.commit()
 
 
 def _send(report: RunReport, mailer: Mailer, to: list[str], subject: str, body: str,
@@ -369,12 +371,13 @@ def _send(report: RunReport, mailer: Mailer, to: list[str], subject: str, body: 
     if not items:
         return True
     try:
-        mailer.send(to, subject, body)
+        refused = mailer.send(to, subject, body)
     except MailError as exc:
         _settle(items, channel, sent=False)
         db.session.commit()
         _fail(report, f"{exc.message}: the expiry warnings are sent on the next run")
-        return False
+        # a refused address concerns this mail only: the others still go out
+        return isinstance(exc, RecipientsRefused)
     _settle(items, channel, sent=True)
     serials = ", ".join(f"{item.serial} ({item.threshold}d)" for item in items)
     audit.record("notify.mail", actor=ACTOR, serial=items[0].serial if len(items) == 1 else None,
@@ -382,6 +385,9 @@ def _send(report: RunReport, mailer: Mailer, to: list[str], subject: str, body: 
     db.session.commit()
     report.mails += 1
     report.warned += len(items)
+    if refused:
+        _fail(report, f"the SMTP server refused {', '.join(refused)}; the other recipients "
+                      "got the mail")
     return True
 
 
