@@ -308,8 +308,3 @@ def recent_deliveries(limit: int = 50) -> list[WebhookDelivery]:
     """The latest deliveries, newest first (for the admin page)."""
     return list(db.session.scalars(
         select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)))
-
-
-def app_timeout() -> float:
-    """The per-operation timeout of a delivery (PORTAL_WEBHOOK_TIMEOUT)."""
-    return float(current_app.config["PORTAL_WEBHOOK_TIMEOUT"])
