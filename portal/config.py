@@ -43,6 +43,22 @@ DEFAULTS: dict[str, Any] = {
     # Upper bounds for untrusted input.
     "PORTAL_MAX_CSR_BYTES": 64 * 1024,
     "PORTAL_MAX_SANS": 100,
+    # Notifications (`portal notify run`, and every PORTAL_NOTIFY_INTERVAL seconds in `portal
+    # serve`; 0: not in serve). SMTP: smtp://[user:password@]host[:port] or smtps://...
+    "PORTAL_SMTP_URL": "",
+    "PORTAL_SMTP_FROM": "portal@localhost",
+    "PORTAL_SMTP_STARTTLS": True,  # smtp:// only: upgrade with STARTTLS (refuse if offered not)
+    "PORTAL_SMTP_TIMEOUT": 30,
+    "PORTAL_SMTP_CA_FILE": "",  # CA certificates (PEM) for the SMTP server; default: the system's
+    "PORTAL_NOTIFY_DAYS": "30,14,7,3,1",  # warn this many days before notAfter
+    "PORTAL_NOTIFY_INTERVAL": 300,
+    # Certificates valid for under 14 days (ACME) are left to their automation, except these.
+    "PORTAL_NOTIFY_SHORT_LIVED_PROFILES": "",
+    "PORTAL_WEBHOOK_TIMEOUT": 10,  # seconds per connect, send or read
+    "PORTAL_WEBHOOK_RETRY_SECONDS": 60,  # first retry delay, doubled after each failure
+    "PORTAL_WEBHOOK_MAX_ATTEMPTS": 10,
+    # PostgreSQL: audit events younger than this wait for the next run (see webhooks._settled)
+    "PORTAL_WEBHOOK_SETTLE_SECONDS": 5,
 }
 
 # Environment variables whose name does not follow PORTAL_<config key>.

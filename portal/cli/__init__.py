@@ -33,6 +33,12 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(enroll_group)
 
+    from .notify import notify_group
+    from .webhook import webhook_group
+
+    for command in (notify_group, webhook_group):
+        app.cli.add_command(command)
+
 
 def _create_app() -> Flask:
     """The app, or one error line when a setting cannot work (a host name as a proxy, say)."""

@@ -7,7 +7,7 @@ from flask import current_app
 
 from ..ca.pem import to_pem
 from ..ca.revocation import REASONS
-from ..services import certificates, issuance
+from ..services import certificates, issuance, users
 from .common import actor, read_input, reports_errors, write_output
 
 
@@ -22,12 +22,15 @@ def cert_group():
 @click.option("--ca", "ca_name", help="Issuing CA (default: the default CA).")
 @click.option("--days", type=click.IntRange(min=1), help="Validity in days.")
 @click.option("--out", "out_path", help="Write the certificate here (default: stdout).")
+@click.option("--owner", help="User who owns it (sees it, gets its expiry warnings).")
 @reports_errors
-def cert_issue(csr_path, profile, ca_name, days, out_path):
+def cert_issue(csr_path, profile, ca_name, days, out_path, owner):
     """Issue a certificate from a CSR."""
     limit = current_app.config["PORTAL_MAX_CSR_BYTES"]
+    owner_id = users.user_by_name(owner).id if owner else None
     row = issuance.issue_from_csr(
-        read_input(csr_path, "CSR", limit), profile, ca_name=ca_name, days=days, actor=actor()
+        read_input(csr_path, "CSR", limit), profile, ca_name=ca_name, days=days,
+        owner_id=owner_id, actor=actor(),
     )
     write_output(out_path, to_pem(certificates.load_x509(row)))
     click.echo(f"issued {row.serial} {row.subject} until {row.not_after:%Y-%m-%dT%H:%M:%SZ}",

@@ -7,7 +7,7 @@ import click
 
 from ..ca.keys import DEFAULT_KEY_TYPE, ED25519_LIMITS, KEY_TYPES
 from ..ca.pkcs12 import COMPATIBLE, MODERN
-from ..services import keygen
+from ..services import keygen, users
 from .cert import cert_group
 from .common import actor, read_input, reports_errors
 
@@ -29,9 +29,10 @@ from .common import actor, read_input, reports_errors
               help="3DES with a SHA-1 MAC: imports everywhere (default).")
 @click.option("--modern", "compatibility", flag_value=MODERN,
               help="AES-256 with PBKDF2/SHA-256.")
+@click.option("--owner", help="User who owns it (sees it, gets its expiry warnings).")
 @reports_errors
 def cert_generate(common_name, email, sans, profile, key_type, ca_name, days, out_path,
-                  password_file, compatibility):
+                  password_file, compatibility, owner):
     """Generate a key, issue its certificate and write both as a .p12."""
     raw = read_input(password_file, "password file")
     try:
@@ -39,6 +40,7 @@ def cert_generate(common_name, email, sans, profile, key_type, ca_name, days, ou
     except UnicodeDecodeError:
         raise click.ClickException(
             f"the password file {password_file!r} is not UTF-8 text") from None
+    owner_id = users.user_by_name(owner).id if owner else None
     # Open the output before anything is signed: a path that cannot be written costs nothing.
     created = not os.path.exists(out_path)
     try:
@@ -50,7 +52,7 @@ def cert_generate(common_name, email, sans, profile, key_type, ca_name, days, ou
             bundle = keygen.generate_bundle(
                 common_name=common_name, email=email, sans=list(sans), profile_name=profile,
                 key_type=key_type, password=password, compatibility=compatibility,
-                ca_name=ca_name, days=days, actor=actor(),
+                ca_name=ca_name, days=days, owner_id=owner_id, actor=actor(),
             )
         except BaseException:
             if created:

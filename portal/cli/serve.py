@@ -31,7 +31,7 @@ def serve_command(host, port, http_port, workers, threads, header_timeout, body_
 
     from ..extensions import db
     from ..serve.application import serve
-    from ..serve.renewal import start_renewal
+    from ..serve.renewal import start_background_jobs
     from ..services.server_tls import ensure_server_certificate, server_files
 
     app = current_app._get_current_object()
@@ -47,6 +47,6 @@ def serve_command(host, port, http_port, workers, threads, header_timeout, body_
         host=host, port=port, http_port=http_port, workers=workers, threads=threads,
         files=files, announce=lambda line: click.echo(line, err=True),
         limits=ClientLimits(header_timeout=header_timeout, body_timeout=body_timeout),
-        before_serving=lambda: start_renewal(app),
+        before_serving=lambda: start_background_jobs(app),
     )
     raise SystemExit(status)

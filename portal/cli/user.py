@@ -25,9 +25,23 @@ def user_create(username, role, password_file, email):
         password = password.rstrip("\r\n")
         if not password:
             raise click.ClickException(f"the password file {password_file!r} is empty")
+    if email is not None:  # the address expiry warnings go to: checked as set-email does
+        from ..ca.names import check_email
+
+        email = check_email(email.strip()) if email.strip() else None
     user, generated = users.create_user(
         username, role=role, password=password, email=email, actor=actor()
     )
     click.echo(f"created {user.role} {user.username!r}")
     if generated:
         click.echo(f"password (shown once): {generated}")
+
+
+@user_group.command("set-email")
+@click.argument("username")
+@click.argument("email")
+@reports_errors
+def user_set_email(username, email):
+    """Set the e-mail address a user's expiry warnings go to ("" clears it)."""
+    user = users.set_email(username, email, actor=actor())
+    click.echo(f"{user.username}: {user.email or 'no e-mail address'}")

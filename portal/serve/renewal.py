@@ -1,4 +1,8 @@
-"""The server certificate, checked every few hours while `portal serve` runs."""
+"""`portal serve`'s background threads: server certificate renewal, the notification job.
+
+The certificate is checked every few hours; the notification job (expiry warnings, webhook
+deliveries) runs every PORTAL_NOTIFY_INTERVAL seconds.
+"""
 
 import threading
 
@@ -25,3 +29,13 @@ def start_renewal(app) -> threading.Thread:
                               name="portal-renewal")
     thread.start()
     return thread
+
+
+def start_background_jobs(app) -> list[threading.Thread]:
+    """Start this process's background threads: renewal, then the notification job."""
+    from ..services import notify
+
+    jobs = threading.Thread(target=notify.run_periodically, args=(app,), daemon=True,
+                            name="portal-notify")
+    jobs.start()
+    return [start_renewal(app), jobs]

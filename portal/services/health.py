@@ -93,6 +93,7 @@ def health_report() -> tuple[dict, bool]:
             problems.append(server["problem"])
     if problems:
         report["status"] = "error"
+    report["notify"] = _notify_report()
     return report, not problems
 
 
@@ -107,6 +108,17 @@ def _server_certificate_report() -> dict | None:
     if problem:
         report["problem"] = problem
     return report
+
+
+def _notify_report() -> dict:
+    """Expiry mail and webhook state: shown, but never a 503 (serving is not affected)."""
+    from .notify import notify_health
+
+    try:
+        return notify_health()
+    except Exception as exc:  # an older schema, say: the rest of the report still stands
+        db.session.rollback()
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
 
 
 class PortalCollector:

@@ -149,3 +149,23 @@ def reset_password(user_id: int, password: str | None = None, *, actor: str) -> 
     audit.record("user.password_reset", actor=actor, detail=user.username + _end_access(user))
     db.session.commit()
     return user, new_password
+
+
+# Notifications (issue 17): the address expiry warnings go to.
+def user_by_name(username: str) -> User:
+    """A user by name."""
+    user = db.session.scalar(select(User).filter_by(username=(username or "").strip()))
+    if user is None:
+        raise NotFound(f"no user named {username!r}", field="username")
+    return user
+
+
+def set_email(username: str, email: str | None, *, actor: str) -> User:
+    """Set (or, with None or "", clear) the e-mail address a user's warnings are sent to."""
+    from ..ca.names import check_email
+
+    user = user_by_name(username)
+    user.email = check_email(email.strip()) if email and email.strip() else None
+    audit.record("user.email", actor=actor, detail=f"{user.username} -> {user.email or '(none)'}")
+    db.session.commit()
+    return user

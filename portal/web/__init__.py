@@ -30,3 +30,9 @@ def register(app: Flask) -> None:
 
     app.register_blueprint(api_bp)
     app.register_blueprint(tokens_bp)
+
+    from .account_email import bp as account_email_bp  # notifications (issue 17)
+    from .webhooks import bp as webhooks_bp
+
+    app.register_blueprint(webhooks_bp)
+    app.register_blueprint(account_email_bp)

@@ -143,7 +143,8 @@ def test_a_revoked_intermediate_is_refused_by_every_worker_on_the_next_request(p
     # Every worker has answered (and cached whatever it caches) before the revocation.
     for leaf in leaves.values():
         assert len(portal.ping_until_every_worker_answered(pong, cert=leaf)) == WORKERS
-    assert len(portal.ping_until_every_worker_answered(pong, headers=forwarded, cert=proxy)) == WORKERS
+    assert len(portal.ping_until_every_worker_answered(pong, headers=forwarded,
+                                                       cert=proxy)) == WORKERS
     status, text, _ = portal.request("POST", "/api/v1/certificates", headers=auth,
                                      body={"csr": csr, "profile": "client", "ca": "issuing"})
     assert status == 201, text
@@ -161,7 +162,8 @@ def test_a_revoked_intermediate_is_refused_by_every_worker_on_the_next_request(p
     # From now on, every request is refused, and each worker has been seen refusing.
     for leaf in leaves.values():
         assert len(portal.ping_until_every_worker_answered(refused, cert=leaf)) == WORKERS
-    assert len(portal.ping_until_every_worker_answered(refused, headers=forwarded, cert=proxy)) == WORKERS
+    assert len(portal.ping_until_every_worker_answered(refused, headers=forwarded,
+                                                       cert=proxy)) == WORKERS
 
     for _worker in range(WORKERS * 2):
         status, text, _ = portal.request("POST", "/api/v1/certificates", headers=auth, body={

@@ -1,0 +1,239 @@
+"""One `portal notify run` over a million certificates with a thousand due for a warning.
+
+Beside it, in the same run and interleaved round by round, a plain indexed SELECT of the same
+thousand rows (every column, on the same database): the least any job that looks at them
+must do. The notify run selects them, checks renewals, claims each warning in the database,
+sends one mail per owner (10 owners) and one digest to a real SMTP server on loopback
+(aiosmtpd, in its own process), and records what it sent; its claims are deleted between
+rounds so that every round sends the same mails. Then the run that follows (every few minutes
+in `portal serve`): the same thousand due, every one warned already. Target: each at most 3
+times the SELECT.
+
+The run is timed in-process (`notify.run_once()`, what `portal notify run` calls); the whole
+console script (interpreter and Flask start-up included) is timed once, for information.
+
+    python benchmarks/notify.py [--rows 1000000] [--due 1000] [--rounds 5]
+"""
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from common import print_table
+
+BATCH = 50_000
+TARGET = 3.0
+OWNERS = 10
+PASSWORD = "bench-password-1"
+WINDOW_DAYS = 30
+
+
+def prepare(rows: int, due: int) -> None:
+    """A CA, 10 owners and an admin with addresses, and `rows` certificates, `due` of them due."""
+    from sqlalchemy import insert
+
+    from portal import database
+    from portal.extensions import db
+    from portal.models import Certificate
+    from portal.services.authorities import create_ca
+    from portal.services.secrets import ensure_instance_secrets
+    from portal.services.users import create_user
+
+    ensure_instance_secrets()
+    database.upgrade()
+    ca = create_ca("bench", key_type="ec-p256", actor="bench")
+    create_user("admin", role="admin", password=PASSWORD, email="admin@example.org",
+                actor="bench")
+    owners = [create_user(f"owner{n}", role="user", password=PASSWORD,
+                          email=f"owner{n}@example.org", actor="bench")[0].id
+              for n in range(OWNERS)]
+    now = datetime.now(UTC).replace(microsecond=0)
+    every = rows // due  # the due rows are spread evenly through the table
+    statuses = ("issued",) * 9 + ("revoked",)
+    for start in range(0, rows, BATCH):
+        values = []
+        for n in range(start, min(rows, start + BATCH)):
+            is_due = n % every == 0 and n // every < due
+            values.append({
+                "id": n + 1, "ca_id": ca.id, "serial": f"{0x5A000000000 + n:X}",
+                "common_name": f"host-{n:07}", "subject": f"CN=host-{n:07}",
+                "sans": f"DNS:host-{n:07}.example.com", "profile": "server",
+                "key_type": "ec-p256", "status": "issued" if is_due else statuses[n % 10],
+                "owner_id": owners[(n // every if is_due else n) % OWNERS],
+                "not_before": now - timedelta(days=300),
+                # due: inside the 30-day window; the rest expire later (or expired already)
+                "not_after": (now + timedelta(days=2, minutes=n % 30_000) if is_due
+                              else now + timedelta(days=WINDOW_DAYS + 1, minutes=n)
+                              if n % 3 else now - timedelta(days=1, minutes=n)),
+                "created_at": now,
+            })
+        db.session.connection().execute(insert(Certificate), values)
+        db.session.commit()
+    db.session.execute(db.text("ANALYZE"))
+    db.session.commit()
+
+
+def start_smtp(folder: Path):
+    """aiosmtpd in its own process (in a thread here it would compete for our GIL)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.notifying import free_port
+
+    port, maildir = free_port(), folder / "Maildir"
+    server = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+                               "-c", "aiosmtpd.handlers.Mailbox", str(maildir)])
+    for _attempt in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, port, maildir
+        except OSError:
+            time.sleep(0.05)
+    server.kill()
+    raise SystemExit("aiosmtpd did not start")
+
+
+def delivered(maildir: Path) -> int:
+    """Messages the SMTP server has stored."""
+    return len(list((maildir / "new").iterdir())) if (maildir / "new").exists() else 0
+
+
+def time_smtp() -> list[float]:
+    """Wrap Mailer.send to add up the milliseconds spent talking SMTP (composing included)."""
+    from portal.services import mailer
+
+    spent = [0.0]
+    send = mailer.Mailer.send
+
+    def timed(self, *args):
+        started = time.perf_counter()
+        try:
+            return send(self, *args)
+        finally:
+            spent[0] += (time.perf_counter() - started) * 1000
+
+    mailer.Mailer.send = timed
+    return spent
+
+
+def plain_select(window_end: datetime) -> int:
+    """The due rows by the (status, not_after) index, every column: the baseline."""
+    from portal.extensions import db
+
+    connection = db.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(
+            "SELECT * FROM certificates WHERE status = 'issued' AND not_after > ? "
+            "AND not_after <= ?",
+            (datetime.now(UTC).replace(tzinfo=None).isoformat(" "),
+             window_end.replace(tzinfo=None).isoformat(" ")))
+        count = len(cursor.fetchall())
+        cursor.close()
+    finally:
+        connection.close()
+    return count
+
+
+def query_plan() -> str:
+    """SQLite's plan for the job's due-selection query."""
+    from sqlalchemy.dialects import sqlite
+
+    from portal.extensions import db
+    from portal.models import utcnow
+    from portal.services.notify import due_selection
+
+    statement = due_selection(utcnow(), (1, 3, 7, 14, WINDOW_DAYS)).compile(
+        dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+    rows = db.session.execute(db.text(f"EXPLAIN QUERY PLAN {statement}")).all()
+    return "; ".join(str(row[-1]) for row in rows)
+
+
+def main() -> int:
+    """Build the data, measure interleaved rounds, print the table; exit 1 on a missed target."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--due", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="portal-bench-notify-"))
+    smtp, port, maildir = start_smtp(folder)
+    try:
+        instance = folder / "instance"
+        instance.mkdir(mode=0o700)
+        os.environ.update(PORTAL_INSTANCE=str(instance),
+                          PORTAL_SMTP_URL=f"smtp://127.0.0.1:{port}",
+                          PORTAL_SMTP_STARTTLS="false", PORTAL_NOTIFY_INTERVAL="0")
+        from portal import create_app
+        from portal.extensions import db
+        from portal.models import ExpiryNotice
+        from portal.services import notify
+
+        app = create_app()
+        with app.app_context():
+            started = time.perf_counter()
+            prepare(args.rows, args.due)
+            print(f"{args.rows:,} certificate rows ({args.due:,} due) inserted in "
+                  f"{time.perf_counter() - started:.1f} s")
+            plan = query_plan()
+            print(f"due-selection plan: {plan}")
+            smtp_ms = time_smtp()
+            selects, sending, steady, in_smtp = [], [], [], []
+            for _round in range(args.rounds):
+                db.session.execute(ExpiryNotice.__table__.delete())
+                db.session.commit()
+                before = delivered(maildir)
+                started = time.perf_counter()
+                count = plain_select(datetime.now(UTC) + timedelta(days=WINDOW_DAYS))
+                selects.append((time.perf_counter() - started) * 1000)
+                assert count == args.due, count
+                smtp_ms[0] = 0.0
+                started = time.perf_counter()
+                report = notify.run_once()
+                sending.append((time.perf_counter() - started) * 1000)
+                in_smtp.append(smtp_ms[0])
+                assert report.ok and report.warned == 2 * args.due, report
+                assert delivered(maildir) - before == OWNERS + 1
+                started = time.perf_counter()
+                report = notify.run_once()  # the same thousand due, every one warned already
+                steady.append((time.perf_counter() - started) * 1000)
+                assert report.ok and report.mails == 0, report
+            # once more from the shell, as cron runs it: nothing is due any more
+            started = time.perf_counter()
+            script = subprocess.run([str(Path(sys.executable).parent / "portal"), "notify",
+                                     "run"], capture_output=True, env=os.environ, timeout=600)
+            shell_ms = (time.perf_counter() - started) * 1000
+            assert script.returncode == 0, script.stderr
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        smtp.terminate()
+        smtp.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+    baseline = "plain indexed SELECT of the due rows"
+    sending_name = "notify run: claim, 11 mails, record"
+    steady_name = "notify run: the same rows, all warned already"
+    ok = print_table(
+        f"{args.rows:,} certificates, {args.due:,} due: median ms (lower is better)",
+        [(baseline, statistics.median(selects), "ms"),
+         (sending_name, statistics.median(sending), "ms"),
+         (steady_name, statistics.median(steady), "ms"),
+         ("  of the sending run: in Mailer.send (SMTP)", statistics.median(in_smtp), "ms")],
+        baseline=baseline, higher_is_better=False,
+        targets={sending_name: TARGET, steady_name: TARGET})
+    print(f"`portal notify run` from the shell with nothing due (start-up included): "
+          f"{shell_ms:.0f} ms")
+    if "ix_certificates_status_not_after" not in plan:
+        print("MISSED: the due selection does not use the (status, not_after) index")
+        ok = False
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Sending mail over SMTP: the PORTAL_SMTP_* settings, one connection per run of the job."""
+
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from urllib.parse import unquote, urlsplit
+
+from ..errors import PortalError
+
+
+class MailError(PortalError):
+    """Mail could not be sent: the server is down, refuses us, or the settings are wrong."""
+
+    status_code = 503
+
+
+class RecipientsRefused(MailError):
+    """The server refused every recipient of one message; the session is still good."""
+
+
+@dataclass(frozen=True)
+class SMTPSettings:
+    """Where and how to send mail."""
+
+    host: str
+    port: int
+    implicit_tls: bool
+    starttls: bool
+    username: str | None
+    password: str | None
+    sender: str
+    timeout: float
+    ca_file: str | None = None
+
+
+def parse_smtp_url(url: str, *, sender: str, starttls: bool, timeout: float,
+                   ca_file: str | None = None) -> SMTPSettings:
+    """PORTAL_SMTP_URL (smtp:// or smtps://, host, port, optional user and password)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise MailError(f"PORTAL_SMTP_URL is not a valid URL: {exc}") from None
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise MailError("PORTAL_SMTP_URL must be smtp://host[:port] or smtps://host[:port]")
+    implicit_tls = parts.scheme == "smtps"
+    return SMTPSettings(
+        host=parts.hostname,
+        port=port or (465 if implicit_tls else 25),
+        implicit_tls=implicit_tls,
+        starttls=starttls and not implicit_tls,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        sender=sender,
+        timeout=timeout,
+        ca_file=ca_file or None,
+    )
+
+
+def settings_from_config(config) -> SMTPSettings | None:
+    """The SMTP settings of the app's configuration, or None when no server is configured."""
+    url = config.get("PORTAL_SMTP_URL") or ""
+    if not url.strip():
+        return None
+    return parse_smtp_url(
+        url, sender=config["PORTAL_SMTP_FROM"], starttls=bool(config["PORTAL_SMTP_STARTTLS"]),
+        timeout=float(config["PORTAL_SMTP_TIMEOUT"]),
+        ca_file=config.get("PORTAL_SMTP_CA_FILE") or None,
+    )
+
+
+def build_message(settings: SMTPSettings, to: list[str], subject: str, body: str) -> EmailMessage:
+    """A plain-text message from the configured sender."""
+    message = EmailMessage()
+    message["From"] = settings.sender
+    message["To"] = ", ".join(to)
+    message["Subject"] = subject
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
+    message.set_content(body)
+    return message
+
+
+class Mailer:
+    """One SMTP session, opened on first use and closed at the end of the `with` block."""
+
+    def __init__(self, settings: SMTPSettings):
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> "Mailer":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self._smtp.close()
+            self._smtp = None
+
+    def _connect(self) -> smtplib.SMTP:
+        settings = self.settings
+        # made only when used: loading the system's CA store costs ~80 ms
+        context = None
+        if settings.implicit_tls or settings.starttls:
+            try:
+                context = ssl.create_default_context(cafile=settings.ca_file)
+            except OSError as exc:
+                raise MailError(f"cannot read PORTAL_SMTP_CA_FILE {settings.ca_file!r}: "
+                                f"{exc.strerror or exc}") from None
+        where = f"{settings.host}:{settings.port}"
+        try:
+            if settings.implicit_tls:
+                smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
+                                        context=context)
+            else:
+                smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailError(
+                f"cannot connect to the SMTP server {where}: {_describe(exc)}") from None
+        try:
+            if settings.starttls:
+                smtp.ehlo()
+                if not smtp.has_extn("starttls"):
+                    raise MailError(f"the SMTP server {where} does not offer STARTTLS "
+                                    "(set PORTAL_SMTP_STARTTLS=false to send in clear)")
+                smtp.starttls(context=context)
+            if settings.username:
+                smtp.login(settings.username, settings.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            smtp.close()
+            raise MailError(f"the SMTP server {where} refused the user name or password: "
+                            f"{_describe(exc)}") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            smtp.close()
+            raise MailError(f"the SMTP server {where} failed: {_describe(exc)}") from None
+        except MailError:
+            smtp.close()
+            raise
+        return smtp
+
+    def send(self, to: list[str], subject: str, body: str) -> dict:
+        """Send one message; the recipients refused while others were accepted (or an error)."""
+        if self._smtp is None:
+            self._smtp = self._connect()
+        message = build_message(self.settings, to, subject, body)
+        try:
+            return self._smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            refused = ", ".join(f"{address} ({_describe_code(*answer)})"
+                                for address, answer in exc.recipients.items())
+            raise RecipientsRefused(f"the SMTP server refused {refused}"[:500]) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            self._smtp.close()
+            self._smtp = None
+            raise MailError(f"the SMTP server {self.settings.host}:{self.settings.port} did not "
+                            f"accept a message: {_describe(exc)}") from None
+
+
+def _describe_code(code: int, text) -> str:
+    return f"{code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"[:200]
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) \
+            else str(exc.smtp_error)
+        return f"{exc.smtp_code} {text}"[:300]
+    if isinstance(exc, socket.timeout):
+        return "timed out"
+    return (str(exc) or type(exc).__name__)[:300]

@@ -1,0 +1,86 @@
+"""The notification job on SQLite and on a real PostgreSQL: once per warning, signed events.
+
+The dedupe relies on unique constraints and compare-and-set updates, whose failure modes
+differ between the two databases (PostgreSQL aborts the transaction on a violation), so the
+same scenarios run on both, with several hosts (threads, each its own connection) at once.
+"""
+
+import threading
+
+import pytest
+
+from portal.extensions import db
+from portal.services import certificates, notify, users, webhooks
+from tests.notifying import HTTPReceiver, SMTPReceiver, body_of, issue
+from tests.reliability.conftest import BACKENDS
+
+pytestmark = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def smtp():
+    receiver = SMTPReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def receiver():
+    server = HTTPReceiver().start()
+    yield server
+    server.stop()
+
+
+def run_hosts(app, count: int) -> list[Exception]:
+    """Run the job on `count` threads at once; the exceptions they raised."""
+    start, errors = threading.Barrier(count), []
+
+    def host():
+        try:
+            with app.app_context():
+                start.wait()
+                notify.run_once()
+                db.session.remove()
+        except Exception as exc:  # collected: a thread's exception is otherwise lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=host) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def test_warnings_and_events_once_with_several_hosts(app, root_ca, smtp, receiver, backend):
+    app.config.update(PORTAL_SMTP_URL=smtp.url, PORTAL_SMTP_STARTTLS=False,
+                      PORTAL_WEBHOOK_RETRY_SECONDS=0)
+    users.create_user("boss", role="admin", password="admin-password-1",
+                      email="boss@example.org", actor="t")
+    users.create_user("alice", role="user", password="alice-password-1",
+                      email="alice@example.org", actor="t")
+    hook = webhooks.add_webhook(receiver.url, ["all"], actor="t")
+    secret = hook.secret
+    due = [issue(f"host{n}.example.org", owner="alice", days_left=10).serial for n in range(10)]
+    revoked = issue("gone.example.org", owner="alice", days_left=10).serial
+    certificates.revoke_certificate(revoked, actor="t")
+    db.session.remove()
+
+    if backend == "postgresql":  # events wait until no lower id can still commit
+        assert run_hosts(app, 1) == []
+        assert [event["type"] for event in receiver.events()] == ["certificate.expiring"] * 10
+        app.config["PORTAL_WEBHOOK_SETTLE_SECONDS"] = 0
+    assert run_hosts(app, 4) == []
+    assert run_hosts(app, 2) == []
+    text = "\n".join(body_of(message) for _rcpt, message in smtp.messages)
+    assert all(text.count(serial) == 2 for serial in due)  # the owner's mail and the digest
+    assert revoked not in text
+    events = receiver.events()
+    ids = [request["headers"]["webhook-id"] for request in receiver.requests]
+    assert len(ids) == len(set(ids))  # every event once
+    kinds = sorted(event["type"] for event in events)
+    assert kinds.count("certificate.issued") == 11 and kinds.count("certificate.revoked") == 1
+    assert kinds.count("certificate.expiring") == 10
+    from tests.test_webhooks import verify
+
+    assert all(verify(request, key=webhooks.secret_key(secret)) for request in receiver.requests)
