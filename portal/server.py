@@ -26,7 +26,7 @@ from .webserver import PUBLIC_PATHS
 # so that /ping can answer 403 "expired" instead of a bare TLS alert.
 X509_V_FLAG_NO_CHECK_TIME = 0x200000
 RENEWAL_CHECK_SECONDS = 6 * 3600
-PLAIN_HTTP_PATHS = re.compile(rf"^/({PUBLIC_PATHS}|healthz|metrics)$")
+PLAIN_HTTP_PATHS = re.compile(rf"/({PUBLIC_PATHS}|healthz|metrics)")
 # How long a worker thread waits on one client's bytes (a handshake, a request, a send) before
 # it drops the connection. gunicorn waits forever once a thread has a connection, so a few
 # clients that stall mid-request would hold every thread.
@@ -153,10 +153,10 @@ class PlainHttpGate:
     def __call__(self, environ, start_response):
         """Serve public paths; redirect everything else to the HTTPS listener."""
         path = environ.get("PATH_INFO", "")
-        if PLAIN_HTTP_PATHS.match(path):
+        if PLAIN_HTTP_PATHS.fullmatch(path):
             return self.app(environ, start_response)
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "localhost")
-        host = re.sub(r":\d+$", "", host) if not host.endswith("]") else host
+        host = re.sub(r":\d+\Z", "", host) if not host.endswith("]") else host
         if not re.fullmatch(r"[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]", host):
             host = "localhost"
         query = environ.get("QUERY_STRING")
