@@ -18,6 +18,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..ca.csr import load_csr
+from ..ca.lint import check_before_signing
 from ..ca.names import common_name_of, describe_general_name
 from ..ca.pem import to_der
 from ..ca.profiles import Profile, PublicationUrls, apply_profile, get_profile, validity_window
@@ -154,6 +155,12 @@ def issue_for_key(
     now = datetime.now(UTC)
     not_before, not_after = validity_window(
         now, validity_days(profile, days), ca_not_after=issuer.signer.not_after
+    )
+    # Boulder's safety net: pkilint on what is about to be signed, before anything is written.
+    check_before_signing(
+        issuer.signer, public_key=public_key, key_type=key_type, subject=subject, sans=sans,
+        profile=profile,
+        serial=random_serial(), not_before=not_before, not_after=not_after, urls=issuer.urls,
     )
     values = {
         "ca_id": issuer.id,
