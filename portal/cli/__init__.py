@@ -32,6 +32,10 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(enroll_group)
 
+    from .audit import audit_group
+
+    app.cli.add_command(audit_group)
+
 
 def main() -> None:
     """Entry point of the `portal` console script."""

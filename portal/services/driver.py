@@ -68,6 +68,11 @@ class DriverStatement:
         self._run(cursor.execute, self.parameters(values))
         return cursor.fetchone()
 
+    def all(self, cursor, values: Mapping) -> list:
+        """Run a statement that returns rows (a SELECT, or RETURNING); return every row."""
+        self._run(cursor.execute, self.parameters(values))
+        return cursor.fetchall()
+
     def _run(self, method, parameters) -> None:
         try:
             method(self.sql, parameters)

@@ -202,7 +202,7 @@ def issue_for_key(
             {"row_id": values["id"], "der": values["der"],
              "fingerprint": values["fingerprint_sha256"]},
         )
-        prepared(audit.INSERT, engine, audit.COLUMNS).execute(connection.cursor, audit.event_row(
+        audit.insert_on_driver(connection, engine, audit.event_row(
             "certificate.issue", actor=actor, serial=values["serial"],
             detail=f"{profile.name} {values['subject']} by {issuer.name}",
         ))
