@@ -18,7 +18,7 @@ import threading
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from pkilint import loader
 from pkilint.pkix import certificate as pkix_certificate
@@ -32,6 +32,7 @@ from .profiles import Profile, PublicationUrls
 from .signer import CASigner, certificate_builder
 
 THRESHOLD = ValidationFindingSeverity.WARNING
+LOCALHOST_FINDING = 'pkix.invalid_domain_name_syntax (Invalid domain name syntax: "localhost")'
 MAX_SHAPES = 4096  # distinct shapes remembered per process; the cache starts over when full
 
 
@@ -154,8 +155,12 @@ def check_before_signing(
     not_after: datetime,
     urls: PublicationUrls | None,
     path_length: int | None = None,
+    allow_localhost: bool = False,
 ) -> None:
     """Refuse (LintRefused) a certificate that pkilint flags at WARNING or worse; sign nothing.
+
+    `allow_localhost` waives the one finding the portal's own HTTPS certificate has by design:
+    the single-label DNS name `localhost`, which browsers need.
 
     `serial` may be any serial of the kind the real certificate will carry: it is not part of
     the shape (a random positive 159-bit number always lints the same).
@@ -164,7 +169,7 @@ def check_before_signing(
     if not findings:
         issuer = signer.certificate
         shape = shape_of(
-            issuer_fingerprint=issuer.fingerprint(hashes.SHA256()), key_type=key_type,
+            issuer_fingerprint=signer.fingerprint, key_type=key_type,
             subject=subject, sans=sans, profile=profile, not_before=not_before,
             not_after=not_after, urls=urls, path_length=path_length,
         )
@@ -182,6 +187,8 @@ def check_before_signing(
                 if not verdict:  # a refused shape is linted again next time (it is rare)
                     _VERDICTS[shape] = verdict
         findings = list(verdict)
+    if allow_localhost:
+        findings = [text for text in findings if not text.startswith(LOCALHOST_FINDING)]
     if findings:
         raise LintRefused(
             f"the certificate was not signed: pkilint reports {findings[0][:200]}"

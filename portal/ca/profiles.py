@@ -91,7 +91,7 @@ def apply_profile(
             names.append(x509.DNSName(check_dns_name(common_name)))
         except PolicyViolation as exc:
             unusable_cn = exc
-    checked: list[x509.GeneralName] = []
+    seen: set[tuple[type, object]] = set()
     for name in names:
         if not isinstance(name, profile.san_kinds):
             allowed = ", ".join(kind.__name__ for kind in profile.san_kinds) or "none"
@@ -111,15 +111,14 @@ def apply_profile(
             )
         # Each entry's syntax was checked where it was parsed (load_csr, parse_san); what a
         # check missed, the pre-signing lint refuses.
-        entry = x509.DNSName(name.value.lower()) if isinstance(name, x509.DNSName) else name
-        if entry in checked:
+        value = name.value.lower() if isinstance(name, x509.DNSName) else name.value
+        if (type(name), value) in seen:
             raise PolicyViolation(
-                f"the subject alternative name {describe_general_name(entry)[:90]} is listed "
+                f"the subject alternative name {describe_general_name(name)[:90]} is listed "
                 "twice",
                 field="sans",
             )
-        checked.append(entry)
-    names = checked
+        seen.add((type(name), value))
     if profile.requires_san and not names:
         if unusable_cn is not None:  # say why the CN could not serve as the name
             raise PolicyViolation(

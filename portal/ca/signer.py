@@ -1,5 +1,6 @@
 """The CA signer: public data in, signed certificates and CRLs out; the key never leaves it."""
 
+import functools
 from datetime import datetime
 
 from cryptography import x509
@@ -25,6 +26,11 @@ class CASigner:
             self.key_identifier = x509.AuthorityKeyIdentifier.from_issuer_public_key(
                 certificate.public_key()
             )
+
+    @functools.cached_property
+    def fingerprint(self) -> bytes:
+        """The CA certificate's SHA-256 fingerprint (computed once: it costs a re-encoding)."""
+        return self.certificate.fingerprint(hashes.SHA256())
 
     @property
     def not_after(self) -> datetime:

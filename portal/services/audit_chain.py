@@ -14,7 +14,6 @@ row is inserted while its writer holds the head.
 
 import hashlib
 import hmac
-import json
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives import hashes
@@ -29,14 +28,22 @@ from .secrets import ca_secret
 _HEAD = AuditChainHead.__table__
 _EVENTS = AuditEvent.__table__
 CONTENT_COLUMNS = ("id", "at", "actor", "action", "serial", "outcome", "detail")
-# One statement on the hot path: lock the head, count the new row in, and read the seal of
-# the row before it (the last row by id: rows are inserted in chain order, under the head).
-_LAST_SEAL = select(_EVENTS.c.seal).order_by(_EVENTS.c.id.desc()).limit(1).scalar_subquery()
+# One statement on the hot path: lock the head, count the new row in, and read the place and
+# seal of the row before it (the last row by id: rows are inserted in chain order, under the
+# head's lock). On PostgreSQL a writer that had to wait for the lock reads the last row from
+# its statement's snapshot, taken before the previous writer committed: it sees a place that
+# is not length - 1 and reads again (LAST_ROW, a new statement, so a new snapshot).
+LAST_ROW = select(_EVENTS.c.chain_seq, _EVENTS.c.seal).order_by(_EVENTS.c.id.desc()).limit(1)
 CLAIM = (
     update(_HEAD)
     .where(_HEAD.c.id == 1)
     .values(length=_HEAD.c.length + 1)
-    .returning(_HEAD.c.length, _LAST_SEAL, _HEAD.c.genesis_after_id, _HEAD.c.genesis_seal)
+    .returning(
+        _HEAD.c.length,
+        select(_EVENTS.c.chain_seq).order_by(_EVENTS.c.id.desc()).limit(1).scalar_subquery(),
+        select(_EVENTS.c.seal).order_by(_EVENTS.c.id.desc()).limit(1).scalar_subquery(),
+        _HEAD.c.genesis_after_id,
+    )
 )
 SET_GENESIS = (
     update(_HEAD).where(_HEAD.c.id == 1).values(genesis_seal=bindparam("genesis_seal"))
@@ -77,12 +84,12 @@ def _timestamp(value) -> str:
 
 
 def content(row) -> bytes:
-    """The canonical bytes of a row's content (a mapping with CONTENT_COLUMNS but `id`)."""
-    return json.dumps(
-        [_timestamp(row["at"]), row["actor"], row["action"], row["serial"], row["outcome"],
-         row["detail"]],
-        ensure_ascii=True, separators=(",", ":"),
-    ).encode()
+    """The canonical bytes of a row's content: each field length-prefixed, so none can spill."""
+    fields = (_timestamp(row["at"]), row["actor"], row["action"], row["serial"], row["outcome"],
+              row["detail"])
+    return "".join(
+        "-;" if value is None else f"{len(value)}:{value};" for value in fields
+    ).encode("utf-8", "surrogatepass")
 
 
 def seal(key: bytes, sequence: int, previous: str, row) -> str:
@@ -107,7 +114,7 @@ def seal_row(execute, key: bytes, row: dict, pending: dict | None = None) -> Non
     place and seal of a row sealed but not inserted yet in the same batch (an ORM flush seals
     every new row before it inserts any).
     """
-    length, last_seal, genesis_after_id, genesis_seal = execute(CLAIM, {})[0]
+    length, last_place, last_seal, genesis_after_id = execute(CLAIM, {})[0]
     if pending and pending.get("chain_seq") == length - 1:
         last_seal = pending["seal"]
     elif length == 1:  # the first sealed row: seal what came before the chain as its genesis
@@ -115,6 +122,8 @@ def seal_row(execute, key: bytes, row: dict, pending: dict | None = None) -> Non
                                execute(LEGACY_ROWS, {"last_id": genesis_after_id}))
         execute(SET_GENESIS, {"genesis_seal": genesis_seal})
         last_seal = genesis_seal
+    elif last_place != length - 1:  # read before the previous writer committed: read again
+        last_place, last_seal = execute(LAST_ROW, {})[0]
     row["chain_seq"] = length
     row["seal"] = seal(key, length, last_seal, row)
     if pending is not None:

@@ -149,8 +149,12 @@ def issue_for_key(
     days: int | None,
     owner_id: int | None,
     actor: str,
+    allow_localhost: bool = False,
 ) -> IssuedCertificate:
-    """Sign a checked subject, SANs and public key; the row is committed before signing."""
+    """Sign a checked subject, SANs and public key; the row is committed before signing.
+
+    `allow_localhost` is for the portal's own HTTPS certificate only (see ca/lint.py).
+    """
     issuer = get_issuer(ca_name)  # fails before anything is written when the key is unusable
     now = datetime.now(UTC)
     not_before, not_after = validity_window(
@@ -161,6 +165,7 @@ def issue_for_key(
         issuer.signer, public_key=public_key, key_type=key_type, subject=subject, sans=sans,
         profile=profile,
         serial=random_serial(), not_before=not_before, not_after=not_after, urls=issuer.urls,
+        allow_localhost=allow_localhost,
     )
     values = {
         "ca_id": issuer.id,

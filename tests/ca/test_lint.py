@@ -152,3 +152,16 @@ def test_every_email_the_checks_accept_passes_pkilint(local, domain):
     except PolicyViolation:
         return
     assert pkilint_values.san_findings([x509.RFC822Name(accepted)]) == []
+
+
+def test_localhost_is_waived_only_when_asked(ca_signer):
+    with pytest.raises(lint.LintRefused):
+        check(ca_signer, [x509.DNSName("localhost")])
+    key = ec.generate_private_key(ec.SECP256R1())
+    lint.check_before_signing(  # the portal's own HTTPS certificate
+        ca_signer, public_key=key.public_key(), key_type="ec-p256",
+        subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]),
+        sans=(x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))),
+        profile=PROFILES["server"], serial=x509.random_serial_number(), not_before=NOW,
+        not_after=NOW + timedelta(days=10), urls=URLS, allow_localhost=True,
+    )
