@@ -150,3 +150,20 @@ def test_several_rows_in_one_flush_chain_in_order(app, root_ca, instance):
     db.session.commit()
     write_some_events(1)
     assert audit_chain.verify()[0], audit_chain.verify()[1]
+
+
+def test_an_event_written_without_the_secret_is_kept_and_named(app, root_ca, instance):
+    from portal.extensions import db
+    from portal.services import audit
+
+    write_some_events(1)
+    secret = (instance / "ca-secret").read_text()
+    (instance / "ca-secret").unlink()
+    app.extensions.pop("portal.audit_key", None)
+    event = audit.record("crl.publish", actor="cli", outcome="error", detail="no secret")
+    db.session.commit()
+    (instance / "ca-secret").write_text(secret)
+    assert event.seal is None
+    assert audit_chain.verify() == (False, f"audit row {event.id} was inserted: it has no place "
+                                           "in the chain (or it was written while the CA "
+                                           "secret was missing)")

@@ -34,6 +34,6 @@ def upgrade():
 
 def downgrade():
     op.drop_table('audit_chain_head')
-    with op.batch_alter_table('audit_events', schema=None) as batch_op:
-        batch_op.drop_column('seal')
-        batch_op.drop_column('chain_seq')
+    # DROP COLUMN in place (SQLite 3.35 and later), not a batch copy, so the triggers stay.
+    op.drop_column('audit_events', 'seal')
+    op.drop_column('audit_events', 'chain_seq')

@@ -51,7 +51,11 @@ def insert_on_driver(connection, engine, row: dict) -> None:
                     for values in rows]
         return rows
 
-    audit_chain.seal_row(execute, audit_chain.chain_key(), row)
+    key = audit_chain.chain_key_or_none()
+    if key is None:
+        row.update(chain_seq=None, seal=None)
+    else:
+        audit_chain.seal_row(execute, key, row)
     prepared(INSERT, engine, COLUMNS).execute(connection.cursor, row)
 
 
@@ -70,8 +74,11 @@ def _seal_orm_event(mapper, connection, target: AuditEvent) -> None:
     if target.detail is None:
         target.detail = ""
     row = {name: getattr(target, name) for name in _FIELDS}
+    key = audit_chain.chain_key_or_none()
+    if key is None:
+        return  # written unsealed: verify names it
     pending = object_session(target).info.setdefault("portal.audit_pending", {})
-    audit_chain.seal_row(execute, audit_chain.chain_key(), row, pending)
+    audit_chain.seal_row(execute, key, row, pending)
     target.chain_seq, target.seal = row["chain_seq"], row["seal"]
 
 

@@ -33,15 +33,21 @@ CONTENT_COLUMNS = ("id", "at", "actor", "action", "serial", "outcome", "detail")
 # head's lock). On PostgreSQL a writer that had to wait for the lock reads the last row from
 # its statement's snapshot, taken before the previous writer committed: it sees a place that
 # is not length - 1 and reads again (LAST_ROW, a new statement, so a new snapshot).
-LAST_ROW = select(_EVENTS.c.chain_seq, _EVENTS.c.seal).order_by(_EVENTS.c.id.desc()).limit(1)
+_SEALED = _EVENTS.c.seal.is_not(None)  # rows written without the CA secret are not sealed
+LAST_ROW = (
+    select(_EVENTS.c.chain_seq, _EVENTS.c.seal).where(_SEALED).order_by(_EVENTS.c.id.desc())
+    .limit(1)
+)
 CLAIM = (
     update(_HEAD)
     .where(_HEAD.c.id == 1)
     .values(length=_HEAD.c.length + 1)
     .returning(
         _HEAD.c.length,
-        select(_EVENTS.c.chain_seq).order_by(_EVENTS.c.id.desc()).limit(1).scalar_subquery(),
-        select(_EVENTS.c.seal).order_by(_EVENTS.c.id.desc()).limit(1).scalar_subquery(),
+        select(_EVENTS.c.chain_seq).where(_SEALED).order_by(_EVENTS.c.id.desc()).limit(1)
+        .scalar_subquery(),
+        select(_EVENTS.c.seal).where(_SEALED).order_by(_EVENTS.c.id.desc()).limit(1)
+        .scalar_subquery(),
         _HEAD.c.genesis_after_id,
     )
 )
@@ -53,6 +59,18 @@ LEGACY_ROWS = (
     .where(_EVENTS.c.id <= bindparam("last_id"))
     .order_by(_EVENTS.c.id)
 )
+
+
+def chain_key_or_none() -> bytes | None:
+    """The chain's key, or None when the CA secret is missing (the row is then not sealed).
+
+    An event is never lost for want of the secret (the CLI reports a CRL it cannot re-sign in
+    the log): it is written unsealed, and `portal audit verify` names it.
+    """
+    try:
+        return chain_key()
+    except CAKeyUnavailable:
+        return None
 
 
 def chain_key() -> bytes:
@@ -95,7 +113,7 @@ def content(row) -> bytes:
 def seal(key: bytes, sequence: int, previous: str, row) -> str:
     """The seal of the row at `sequence`, after the row sealed `previous`."""
     message = b"%d\n%s\n%s" % (sequence, previous.encode(), content(row))
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hmac.digest(key, message, "sha256").hex()
 
 
 def genesis(key: bytes, last_id: int, legacy_rows) -> str:
@@ -150,7 +168,10 @@ def verify() -> tuple[bool, str]:
         row_id, sequence = row["id"], row["chain_seq"]
         if sequence is None:
             if row_id > head.genesis_after_id or previous is not None:
-                return False, f"audit row {row_id} was inserted: it has no place in the chain"
+                return False, (
+                    f"audit row {row_id} was inserted: it has no place in the chain (or it was "
+                    "written while the CA secret was missing)"
+                )
             legacy.update(b"%d\n%s\n" % (row_id, content(row)))
             last_id = row_id
             continue
