@@ -170,6 +170,23 @@ class AuditEvent(db.Model):
     serial: Mapped[str | None] = mapped_column(String(42), index=True)
     outcome: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str] = mapped_column(Text, default="")
+    # The integrity chain (services/audit_chain.py): the row's place in the chain and an HMAC
+    # of its content and of the previous row's seal, keyed outside the database. NULL only for
+    # rows written before the chain began (sealed together by the head's genesis_seal).
+    chain_seq: Mapped[int | None] = mapped_column(BigInteger)
+    seal: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditChainHead(db.Model):
+    """The audit chain's one row: its length. Updating it serialises the writers."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    length: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Rows with an id up to this one were written before the chain began.
+    genesis_after_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    genesis_seal: Mapped[str | None] = mapped_column(String(64))
 
 
 @event.listens_for(AuditEvent, "before_update")

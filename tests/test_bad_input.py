@@ -6,6 +6,7 @@ no traceback, nothing on stdout). Both count the rows of certificates, certifica
 audit_events before and after, reading the SQLite file directly.
 """
 
+import ipaddress
 import sqlite3
 import warnings
 from collections.abc import Callable
@@ -15,7 +16,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 from portal.errors import InvalidInput, NotFound, PolicyViolation, PortalError
 from portal.services import certificates, issuance
@@ -35,12 +36,15 @@ def row_counts(instance) -> dict[str, int]:
         connection.close()
 
 
-def csr_with_subject(attributes: list[x509.NameAttribute], sans=None, key=None) -> bytes:
-    """A PEM CSR with exactly these subject attributes."""
+def csr_with_subject(attributes: list[x509.NameAttribute], sans=None, key=None,
+                     extension=None) -> bytes:
+    """A PEM CSR with exactly these subject attributes (and SANs or one raw extension)."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     builder = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(attributes))
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    if extension is not None:
+        builder = builder.add_extension(extension, critical=False)
     return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
@@ -85,6 +89,17 @@ def pem_of_private_key() -> bytes:
 def server_csr_with(*names: x509.GeneralName) -> bytes:
     """A server CSR with these SANs and a harmless CN."""
     return make_csr("ok.example.com", sans=list(names))
+
+
+def raw_san_csr(general_names_der: bytes, common_name: str = "ok.example.com") -> bytes:
+    """A CSR whose subjectAltName extension holds exactly these DER bytes (GeneralNames)."""
+    return csr_with_subject([cn(common_name)], key=None, extension=x509.UnrecognizedExtension(
+        ExtensionOID.SUBJECT_ALTERNATIVE_NAME, general_names_der))
+
+
+def unchecked(kind, value: str) -> x509.GeneralName:
+    """A DNS or e-mail name that cryptography's constructor would refuse to build."""
+    return kind._init_without_validation(value)
 
 
 @dataclass(frozen=True)
@@ -164,6 +179,101 @@ BAD = [
         PolicyViolation, "client profile does not accept", "client"),
     Bad("client-without-cn", lambda: make_csr(None, sans=[x509.RFC822Name("bob@example.com")]),
         PolicyViolation, "common name", "client"),
+    # Finding 7: every SAN entry's syntax, whatever cryptography lets through.
+    Bad("ip-8-bytes", lambda: server_csr_with(x509.IPAddress(ipaddress.ip_network("10.0.0.0/8"))),
+        PolicyViolation, "IP:10.0.0.0/8 is 8 bytes long"),
+    Bad("ip-32-bytes", lambda: server_csr_with(
+        x509.IPAddress(ipaddress.ip_network("2001:db8::/32"))), PolicyViolation, "32 bytes"),
+    Bad("ip-5-bytes", lambda: raw_san_csr(bytes.fromhex("3007870501020304 05".replace(" ", ""))),
+        InvalidInput, "IP address entry is neither 4 nor 16 bytes"),
+    Bad("ip-0-bytes", lambda: raw_san_csr(bytes.fromhex("30028700")), InvalidInput,
+        "IP address entry is neither 4 nor 16 bytes"),
+    Bad("ip-17-bytes", lambda: raw_san_csr(bytes.fromhex("30138711" + "20" * 17)),
+        InvalidInput, "neither 4 nor 16 bytes"),
+    Bad("san-empty", lambda: raw_san_csr(bytes.fromhex("3000")), PolicyViolation,
+        "subjectAltName extension is empty"),
+    Bad("san-not-der", lambda: raw_san_csr(b"\x30\x05\x82\x09abc"), InvalidInput,
+        "subjectAltName extension is malformed"),
+    Bad("dns-empty", lambda: server_csr_with(unchecked(x509.DNSName, "")), PolicyViolation,
+        "DNS name is empty"),
+    Bad("dns-empty-label", lambda: server_csr_with(x509.DNSName("a..example.com")),
+        PolicyViolation, "empty label"),
+    Bad("dns-leading-dot", lambda: server_csr_with(x509.DNSName(".example.com")),
+        PolicyViolation, "empty label"),
+    Bad("dns-trailing-dot", lambda: server_csr_with(x509.DNSName("www.example.com.")),
+        PolicyViolation, "trailing dot"),
+    Bad("dns-underscore", lambda: server_csr_with(x509.DNSName("a_b.example.com")),
+        PolicyViolation, "'a_b'"),
+    Bad("dns-space", lambda: server_csr_with(x509.DNSName("a b.example.com")),
+        PolicyViolation, "not a valid host name"),
+    Bad("dns-leading-hyphen", lambda: server_csr_with(x509.DNSName("-a.example.com")),
+        PolicyViolation, "inner hyphens"),
+    Bad("dns-trailing-hyphen", lambda: server_csr_with(x509.DNSName("a-.example.com")),
+        PolicyViolation, "inner hyphens"),
+    Bad("dns-label-64", lambda: server_csr_with(x509.DNSName("a" * 64 + ".example.com")),
+        PolicyViolation, "longer than 63"),
+    Bad("dns-254", lambda: server_csr_with(x509.DNSName(".".join(["a" * 62] * 4) + ".com")),
+        PolicyViolation, "longer than 253"),
+    Bad("dns-numeric-tld", lambda: server_csr_with(x509.DNSName("www.example.123")),
+        PolicyViolation, "last label is a number"),
+    Bad("dns-ip-literal", lambda: server_csr_with(x509.DNSName("10.0.0.1")),
+        PolicyViolation, "last label is a number"),
+    Bad("dns-high-bytes", lambda: raw_san_csr(bytes.fromhex("300882066162e92e636f")),
+        InvalidInput, "subjectAltName extension is malformed"),
+    Bad("wildcard-in-the-middle", lambda: server_csr_with(x509.DNSName("a.*.example.com")),
+        PolicyViolation, "'*'"),
+    Bad("wildcard-partial-label", lambda: server_csr_with(x509.DNSName("f*.example.com")),
+        PolicyViolation, "'f*'"),
+    Bad("wildcard-twice", lambda: server_csr_with(x509.DNSName("*.*.example.com")),
+        PolicyViolation, "'*'"),
+    Bad("duplicate-dns", lambda: server_csr_with(x509.DNSName("a.example.com"),
+                                                  x509.DNSName("a.example.com")),
+        PolicyViolation, "DNS:a.example.com twice"),
+    Bad("duplicate-dns-case", lambda: server_csr_with(x509.DNSName("A.example.com"),
+                                                       x509.DNSName("a.EXAMPLE.com")),
+        PolicyViolation, "DNS:a.example.com twice"),
+    Bad("duplicate-ip", lambda: server_csr_with(x509.IPAddress(ipaddress.ip_address("::1")),
+                                                 x509.IPAddress(ipaddress.ip_address("::1"))),
+        PolicyViolation, "IP:::1 twice"),
+    Bad("email-no-at", lambda: make_csr("bob", sans=[x509.RFC822Name("bob.example.com")]),
+        PolicyViolation, "not a valid e-mail", "client"),
+    Bad("email-two-ats", lambda: make_csr(
+        "bob", sans=[unchecked(x509.RFC822Name, "a@b@example.com")]),
+        PolicyViolation, "not a valid e-mail", "client"),
+    Bad("email-empty-local", lambda: make_csr("bob", sans=[x509.RFC822Name("@example.com")]),
+        PolicyViolation, "not a valid e-mail", "client"),
+    Bad("email-bad-domain", lambda: make_csr("bob", sans=[x509.RFC822Name("bob@exa_mple.com")]),
+        PolicyViolation, "not a valid host name", "client"),
+    Bad("email-single-label-domain", lambda: make_csr(
+        "bob", sans=[x509.RFC822Name("bob@localhost")]), PolicyViolation, "single label",
+        "client"),
+    Bad("email-wildcard-domain", lambda: make_csr(
+        "bob", sans=[x509.RFC822Name("bob@*.example.com")]), PolicyViolation,
+        "wildcard", "client"),
+    Bad("email-domain-only", lambda: make_csr("bob", sans=[x509.RFC822Name("example.com")]),
+        PolicyViolation, "not a valid e-mail", "client"),
+    Bad("uri-for-client", lambda: make_csr("bob", sans=[
+        x509.UniformResourceIdentifier("urn:x:y")]), PolicyViolation, "URI:urn:x:y", "client"),
+    Bad("other-name", lambda: server_csr_with(x509.OtherName(
+        x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2.3"), b"\x0c\x03a@b")), PolicyViolation,
+        "OtherName"),
+    Bad("directory-name", lambda: server_csr_with(x509.DirectoryName(x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, "x")]))), PolicyViolation, "DirectoryName"),
+    Bad("registered-id", lambda: server_csr_with(x509.RegisteredID(
+        x509.ObjectIdentifier("1.2.3.4"))), PolicyViolation, "RID:1.2.3.4"),
+    # Finding 8: names that hide characters.
+    Bad("cn-bidi-override", lambda: csr_with_subject([cn("gpj.\u202eexe.example.com")]),
+        PolicyViolation, "U+202E"),
+    Bad("cn-zero-width-space", lambda: csr_with_subject([cn("ad\u200bmin")]),
+        PolicyViolation, "U+200B"),
+    Bad("o-zero-width-joiner", lambda: csr_with_subject(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Ex\u200dample"), cn("ok.example.com")]),
+        PolicyViolation, "U+200D"),
+    Bad("cn-no-break-space", lambda: csr_with_subject([cn("a\u00a0b")]), PolicyViolation,
+        "U+00A0"),
+    Bad("cn-hangul-filler", lambda: csr_with_subject([cn("a\u3164b")]), PolicyViolation,
+        "U+3164"),
+    Bad("cn-bom", lambda: csr_with_subject([cn("\ufeffadmin")]), PolicyViolation, "U+FEFF"),
 ]
 IDS = [case.id for case in BAD]
 
@@ -290,8 +400,7 @@ def test_csr_asking_for_ca_is_issued_as_a_leaf_through_the_cli(root_ca, instance
 
 def test_names_are_normalised_not_trusted(app, root_ca, instance):
     csr = make_csr("WWW.Example.COM", sans=[
-        x509.DNSName("WWW.Example.COM"), x509.DNSName("www.example.com"),
-        x509.DNSName("api.example.com"),
+        x509.DNSName("WWW.Example.COM"), x509.DNSName("api.example.com"),
     ])
     row = issuance.issue_from_csr(csr, "server", actor="test")
     san = certificates.load_x509(row).extensions.get_extension_for_class(

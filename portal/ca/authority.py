@@ -7,6 +7,7 @@ from cryptography.x509.oid import NameOID, PublicKeyAlgorithmOID
 
 from ..errors import InvalidInput, PolicyViolation
 from .keys import check_key_policy, generate_private_key, public_keys_match, signature_hash_for
+from .lint import check_before_signing
 from .names import check_text
 from .profiles import BACKDATE, PROFILES, PublicationUrls, leaf_extensions, validity_window
 from .serials import random_serial
@@ -76,13 +77,19 @@ def create_intermediate_ca(
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     not_before, not_after = validity_window(now, days, ca_not_after=parent.not_after)
     key = generate_private_key(key_type)
+    serial = serial or random_serial()
+    check_before_signing(
+        parent, public_key=key.public_key(), key_type=key_type, subject=subject, sans=(),
+        profile=PROFILES["ca"],
+        serial=serial, not_before=not_before, not_after=not_after, urls=urls, path_length=0,
+    )
     certificate = build_certificate(
         parent,
         public_key=key.public_key(),
         subject=subject,
         sans=(),
         profile=PROFILES["ca"],
-        serial=serial or random_serial(),
+        serial=serial,
         not_before=not_before,
         not_after=not_after,
         urls=urls,

@@ -9,7 +9,11 @@ from cryptography.x509.oid import PublicKeyAlgorithmOID
 
 from ..errors import InvalidInput, PolicyViolation
 from .keys import check_key_policy
-from .names import check_dns_name, check_email, check_subject
+from .names import (
+    check_general_name,
+    check_subject,
+    describe_general_name,
+)
 from .spki import csr_spki
 
 MAX_CSR_BYTES = 64 * 1024
@@ -52,13 +56,30 @@ def _parse(data: bytes) -> x509.CertificateSigningRequest:
         raise InvalidInput(problem, field="csr") from None
 
 
+def _malformed_extensions(error: Exception) -> str:
+    """One line saying what cryptography could not parse, without its internal dump."""
+    text = str(error)
+    if "does not appear to be an IPv4 or IPv6 address" in text:
+        return (
+            "the CSR's subjectAltName extension is malformed: an IP address entry is neither "
+            "4 nor 16 bytes long"
+        )
+    if "subject_alternative_name" in text:
+        return "the CSR's subjectAltName extension is malformed: it is not valid DER"
+    if isinstance(error, x509.DuplicateExtension):
+        return f"the CSR requests the extension {error.oid.dotted_string} twice"
+    if "ParseError" in text:
+        return "the CSR's extensions are malformed: they are not valid DER"
+    return f"the CSR's extensions are malformed ({text[:120]})"
+
+
 def _requested_sans(csr: x509.CertificateSigningRequest, max_sans: int) -> list[x509.GeneralName]:
     try:
         extension = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
         return []
     except (ValueError, x509.DuplicateExtension, UnsupportedAlgorithm) as exc:
-        raise InvalidInput(f"the CSR's extensions are malformed ({exc})", field="csr") from None
+        raise InvalidInput(_malformed_extensions(exc), field="csr") from None
     names = list(extension.value)
     if len(names) > max_sans:
         raise PolicyViolation(
@@ -66,25 +87,20 @@ def _requested_sans(csr: x509.CertificateSigningRequest, max_sans: int) -> list[
             "are allowed",
             field="sans",
         )
+    if not names:  # GeneralNames is SIZE (1..MAX)
+        raise PolicyViolation("the CSR's subjectAltName extension is empty", field="sans")
     checked: list[x509.GeneralName] = []
     for name in names:
-        if isinstance(name, x509.DNSName):
-            checked.append(x509.DNSName(check_dns_name(name.value)))
-        elif isinstance(name, x509.RFC822Name):
-            checked.append(x509.RFC822Name(check_email(name.value)))
-        elif isinstance(name, x509.IPAddress):
-            checked.append(name)
-        else:
+        # Wildcards are checked again against the profile when it is applied.
+        entry = check_general_name(name, allow_wildcard=True)
+        if entry in checked:
             raise PolicyViolation(
-                f"subject alternative names of type {type(name).__name__} are not accepted "
-                "(only DNS names, IP addresses and e-mail addresses)",
+                f"the CSR lists the subject alternative name {describe_general_name(entry)[:90]}"
+                " twice",
                 field="sans",
             )
-    unique: list[x509.GeneralName] = []
-    for name in checked:
-        if name not in unique:
-            unique.append(name)
-    return unique
+        checked.append(entry)
+    return checked
 
 
 def load_csr(

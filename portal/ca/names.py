@@ -2,6 +2,7 @@
 
 import ipaddress
 import re
+import unicodedata
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -24,9 +25,58 @@ MAX_SUBJECT_ATTRIBUTES = 16
 MAX_SUBJECT_TEXT = 1024  # as RFC 4514 text, which is what the certificates table stores
 MAX_EMAIL = 254  # RFC 5321's longest path; also fits the SAN column (255)
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_EMAIL_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
-_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f<>\u2028\u2029\ufeff]")
+# fullmatch everywhere: `$` also matches before a trailing newline.
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_EMAIL_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}")
+_TOP_LABEL = re.compile(r"[a-z0-9][a-z0-9-]{0,61}[a-z]")  # what pkilint's domain check asks
+_MARKUP = re.compile(r"[<>]")
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Unicode categories that print nothing or reorder what follows: controls (Cc), format
+# characters (Cf: bidi overrides, zero-width spaces and joiners, BOM), surrogates (Cs), private
+# use (Co), unassigned (Cn), line and paragraph separators (Zl, Zp).
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# Characters outside those categories that still render as nothing: fillers, blank patterns,
+# the combining grapheme joiner and variation selectors.
+_INVISIBLE_EXTRA = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u2800\u3164\uffa0"
+) | frozenset(chr(code) for code in range(0xFE00, 0xFE10)) | frozenset(
+    chr(code) for code in range(0xE0100, 0xE01F0)
+)
+
+
+def invisible_character(value: str) -> str | None:
+    """The first control, format or otherwise invisible character in `value`, described.
+
+    Every space other than U+0020 counts too (no-break, ideographic, thin spaces...): names
+    that look alike must be alike.
+    """
+    if value.isascii():  # the common case: only C0 controls and DEL can hide here
+        found = _ASCII_CONTROL.search(value)
+        if found is None:
+            return None
+        value = found.group()
+    for character in value:
+        category = unicodedata.category(character)
+        if (
+            category in _INVISIBLE_CATEGORIES
+            or character in _INVISIBLE_EXTRA
+            or (category == "Zs" and character != " ")
+        ):
+            label = unicodedata.name(character, "a control or unassigned character")
+            return f"U+{ord(character):04X} ({label})"
+    return None
+
+
+def refuse_invisible(value: str, what: str, *, field: str) -> str:
+    """Refuse a name holding a control, format (bidi, zero-width) or invisible character."""
+    found = invisible_character(value)
+    if found is not None:
+        raise PolicyViolation(
+            f"{what} contains {found}: control characters, format characters (bidi, "
+            "zero-width) and invisible characters are not allowed",
+            field=field,
+        )
+    return value
 
 
 def check_text(value: str, what: str, limit: int) -> str:
@@ -36,10 +86,10 @@ def check_text(value: str, what: str, limit: int) -> str:
     if len(value.encode("utf-8")) > limit:  # cryptography counts UTF-8 bytes, not characters
         unit = "characters" if value.isascii() else "bytes in UTF-8"
         raise PolicyViolation(f"{what} is longer than {limit} {unit}", field="subject")
-    if _FORBIDDEN.search(value):
+    refuse_invisible(value, what, field="subject")
+    if _MARKUP.search(value):
         raise PolicyViolation(
-            f"{what} contains control characters or markup (< >), which are not allowed",
-            field="subject",
+            f"{what} contains markup (< >), which is not allowed", field="subject"
         )
     if value != value.strip():
         raise PolicyViolation(f"{what} starts or ends with white space", field="subject")
@@ -56,9 +106,24 @@ def check_dns_name(name: str, *, allow_wildcard: bool = True) -> str:
             field="sans",
         )
     lowered = name.lower()
-    if len(lowered) > 253 or lowered.endswith("."):
-        raise PolicyViolation(f"DNS name {shown!r} is not a valid host name", field="sans")
+    if not lowered:
+        raise PolicyViolation("a DNS name is empty", field="sans")
+    if len(lowered) > 253:
+        raise PolicyViolation(
+            f"DNS name {shown!r}… is longer than 253 characters", field="sans"
+        )
+    if lowered.endswith("."):
+        raise PolicyViolation(
+            f"DNS name {shown!r} ends with a dot: write it without the trailing dot",
+            field="sans",
+        )
     labels = lowered.split(".")
+    if "" in labels:
+        raise PolicyViolation(
+            f"DNS name {shown!r} is not a valid host name: it has an empty label", field="sans"
+        )
+    if labels[0] == "*" and not allow_wildcard:
+        raise PolicyViolation(f"wildcard {shown!r} is not allowed here", field="sans")
     if allow_wildcard and labels[0] == "*":
         labels = labels[1:]
         if len(labels) < 2:
@@ -70,8 +135,30 @@ def check_dns_name(name: str, *, allow_wildcard: bool = True) -> str:
             "127.0.0.1)",
             field="sans",
         )
-    if not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
-        raise PolicyViolation(f"DNS name {shown!r} is not a valid host name", field="sans")
+    for label in labels:
+        if len(label) > 63:
+            raise PolicyViolation(
+                f"DNS name {shown!r} is not a valid host name: a label is longer than 63 "
+                "characters",
+                field="sans",
+            )
+        if not _LABEL.fullmatch(label):
+            raise PolicyViolation(
+                f"DNS name {shown!r} is not a valid host name: label {label[:63]!r} must be "
+                "letters, digits and inner hyphens",
+                field="sans",
+            )
+    if labels[-1].isdigit():
+        raise PolicyViolation(
+            f"DNS name {shown!r} is not a valid host name: its last label is a number",
+            field="sans",
+        )
+    if not _TOP_LABEL.fullmatch(labels[-1]):
+        raise PolicyViolation(
+            f"DNS name {shown!r} is not a valid host name: its last label (the top-level "
+            "domain) must be at least two characters and end with a letter",
+            field="sans",
+        )
     return lowered
 
 
@@ -80,9 +167,44 @@ def check_email(address: str) -> str:
     if len(address) > MAX_EMAIL:
         raise PolicyViolation(f"the e-mail address {address[:40]!r}… is too long", field="email")
     local, at, domain = address.rpartition("@")
-    if not at or not _EMAIL_LOCAL.match(local) or local.startswith(".") or ".." in local:
+    if (
+        not at
+        or not _EMAIL_LOCAL.fullmatch(local)
+        or local.startswith(".")
+        or local.endswith(".")
+        or ".." in local
+    ):
         raise PolicyViolation(f"{address[:80]!r} is not a valid e-mail address", field="email")
     return f"{local}@{check_dns_name(domain, allow_wildcard=False)}"
+
+
+def check_general_name(name: x509.GeneralName, *, allow_wildcard: bool) -> x509.GeneralName:
+    """Check one subjectAltName entry's syntax; return it normalised (DNS names in lower case).
+
+    Only DNS names, IP addresses (4 or 16 bytes) and e-mail addresses are accepted: URIs,
+    otherName, directoryName, registeredID and x400 addresses are refused, whatever the profile.
+    """
+    if isinstance(name, x509.DNSName):
+        return x509.DNSName(check_dns_name(name.value, allow_wildcard=allow_wildcard))
+    if isinstance(name, x509.RFC822Name):
+        return x509.RFC822Name(check_email(name.value))
+    if isinstance(name, x509.IPAddress):
+        if not isinstance(name.value, ipaddress.IPv4Address | ipaddress.IPv6Address):
+            # cryptography reads an 8- or 32-byte iPAddress as a network (a name constraint's
+            # form): in a subjectAltName it is malformed (RFC 5280 4.2.1.6).
+            size = 8 if isinstance(name.value, ipaddress.IPv4Network) else 32
+            raise PolicyViolation(
+                f"the subject alternative name IP:{name.value} is {size} bytes long: an IP "
+                "address entry must be 4 bytes (IPv4) or 16 bytes (IPv6)",
+                field="sans",
+            )
+        return name
+    raise PolicyViolation(
+        f"subject alternative names of type {type(name).__name__} are not accepted "
+        f"({describe_general_name(name)[:80]}); only DNS names, IP addresses and e-mail "
+        "addresses",
+        field="sans",
+    )
 
 
 def describe_general_name(name: x509.GeneralName) -> str:
@@ -95,6 +217,12 @@ def describe_general_name(name: x509.GeneralName) -> str:
         return f"email:{name.value}"
     if isinstance(name, x509.UniformResourceIdentifier):
         return f"URI:{name.value}"
+    if isinstance(name, x509.OtherName):
+        return f"othername:{name.type_id.dotted_string}"
+    if isinstance(name, x509.RegisteredID):
+        return f"RID:{name.value.dotted_string}"
+    if isinstance(name, x509.DirectoryName):
+        return f"dirName:{name.value.rfc4514_string()}"
     return f"{type(name).__name__}:{getattr(name, 'value', '?')}"
 
 
@@ -152,7 +280,7 @@ def check_subject(name: x509.Name) -> tuple[x509.Name, list[str]]:
         check_text(value, f"the subject's {short}", limit)
         if attribute.oid == NameOID.COUNTRY_NAME and not re.fullmatch(r"[A-Z]{2}", value):
             raise PolicyViolation("the country (C) must be two capital letters", field="subject")
-        if attribute.oid == NameOID.DOMAIN_COMPONENT and not _LABEL.match(value.lower()):
+        if attribute.oid == NameOID.DOMAIN_COMPONENT and not _LABEL.fullmatch(value.lower()):
             raise PolicyViolation(f"DC={value[:63]!r} is not a domain label", field="subject")
         attributes.append(x509.NameAttribute(attribute.oid, value))
     subject = x509.Name(attributes)

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
 from ..errors import InvalidInput, PolicyViolation
-from .names import check_dns_name, common_name_of
+from .names import check_dns_name, common_name_of, describe_general_name
 
 # Certificates start a little in the past so that a client whose clock lags accepts them.
 BACKDATE = timedelta(minutes=1)
@@ -26,6 +26,7 @@ class Profile:
     requires_san: bool
     requires_common_name: bool
     is_ca: bool = False
+    wildcards: bool = False  # whether a DNS name may start with `*.`
 
 
 PROFILES = {
@@ -36,6 +37,7 @@ PROFILES = {
         san_kinds=(x509.DNSName, x509.IPAddress),
         requires_san=True,
         requires_common_name=False,
+        wildcards=True,
     ),
     "client": Profile(
         name="client",
@@ -100,6 +102,7 @@ def apply_profile(
             names.append(x509.DNSName(check_dns_name(common_name)))
         except PolicyViolation as exc:
             unusable_cn = exc
+    seen: set[tuple[type, object]] = set()
     for name in names:
         if not isinstance(name, profile.san_kinds):
             allowed = ", ".join(kind.__name__ for kind in profile.san_kinds) or "none"
@@ -108,6 +111,25 @@ def apply_profile(
                 f"{name.value!s:.80} (allowed: {allowed})",
                 field="sans",
             )
+        if (
+            isinstance(name, x509.DNSName)
+            and name.value.startswith("*.")
+            and not profile.wildcards
+        ):
+            raise PolicyViolation(
+                f"the {profile.name} profile does not allow wildcards ({name.value[:80]})",
+                field="sans",
+            )
+        # Each entry's syntax was checked where it was parsed (load_csr, parse_san); what a
+        # check missed, the pre-signing lint refuses.
+        value = name.value.lower() if isinstance(name, x509.DNSName) else name.value
+        if (type(name), value) in seen:
+            raise PolicyViolation(
+                f"the subject alternative name {describe_general_name(name)[:90]} is listed "
+                "twice",
+                field="sans",
+            )
+        seen.add((type(name), value))
     if profile.requires_san and not names:
         if unusable_cn is not None:  # say why the CN could not serve as the name
             raise PolicyViolation(

@@ -1,5 +1,6 @@
 """The CA signer: public data in, signed certificates and CRLs out; the key never leaves it."""
 
+import functools
 from datetime import datetime
 
 from cryptography import x509
@@ -26,6 +27,11 @@ class CASigner:
                 certificate.public_key()
             )
 
+    @functools.cached_property
+    def fingerprint(self) -> bytes:
+        """The CA certificate's SHA-256 fingerprint (computed once: it costs a re-encoding)."""
+        return self.certificate.fingerprint(hashes.SHA256())
+
     @property
     def not_after(self) -> datetime:
         """The CA certificate's notAfter (aware, UTC)."""
@@ -50,6 +56,41 @@ class CASigner:
         return self.certificate.public_bytes(serialization.Encoding.PEM)
 
 
+def certificate_builder(
+    *,
+    issuer_key_identifier: x509.AuthorityKeyIdentifier,
+    public_key,
+    subject: x509.Name,
+    sans: tuple[x509.GeneralName, ...],
+    profile: Profile,
+    serial: int,
+    not_before: datetime,
+    not_after: datetime,
+    urls: PublicationUrls | None,
+    path_length: int | None = None,
+) -> x509.CertificateBuilder:
+    """A certificate builder (no issuer yet) whose extensions are fixed by the profile."""
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .public_key(public_key)
+        .serial_number(serial)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+    )
+    for value, critical in leaf_extensions(
+        profile,
+        public_key,
+        issuer_key_identifier=issuer_key_identifier,
+        subject=subject,
+        sans=sans,
+        urls=urls,
+        path_length=path_length,
+    ):
+        builder = builder.add_extension(value, critical=critical)
+    return builder
+
+
 def build_certificate(
     signer: CASigner,
     *,
@@ -64,25 +105,11 @@ def build_certificate(
     path_length: int | None = None,
 ) -> x509.Certificate:
     """Build and sign a certificate whose extensions are fixed by the profile."""
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .public_key(public_key)
-        .serial_number(serial)
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-    )
-    for value, critical in leaf_extensions(
-        profile,
-        public_key,
-        issuer_key_identifier=signer.key_identifier,
-        subject=subject,
-        sans=sans,
-        urls=urls,
-        path_length=path_length,
-    ):
-        builder = builder.add_extension(value, critical=critical)
-    return signer.sign_certificate(builder)
+    return signer.sign_certificate(certificate_builder(
+        issuer_key_identifier=signer.key_identifier, public_key=public_key, subject=subject,
+        sans=sans, profile=profile, serial=serial, not_before=not_before, not_after=not_after,
+        urls=urls, path_length=path_length,
+    ))
 
 
 def fingerprint_sha256(certificate: x509.Certificate) -> str:

@@ -33,10 +33,11 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(enroll_group)
 
+    from .audit import audit_group
     from .notify import notify_group
     from .webhook import webhook_group
 
-    for command in (notify_group, webhook_group):
+    for command in (notify_group, webhook_group, audit_group):
         app.cli.add_command(command)
 
 

@@ -4,7 +4,7 @@ import re
 
 from ..webserver import PUBLIC_PATHS
 
-PLAIN_HTTP_PATHS = re.compile(rf"^/({PUBLIC_PATHS}|healthz|metrics)$")
+PLAIN_HTTP_PATHS = re.compile(rf"/({PUBLIC_PATHS}|healthz|metrics)")
 
 
 class PlainHttpGate:
@@ -17,10 +17,10 @@ class PlainHttpGate:
     def __call__(self, environ, start_response):
         """Serve public paths; redirect everything else to the HTTPS listener."""
         path = environ.get("PATH_INFO", "")
-        if PLAIN_HTTP_PATHS.match(path):
+        if PLAIN_HTTP_PATHS.fullmatch(path):
             return self.app(environ, start_response)
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "localhost")
-        host = re.sub(r":\d+$", "", host) if not host.endswith("]") else host
+        host = re.sub(r":\d+\Z", "", host) if not host.endswith("]") else host
         if not re.fullmatch(r"[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]", host):
             host = "localhost"
         query = environ.get("QUERY_STRING")

@@ -1,12 +1,17 @@
-"""The append-only audit log."""
+"""The append-only audit log; every row is sealed into the integrity chain (audit_chain.py)."""
 
+from sqlalchemy import event
 from sqlalchemy import insert as core_insert
+from sqlalchemy.orm import Session, object_session
 
 from ..extensions import db
 from ..models import AuditEvent, utcnow
+from . import audit_chain
+from .driver import prepared
 
 INSERT = core_insert(AuditEvent.__table__)
-COLUMNS = ("at", "action", "actor", "serial", "outcome", "detail")
+COLUMNS = ("at", "action", "actor", "serial", "outcome", "detail", "chain_seq", "seal")
+_FIELDS = COLUMNS[:6]
 
 
 def record(
@@ -23,9 +28,64 @@ def record(
 def event_row(
     action: str, *, actor: str, serial: str | None = None, outcome: str = "ok", detail: str = ""
 ) -> dict:
-    """An audit event's column values, for an INSERT of COLUMNS."""
-    return dict(zip(COLUMNS, (utcnow(), action, actor[:128], serial, outcome, detail[:2000]),
+    """An audit event's column values (not sealed yet: see insert_on_driver)."""
+    return dict(zip(_FIELDS, (utcnow(), action, actor[:128], serial, outcome, detail[:2000]),
                     strict=True))
+
+
+def insert_on_driver(connection, engine, row: dict) -> None:
+    """Seal an event_row() into the chain and INSERT it, on a DriverConnection's transaction.
+
+    Run it as the transaction's last statement before the commit: the chain head stays locked
+    until then.
+    """
+
+    def execute(statement, parameters):
+        found = prepared(statement, engine)
+        if statement is audit_chain.SET_GENESIS:
+            found.execute(connection.cursor, parameters)
+            return []
+        rows = found.all(connection.cursor, parameters)
+        if statement is audit_chain.LEGACY_ROWS:
+            return [dict(zip(audit_chain.CONTENT_COLUMNS, values, strict=True))
+                    for values in rows]
+        return rows
+
+    key = audit_chain.chain_key_or_none()
+    if key is None:
+        row.update(chain_seq=None, seal=None)
+    else:
+        audit_chain.seal_row(execute, key, row)
+    prepared(INSERT, engine, COLUMNS).execute(connection.cursor, row)
+
+
+@event.listens_for(AuditEvent, "before_insert")
+def _seal_orm_event(mapper, connection, target: AuditEvent) -> None:
+    """Every audit row written through the ORM is sealed in the flush that inserts it."""
+
+    def execute(statement, parameters):
+        result = connection.execute(statement, parameters)
+        if statement is audit_chain.LEGACY_ROWS:
+            return result.mappings().all()
+        return result.all() if result.returns_rows else []
+
+    if target.at is None:
+        target.at = utcnow()
+    if target.detail is None:
+        target.detail = ""
+    row = {name: getattr(target, name) for name in _FIELDS}
+    key = audit_chain.chain_key_or_none()
+    if key is None:
+        return  # written unsealed: verify names it
+    pending = object_session(target).info.setdefault("portal.audit_pending", {})
+    audit_chain.seal_row(execute, key, row, pending)
+    target.chain_seq, target.seal = row["chain_seq"], row["seal"]
+
+
+@event.listens_for(Session, "before_flush")
+def _forget_pending_seal(session, flush_context, instances) -> None:
+    """Rows sealed in an earlier flush are inserted (or rolled back): the database has them."""
+    session.info.pop("portal.audit_pending", None)
 
 
 def record_now(action: str, **fields) -> None:

@@ -32,12 +32,12 @@ from . import audit, ca_state, cache
 from .client_ca_bundle import write_client_ca_bundle
 from .secrets import ca_secret
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def check_ca_name(name: str) -> str:
     """CA names appear in URLs (/ca/<name>/crl.der): letters, digits, dot, dash, underscore."""
-    if not name or not _NAME.match(name):
+    if not name or not _NAME.fullmatch(name):
         raise InvalidInput(
             "a CA name is 1-64 letters, digits, '.', '-' or '_', starting with a letter or "
             "digit",

@@ -69,7 +69,7 @@ class DriverStatement:
         return cursor.fetchone()
 
     def all(self, cursor, values: Mapping) -> list:
-        """Run a SELECT; return every row."""
+        """Run a statement that returns rows (a SELECT, or RETURNING); return every row."""
         self._run(cursor.execute, self.parameters(values))
         return cursor.fetchall()
 

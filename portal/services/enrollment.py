@@ -28,7 +28,7 @@ from . import audit, keygen
 TOKEN_BYTES = 32
 DEFAULT_HOURS = 72
 MAX_HOURS = 24 * 30
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 INVALID = ("This enrollment link is not valid. Check that the whole link was copied, or ask "
            "the person who sent it for a new one.")
@@ -102,7 +102,7 @@ def create_link(
 
 def find_link(token: str) -> EnrollmentLink:
     """The link a token belongs to; NotFound (saying nothing about any link) otherwise."""
-    if not token or not _TOKEN.match(token):
+    if not token or not _TOKEN.fullmatch(token):
         raise NotFound(INVALID, field="token")
     wanted = digest(token)
     row = db.session.scalar(select(EnrollmentLink).filter_by(token_sha256=wanted))

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..ca.csr import load_csr
+from ..ca.lint import check_before_signing
 from ..ca.names import common_name_of, describe_general_name
 from ..ca.pem import to_der
 from ..ca.profiles import Profile, PublicationUrls, apply_profile, get_profile, validity_window
@@ -160,11 +161,13 @@ def issue_for_key(
     owner_id: int | None,
     actor: str,
     spki: bytes | None = None,
+    allow_localhost: bool = False,
 ) -> IssuedCertificate:
     """Sign a checked subject, SANs and public key; the row is committed before signing.
 
     `spki`: the key as the CSR encoded it, which the certificate must carry unchanged (keys
-    made here have no encoding but cryptography's own: None).
+    made here have no encoding but cryptography's own: None). `allow_localhost` is for the
+    portal's own HTTPS certificate only (see ca/lint.py).
     """
     engine = db.engine
     with DriverConnection(engine) as connection:
@@ -193,6 +196,13 @@ def issue_for_key(
             "owner_id": owner_id,
             "created_at": now,
         }
+        # Boulder's safety net: pkilint on what is about to be signed, before anything is
+        # written.
+        check_before_signing(
+            issuer.signer, public_key=public_key, key_type=key_type, subject=subject, sans=sans,
+            profile=profile, serial=random_serial(), not_before=not_before, not_after=not_after,
+            urls=issuer.urls, allow_localhost=allow_localhost,
+        )
         values["id"], serial = _record_pending(connection, engine, values, sans)
         try:
             certificate = build_certificate(
@@ -216,7 +226,7 @@ def issue_for_key(
             {"row_id": values["id"], "der": values["der"],
              "fingerprint": values["fingerprint_sha256"]},
         )
-        prepared(audit.INSERT, engine, audit.COLUMNS).execute(connection.cursor, audit.event_row(
+        audit.insert_on_driver(connection, engine, audit.event_row(
             "certificate.issue", actor=actor, serial=values["serial"],
             detail=f"{profile.name} {values['subject']} by {issuer.name}",
         ))

@@ -22,8 +22,8 @@ from .driver import DriverConnection, prepared
 
 TOKEN_PREFIX = "pt_"
 PREFIX_SHOWN = 10  # characters kept in clear to tell tokens apart: "pt_" + 7
-_NAME = re.compile(r"^[\w .@:/+-]{1,64}$")
-_TOKEN = re.compile(r"^pt_[A-Za-z0-9_-]{43}$")
+_NAME = re.compile(r"[\w .@:/+-]{1,64}")
+_TOKEN = re.compile(r"pt_[A-Za-z0-9_-]{43}")
 
 _tokens = ApiToken.__table__
 _users = User.__table__
@@ -68,7 +68,7 @@ def user_by_name(username: str) -> User:
 
 def _check_name(name: str | None) -> str:
     name = (name or "").strip() or "api"
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InvalidInput(
             "a token name is 1-64 letters, digits, spaces or . @ : / + - _", field="name"
         )
@@ -133,7 +133,7 @@ def revoke_all(user_id: int) -> int:
 
 def authenticate(token: str) -> TokenOwner | None:
     """The active user a token belongs to, or None for a malformed, unknown or revoked token."""
-    if not token or not _TOKEN.match(token):
+    if not token or not _TOKEN.fullmatch(token):
         return None
     engine = db.engine
     with DriverConnection(engine) as connection:  # no session: see services/driver.py

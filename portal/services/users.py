@@ -7,13 +7,14 @@ import secrets
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..ca.names import check_email, invisible_character
 from ..errors import Conflict, InvalidInput, NotFound, PolicyViolation
 from ..extensions import db
 from ..models import ROLE_ADMIN, ROLE_USER, User
 from . import audit, sessions, tokens
 
 MIN_PASSWORD_LENGTH = 10
-_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 
 def generate_password() -> str:
@@ -40,10 +41,15 @@ def create_user(
     actor: str,
 ) -> tuple[User, str | None]:
     """Create a user; return it and the generated password when none was given."""
-    if not _USERNAME.match(username or ""):
+    if not _USERNAME.fullmatch(username or ""):
+        hidden = invisible_character(username or "")
+        found = f" (it contains {hidden})" if hidden else ""
         raise InvalidInput(
-            "a user name is 1-64 letters, digits, '.', '_', '@' or '-'", field="username"
+            f"a user name is 1-64 letters, digits, '.', '_', '@' or '-'{found}",
+            field="username",
         )
+    if email:
+        email = check_email(email)
     if role not in (ROLE_ADMIN, ROLE_USER):
         raise InvalidInput("the role is admin or user", field="role")
     if db.session.scalar(select(User.id).filter_by(username=username)) is not None:

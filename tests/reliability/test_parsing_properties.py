@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from portal.ca.csr import load_csr
+from portal.ca.names import _INVISIBLE_EXTRA as INVISIBLE_EXTRA
 from portal.ca.names import (
     check_dns_name,
     check_email,
@@ -35,9 +36,13 @@ dns_names = st.builds(lambda parts, tld: ".".join([*parts, tld]),
                       st.from_regex(r"\A[a-z]{2,10}\Z"))
 emails = st.builds(lambda local, domain: f"{local}@{domain}",
                    st.from_regex(r"\A[A-Za-z0-9_+-]{1,20}\Z"), dns_names)
+# What names may hold: no control, format, private-use, unassigned or separator characters
+# (U+0020 aside), no markup, none of the characters that render as nothing.
 safe_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"),
-                           blacklist_characters="<>\ufeff"),
+    alphabet=st.characters(
+        blacklist_categories=("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"),
+        whitelist_characters=" ",
+        blacklist_characters="<>" + "".join(sorted(INVISIBLE_EXTRA))),
     min_size=1, max_size=20,
 ).map(str.strip).filter(bool)
 

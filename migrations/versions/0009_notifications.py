@@ -1,7 +1,7 @@
 """notifications: expiry notices sent once, webhooks, their delivery outbox, job state
 
-Revision ID: 0013
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0013'
-down_revision = '0006'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
