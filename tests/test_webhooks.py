@@ -194,8 +194,9 @@ def test_crl_and_ca_key_events(hook_app, runner, receivers):
     assert crl_event["data"]["ca"] == "root" and crl_event["data"]["number"] >= 1
 
     hook_app.config["PORTAL_CA_SECRET"] = "a wrong secret " + "y" * 32
-    for cache in ("portal.issuers", "portal.signers"):  # as in a new `portal notify run`
-        hook_app.extensions.pop(cache, None)
+    from portal.services import cache
+
+    cache.clear()  # as in a new `portal notify run` process: no signer decrypted yet
     notify_run(runner)
     notify_run(runner)
     key_events = [event for event in receiver.events() if event["type"] == "ca.key_unusable"]

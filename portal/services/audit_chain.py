@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import current_app
 from sqlalchemy import bindparam, select, update
 
 from ..errors import CAKeyUnavailable
 from ..models import AuditChainHead, AuditEvent
+from . import cache
 from .secrets import ca_secret
 
 _HEAD = AuditChainHead.__table__
@@ -75,8 +75,8 @@ def chain_key_or_none() -> bytes | None:
 
 def chain_key() -> bytes:
     """The HMAC key of the chain, derived from the CA secret (once per process)."""
-    cache = current_app.extensions.setdefault("portal.audit_key", {})
-    key = cache.get("key")
+    keys = cache.table("audit_chain.key")
+    key = keys.get("key")
     if key is not None:
         return key
     secret = ca_secret()
@@ -85,7 +85,7 @@ def chain_key() -> bytes:
             "the audit log cannot be sealed: the CA secret is missing (instance/ca-secret or "
             "PORTAL_CA_SECRET)"
         )
-    key = cache["key"] = HKDF(
+    key = keys["key"] = HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=b"portal audit chain v1"
     ).derive(secret.strip().encode())
     return key
