@@ -112,7 +112,7 @@ def _server_certificate_report() -> dict | None:
 
 def _notify_report() -> dict:
     """Expiry mail and webhook state: shown, but never a 503 (serving is not affected)."""
-    from .notify import notify_health
+    from .notify_health import notify_health
 
     try:
         return notify_health()

@@ -36,7 +36,6 @@ from ..models import (
     Certificate,
     CertificateAuthority,
     ExpiryNotice,
-    NotifyState,
     User,
     utcnow,
 )
@@ -372,33 +371,6 @@ def run_once() -> RunReport:
     webhooks.collect_events(report)
     webhook_delivery.deliver_due(report)
     return report
-
-
-def mail_health() -> dict:
-    """The mail part of the job's last run, for /healthz and the dashboard."""
-    state = db.session.get(NotifyState, STATE_MAIL)
-    if state is None:
-        return {"ok": True, "last_run": None, "detail": "`portal notify run` has not run yet"}
-    return {"ok": bool(state.ok), "last_run": f"{state.updated_at:%Y-%m-%dT%H:%M:%SZ}",
-            "detail": state.detail}
-
-
-def notify_health() -> dict:
-    """The job's state: mail and webhook deliveries (problems are shown, not turned to 503)."""
-    return {"mail": mail_health(), "webhooks": webhooks.delivery_health()}
-
-
-def dashboard_problems() -> list[str]:
-    """The job's problems as sentences for the dashboard's banner (none when all is well)."""
-    health = notify_health()
-    problems = []
-    if not health["mail"]["ok"]:
-        problems.append(f"Expiry warnings by e-mail: {health['mail']['detail']}")
-    hooks = health["webhooks"]
-    if not hooks["ok"]:
-        problems.append(f"Webhooks: {hooks['retrying']} deliveries being retried, "
-                        f"{hooks['failed']} given up ({hooks.get('last_error', '')}).")
-    return problems
 
 
 def run_periodically(app, stop: threading.Event | None = None) -> None:

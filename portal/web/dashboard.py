@@ -3,7 +3,7 @@
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
-from ..services import dashboard, notify
+from ..services import dashboard, notify_health
 from .access import require_admin
 from .charts import expiry_chart
 
@@ -27,7 +27,7 @@ def index():
         + [o.crl_problem for o in overviews if o.crl_problem]
         + [f"The key of CA {o.ca.name} is unusable: {o.key_problem}"
            for o in overviews if not o.key_ok]
-        + notify.dashboard_problems(),
+        + notify_health.dashboard_problems(),
         counts=dashboard.status_counts(),
         expiring_30=dashboard.expiring_count(30),
         expiring_90=sum(count for _day, count in days),

@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..errors import PortalError
-from ..services import notify, webhooks
+from ..services import notify_health, webhooks
 from .access import current_actor, require_admin
 from .forms import choices, show_error
 from .forms.admin import ActionForm
@@ -34,7 +34,7 @@ def _page(form=None, status: int = 200, *, shown_secret=None):
     return render_template(
         "admin/webhooks.html", rows=webhooks.list_webhooks(), form=form or WebhookForm(),
         action=ActionForm(), deliveries=webhooks.recent_deliveries(),
-        health=notify.notify_health(), shown_secret=shown_secret,
+        health=notify_health.notify_health(), shown_secret=shown_secret,
     ), status
 
 
