@@ -67,10 +67,19 @@ def find_issuer(
 
 
 def check_client_certificate(
-    certificate: x509.Certificate, authorities: list[x509.Certificate], *, now: datetime
+    certificate: x509.Certificate,
+    authorities: list[x509.Certificate],
+    *,
+    now: datetime,
+    issuer: x509.Certificate | None = None,
 ) -> x509.Certificate:
-    """Check chain, validity and clientAuth usage; return the issuing CA's certificate."""
-    issuer = find_issuer(certificate, authorities)
+    """Check chain, validity and clientAuth usage; return the issuing CA's certificate.
+
+    `issuer`: the CA whose signature on this very certificate was already verified (it is
+    not verified again); otherwise it is looked for among `authorities`.
+    """
+    if issuer is None:
+        issuer = find_issuer(certificate, authorities)
     if issuer is None:
         raise ClientCertificateRefused("the client certificate was not issued by this portal's CA")
     if now < certificate.not_valid_before_utc:

@@ -5,22 +5,27 @@ from sqlalchemy import insert as core_insert
 from sqlalchemy.orm import Session, object_session
 
 from ..extensions import db
-from ..models import AuditEvent, utcnow
+from ..models import AuditEvent
 from . import audit_chain
-from .driver import prepared
+from .driver import fill_defaults
 
-INSERT = core_insert(AuditEvent.__table__)
+_TABLE = AuditEvent.__table__
+INSERT = core_insert(_TABLE)
 COLUMNS = ("at", "action", "actor", "serial", "outcome", "detail", "chain_seq", "seal")
 _FIELDS = COLUMNS[:6]
+
+
+def _fields(action: str, actor: str, serial: str | None, outcome: str, detail: str) -> dict:
+    """An event's own values, cut to their columns' lengths (an actor is text from outside)."""
+    return {"action": action, "actor": actor[:128], "serial": serial, "outcome": outcome,
+            "detail": detail[:2000]}
 
 
 def record(
     action: str, *, actor: str, serial: str | None = None, outcome: str = "ok", detail: str = ""
 ) -> AuditEvent:
     """Add an audit event to the current transaction (the calling use case commits it)."""
-    event = AuditEvent(
-        action=action, actor=actor[:128], serial=serial, outcome=outcome, detail=detail[:2000]
-    )
+    event = AuditEvent(**_fields(action, actor, serial, outcome, detail))
     db.session.add(event)
     return event
 
@@ -28,24 +33,22 @@ def record(
 def event_row(
     action: str, *, actor: str, serial: str | None = None, outcome: str = "ok", detail: str = ""
 ) -> dict:
-    """An audit event's column values (not sealed yet: see insert_on_driver)."""
-    return dict(zip(_FIELDS, (utcnow(), action, actor[:128], serial, outcome, detail[:2000]),
-                    strict=True))
+    """An audit event's column values, the table's defaults included (not sealed yet)."""
+    return fill_defaults(_TABLE, _fields(action, actor, serial, outcome, detail))
 
 
-def insert_on_driver(connection, engine, row: dict) -> None:
+def insert_on_driver(connection, engine=None, row: dict | None = None) -> None:
     """Seal an event_row() into the chain and INSERT it, on a DriverConnection's transaction.
 
     Run it as the transaction's last statement before the commit: the chain head stays locked
-    until then.
+    until then. (`engine` is no longer needed; it is accepted for the old callers.)
     """
 
     def execute(statement, parameters):
-        found = prepared(statement, engine)
         if statement is audit_chain.SET_GENESIS:
-            found.execute(connection.cursor, parameters)
+            connection.execute(statement, parameters)
             return []
-        rows = found.all(connection.cursor, parameters)
+        rows = connection.all(statement, parameters)
         if statement is audit_chain.LEGACY_ROWS:
             return [dict(zip(audit_chain.CONTENT_COLUMNS, values, strict=True))
                     for values in rows]
@@ -56,7 +59,7 @@ def insert_on_driver(connection, engine, row: dict) -> None:
         row.update(chain_seq=None, seal=None)
     else:
         audit_chain.seal_row(execute, key, row)
-    prepared(INSERT, engine, COLUMNS).execute(connection.cursor, row)
+    connection.execute(INSERT, row, COLUMNS)
 
 
 @event.listens_for(AuditEvent, "before_insert")
@@ -69,11 +72,8 @@ def _seal_orm_event(mapper, connection, target: AuditEvent) -> None:
             return result.mappings().all()
         return result.all() if result.returns_rows else []
 
-    if target.at is None:
-        target.at = utcnow()
-    if target.detail is None:
-        target.detail = ""
-    row = {name: getattr(target, name) for name in _FIELDS}
+    row = fill_defaults(_TABLE, {name: getattr(target, name) for name in _FIELDS})
+    target.at, target.detail = row["at"], row["detail"]
     key = audit_chain.chain_key_or_none()
     if key is None:
         return  # written unsealed: verify names it

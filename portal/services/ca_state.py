@@ -2,8 +2,7 @@
 
 The state is read from the database on every use, in one small query over all CAs (each joined
 to its own certificate's row under its parent), so a CA revoked or expired is refused by every
-worker of every host on its next request. Only each CA's notAfter, which never changes for a
-given certificate, is converted once per process (keyed by the certificate's fingerprint).
+worker of every host on its next request.
 """
 
 from datetime import UTC, datetime
@@ -14,8 +13,7 @@ from sqlalchemy import Engine, and_, select
 from ..errors import CAUnusable, NotFound
 from ..extensions import db
 from ..models import STATUS_REVOKED, Certificate, CertificateAuthority
-from . import cache
-from .driver import DriverConnection, prepared
+from .driver import DriverConnection
 
 _ca = CertificateAuthority.__table__
 _cert = Certificate.__table__
@@ -55,31 +53,19 @@ class CAState(NamedTuple):
 class CAStates:
     """The STATES rows of one read; each CA's state is worked out when asked for."""
 
-    __slots__ = ("_rows", "_now", "_expiries")
+    __slots__ = ("_rows", "_now")
 
     def __init__(self, rows, now: datetime | None = None):
         self._rows = {row[0]: row for row in rows}
         self._now = now or _now()
-        self._expiries = cache.table("ca_state.not_after")
 
     def _own_problem(self, row) -> str | None:
         _id, _name, _parent, _default, fingerprint, not_after, status, reason = row[:8]
         if status == STATUS_REVOKED:
             return f"is revoked ({reason})" if reason else "is revoked"
-        if self._now >= self._not_after(fingerprint, not_after):
+        if self._now >= not_after:  # aware UTC: the column type hands it back so
             return "has expired"
         return None
-
-    def _not_after(self, fingerprint: str, stored) -> datetime:
-        """A CA's notAfter as aware UTC, converted once per process (it never changes)."""
-        found = self._expiries.get(fingerprint)
-        if found is None:
-            if isinstance(stored, str):  # SQLite through the driver hands back text
-                stored = datetime.fromisoformat(stored)
-            found = self._expiries[fingerprint] = (
-                stored.replace(tzinfo=UTC) if stored.tzinfo is None else stored.astimezone(UTC)
-            )
-        return found
 
     def _state(self, row) -> CAState:
         own = self._own_problem(row)
@@ -122,17 +108,18 @@ def ca_states() -> CAStates:
     return CAStates(db.session.execute(STATES))
 
 
-def ca_states_on(connection: DriverConnection, engine: Engine) -> CAStates:
-    """Every CA's state, read now on a driver connection of `engine` (issuance's fast path)."""
-    statement = prepared(STATES, engine)
-    try:
-        rows = statement.all(connection.cursor, _NO_VALUES)
-    finally:
-        connection.rollback()  # hold no snapshot: the writes that follow start afresh
-    return CAStates(rows)
+def ca_states_on(connection: DriverConnection, engine: Engine | None = None) -> CAStates:
+    """Every CA's state, read now on a driver connection (issuance's fast path, /ping's).
+
+    The read is part of the connection's transaction (on PostgreSQL, under READ COMMITTED, it
+    sees what was committed when it ran): issuance inserts its pending row in the same one.
+    """
+    return CAStates(connection.all(STATES))
 
 
-_NO_VALUES: dict = {}
+def ca_states_with_certificates_on(connection: DriverConnection) -> list:
+    """The STATES_WITH_CERTIFICATES rows, read now on a driver connection."""
+    return connection.all(STATES_WITH_CERTIFICATES)
 
 
 def state_of(ca_id: int) -> CAState:

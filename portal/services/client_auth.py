@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..ca.clientcert import check_client_certificate, load_forwarded_certificate
 from ..ca.profiles import PROXY_PROFILE
@@ -23,6 +23,14 @@ from ..models import STATUS_ISSUED, STATUS_REVOKED, Certificate
 from ..proxies import is_trusted
 from . import ca_state, cache
 from .ca_state import CAStates
+from .driver import thread_connection
+
+# A signature check costs as much as a TLS handshake's own: each (content-addressed) leaf's is
+# made once per process. Its record, and its CA's, are still read on every request.
+_VERIFIED_KEPT = 10_000
+_RECORD = select(Certificate.status, Certificate.fingerprint_sha256, Certificate.profile).where(
+    Certificate.ca_id == bindparam("ca_id"), Certificate.serial == bindparam("serial")
+)
 
 
 @dataclass(frozen=True)
@@ -41,22 +49,33 @@ def _authorities() -> tuple[dict[x509.Certificate, int], CAStates]:
     One query: the CA rows, each joined to its own certificate's row under its parent.
     """
     parsed_by_fingerprint = cache.table("client_auth.ca_certificates")
-    rows = db.session.execute(ca_state.STATES_WITH_CERTIFICATES).all()
+    with thread_connection(db.engine) as connection:  # no session: see services/driver.py
+        rows = ca_state.ca_states_with_certificates_on(connection)
     result = {}
     for row in rows:
-        parsed = parsed_by_fingerprint.get(row.fingerprint_sha256)
+        ca_id, fingerprint, der = row[0], row[4], row[8]
+        parsed = parsed_by_fingerprint.get(fingerprint)
         if parsed is None:
-            parsed = parsed_by_fingerprint[row.fingerprint_sha256] = (
-                x509.load_der_x509_certificate(row.certificate_der)
-            )
-        result[parsed] = row.id
+            parsed = parsed_by_fingerprint[fingerprint] = x509.load_der_x509_certificate(der)
+        result[parsed] = ca_id
     return result, CAStates(rows)
 
 
 def _recorded(certificate: x509.Certificate) -> tuple[x509.Certificate, str, str]:
     """Check chain, validity and usage, then the record: (issuer, serial, profile) if issued."""
     authorities, states = _authorities()
-    issuer = check_client_certificate(certificate, list(authorities), now=datetime.now(UTC))
+    fingerprint = fingerprint_sha256(certificate)
+    verified = cache.table("client_auth.verified")  # leaf fingerprint -> the CA that signed it
+    known = verified.get(fingerprint)
+    if known not in authorities:  # not verified yet, or its CA is gone
+        known = None
+    issuer = check_client_certificate(
+        certificate, list(authorities), now=datetime.now(UTC), issuer=known
+    )
+    if known is None:
+        if len(verified) >= _VERIFIED_KEPT:
+            verified.clear()
+        verified[fingerprint] = issuer
     serial = serial_to_hex(certificate.serial_number)
     state = states[authorities[issuer]]
     if not state.usable:
@@ -64,18 +83,16 @@ def _recorded(certificate: x509.Certificate) -> tuple[x509.Certificate, str, str
             f"certificate {serial} was issued by CA {state.name}, which can no longer be "
             f"trusted: {state.problem}"
         )
-    row = db.session.execute(
-        select(Certificate.status, Certificate.fingerprint_sha256, Certificate.profile).filter_by(
-            ca_id=state.id, serial=serial
-        )
-    ).first()
+    with thread_connection(db.engine) as connection:
+        row = connection.first(_RECORD, {"ca_id": state.id, "serial": serial})
     if row is None:
         raise ClientCertificateRefused(f"this portal has no record of certificate {serial}")
-    if row.status == STATUS_REVOKED:
+    status, recorded_fingerprint, profile = row
+    if status == STATUS_REVOKED:
         raise ClientCertificateRefused(f"certificate {serial} has been revoked")
-    if row.status != STATUS_ISSUED or row.fingerprint_sha256 != fingerprint_sha256(certificate):
+    if status != STATUS_ISSUED or recorded_fingerprint != fingerprint:
         raise ClientCertificateRefused(f"certificate {serial} is not recorded as issued")
-    return issuer, serial, row.profile
+    return issuer, serial, profile
 
 
 def authenticate_client(certificate: x509.Certificate | None) -> ClientIdentity:

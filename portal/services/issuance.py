@@ -3,9 +3,10 @@
 Issuance is the hot path. The rule stays: the pending row is committed before anything is
 signed, and the signed certificate is committed before it is handed out. Around that rule the
 writes (one INSERT for the row, one for its names, one UPDATE and one audit INSERT) are Core
-statements compiled once and run on a pooled connection's driver cursor (see driver.py); the
+statements compiled once and run on the thread's held driver connection (see driver.py); the
 issuing CA's state (revoked or expired, itself or above it) is read on that connection for
-every certificate, its signer and URLs come from the process cache; and what is handed back is
+every certificate, in the transaction that records the pending row; its signer and URLs come
+from the process cache; and what is handed back is
 a plain value built from what is already known, neither read back nor attached to the session.
 """
 
@@ -36,7 +37,7 @@ from ..models import (
 )
 from . import audit, ca_state, cache
 from .authorities import get_ca, get_signer, urls_for
-from .driver import DriverConnection, prepared
+from .driver import DriverConnection, thread_connection
 
 SERIAL_ATTEMPTS = 5
 
@@ -109,11 +110,11 @@ def get_issuer(
     """The CA named `ca_name` (or the default CA), ready to sign; CAUnusable when it may not.
 
     Which CA that is, and whether it or any CA above it is revoked or expired, is read from
-    the database on every call (on `connection`, of `engine`, when given); only what signing
+    the database on every call (on `connection` when given); only what signing
     needs (the decrypted key, the URLs) is kept per process, keyed by CA id and fingerprint.
     """
     if connection is not None:
-        states = ca_state.ca_states_on(connection, engine or db.engine)
+        states = ca_state.ca_states_on(connection)
     else:
         states = ca_state.ca_states()
     state = states.find(ca_name).check()
@@ -169,11 +170,11 @@ def issue_for_key(
     made here have no encoding but cryptography's own: None). `allow_localhost` is for the
     portal's own HTTPS certificate only (see ca/lint.py).
     """
-    engine = db.engine
-    with DriverConnection(engine) as connection:
+    with thread_connection(db.engine) as connection:
         # Fails before anything is written when the CA is revoked or expired (it, or one above
-        # it, read now) or its key is unusable.
-        issuer = get_issuer(ca_name, connection=connection, engine=engine)
+        # it, read now, in the transaction that records the pending row) or its key is
+        # unusable.
+        issuer = get_issuer(ca_name, connection=connection)
         if db.session.registry.has() and db.session().in_transaction():
             # Whatever the caller's session holds is committed first, as the pending row's
             # commit always did: on SQLite a second connection would otherwise wait on its
@@ -196,14 +197,15 @@ def issue_for_key(
             "owner_id": owner_id,
             "created_at": now,
         }
+        serial = random_serial()  # linted with it, recorded under it (unless it is taken)
         # Boulder's safety net: pkilint on what is about to be signed, before anything is
         # written.
         check_before_signing(
             issuer.signer, public_key=public_key, key_type=key_type, subject=subject, sans=sans,
-            profile=profile, serial=random_serial(), not_before=not_before, not_after=not_after,
+            profile=profile, serial=serial, not_before=not_before, not_after=not_after,
             urls=issuer.urls, allow_localhost=allow_localhost,
         )
-        values["id"], serial = _record_pending(connection, engine, values, sans)
+        values["id"], serial = _record_pending(connection, values, sans, serial)
         try:
             certificate = build_certificate(
                 issuer.signer, public_key=public_key, subject=subject, sans=sans,
@@ -221,12 +223,11 @@ def issue_for_key(
             raise
         # fingerprint_sha256(certificate), without serialising the certificate a second time
         values.update(der=der, fingerprint_sha256=sha256(der).hexdigest(), status=STATUS_ISSUED)
-        prepared(_STORE_SIGNED, engine).execute(
-            connection.cursor,
-            {"row_id": values["id"], "der": values["der"],
-             "fingerprint": values["fingerprint_sha256"]},
-        )
-        audit.insert_on_driver(connection, engine, audit.event_row(
+        connection.execute(_STORE_SIGNED, {
+            "row_id": values["id"], "der": values["der"],
+            "fingerprint": values["fingerprint_sha256"],
+        })
+        audit.insert_on_driver(connection, None, audit.event_row(
             "certificate.issue", actor=actor, serial=values["serial"],
             detail=f"{profile.name} {values['subject']} by {issuer.name}",
         ))
@@ -235,47 +236,39 @@ def issue_for_key(
 
 
 def _record_pending(
-    connection: DriverConnection,
-    engine: Engine,
-    values: dict,
-    sans: tuple[x509.GeneralName, ...],
+    connection: DriverConnection, values: dict, sans: tuple[x509.GeneralName, ...], serial: int
 ) -> tuple[int, int]:
-    """Insert and commit the pending row and its names under a fresh random serial.
+    """Insert and commit the pending row and its names under the random `serial`.
 
-    Retries on a (rare) serial collision; returns the row id and the serial.
+    Retries under a fresh random serial on a (rare) collision; returns the row id and the
+    serial.
     """
     described = [describe_general_name(name) for name in sans]
     values["sans"] = ", ".join(described)
     names = [text.split(":", 1) for text in described]
-    for _attempt in range(SERIAL_ATTEMPTS):
-        serial = random_serial()
+    for attempt in range(SERIAL_ATTEMPTS):
+        if attempt:
+            serial = random_serial()
         values["serial"] = serial_to_hex(serial)
         try:
-            row_id = prepared(_INSERT_PENDING, engine, _PENDING_COLUMNS).execute(
-                connection.cursor, values
-            )
+            row_id = connection.execute(_INSERT_PENDING, values, _PENDING_COLUMNS)
             if names:
-                prepared(_INSERT_NAME, engine, _NAME_COLUMNS).execute_many(
-                    connection.cursor,
-                    [
-                        {"certificate_id": row_id, "kind": kind, "value": value.lower()}
-                        for kind, value in names
-                    ],
-                )
+                connection.execute_many(_INSERT_NAME, [
+                    {"certificate_id": row_id, "kind": kind, "value": value.lower()}
+                    for kind, value in names
+                ], _NAME_COLUMNS)
             connection.commit()
         except IntegrityError:
             connection.rollback()
-            if _serial_taken(connection, engine, values["ca_id"], values["serial"]):
+            if _serial_taken(connection, values["ca_id"], values["serial"]):
                 continue
             raise  # another constraint (an unknown owner, say): a bug, not bad luck
         return row_id, serial
     raise PortalError("could not allocate a unique serial number; try again")
 
 
-def _serial_taken(connection: DriverConnection, engine: Engine, ca_id: int, serial: str) -> bool:
+def _serial_taken(connection: DriverConnection, ca_id: int, serial: str) -> bool:
     """Whether the CA already has a certificate with this serial."""
-    found = prepared(_SERIAL_TAKEN, engine).first(
-        connection.cursor, {"ca_id": ca_id, "serial": serial}
-    )
+    found = connection.first(_SERIAL_TAKEN, {"ca_id": ca_id, "serial": serial})
     connection.rollback()
     return found is not None

@@ -18,7 +18,7 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..extensions import db
 from ..models import ApiToken, User
 from . import audit
-from .driver import DriverConnection, prepared
+from .driver import thread_connection
 
 TOKEN_PREFIX = "pt_"
 PREFIX_SHOWN = 10  # characters kept in clear to tell tokens apart: "pt_" + 7
@@ -135,7 +135,6 @@ def authenticate(token: str) -> TokenOwner | None:
     """The active user a token belongs to, or None for a malformed, unknown or revoked token."""
     if not token or not _TOKEN.fullmatch(token):
         return None
-    engine = db.engine
-    with DriverConnection(engine) as connection:  # no session: see services/driver.py
-        row = prepared(_OWNER_OF, engine).first(connection.cursor, {"digest": digest(token)})
+    with thread_connection(db.engine) as connection:  # no session: see services/driver.py
+        row = connection.first(_OWNER_OF, {"digest": digest(token)})
     return TokenOwner(*row) if row else None
