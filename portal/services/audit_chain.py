@@ -110,10 +110,21 @@ def content(row) -> bytes:
     ).encode("utf-8", "surrogatepass")
 
 
+_KEYED: dict[bytes, "hmac.HMAC"] = {}
+
+
 def seal(key: bytes, sequence: int, previous: str, row) -> str:
     """The seal of the row at `sequence`, after the row sealed `previous`."""
-    message = b"%d\n%s\n%s" % (sequence, previous.encode(), content(row))
-    return hmac.digest(key, message, "sha256").hex()
+    # A copy of an HMAC already keyed: OpenSSL 3's one-shot HMAC looks the algorithm up on
+    # every call, which cost more than hashing the row.
+    keyed = _KEYED.get(key)
+    if keyed is None:
+        if len(_KEYED) >= 8:  # one key per instance: only tests see several
+            _KEYED.clear()
+        keyed = _KEYED[key] = hmac.new(key, digestmod=hashlib.sha256)
+    mac = keyed.copy()
+    mac.update(b"%d\n%s\n%s" % (sequence, previous.encode(), content(row)))
+    return mac.hexdigest()
 
 
 def genesis(key: bytes, last_id: int, legacy_rows) -> str:

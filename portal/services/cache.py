@@ -10,6 +10,7 @@ start empty, and `clear()` empties them at once (after a restore, and in tests).
 
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -25,17 +26,18 @@ class ProcessCache:
         self._pid = os.getpid()
         self._tables: dict[str, dict] = {}
         self._lock = threading.Lock()
+        _CACHES.add(self)
 
-    def _check_fork(self) -> None:
-        if self._pid != os.getpid():  # inherited across a fork: the parent's values stay there
-            with self._lock:
-                if self._pid != os.getpid():
-                    self._tables = {}
-                    self._pid = os.getpid()
+    def _forked(self) -> None:
+        """In a forked child: the parent's values stay the parent's (not closed here)."""
+        self._lock = threading.Lock()
+        self._tables = {}
+        self._pid = os.getpid()
 
     def table(self, name: str) -> dict:
         """The dictionary called `name`, empty the first time in this process."""
-        self._check_fork()
+        # No getpid() here: it is a system call, and this runs several times per request;
+        # a fork empties every cache in the child instead (os.register_at_fork below).
         tables = self._tables
         found = tables.get(name)
         if found is None:
@@ -67,6 +69,17 @@ class ProcessCache:
                 close = getattr(value, "close", None)
                 if callable(close):
                     close()
+
+
+_CACHES: "weakref.WeakSet[ProcessCache]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for cache in list(_CACHES):
+        cache._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def process_cache() -> ProcessCache:

@@ -1,5 +1,6 @@
 """A revoked or expired CA (or one under such a CA) signs nothing, and every report says so."""
 
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -187,8 +188,11 @@ def test_the_process_cache_starts_empty_after_a_fork_and_on_clear(app, root_ca):
     cache.clear()
     assert not cache.table("issuance.issuers")
     _issue("root")
-    cache.process_cache()._pid = -1  # as a forked child sees its parent's cache
-    assert not cache.table("issuance.issuers")
+    pid = os.fork()
+    if pid == 0:  # a forked child: its parent's signers are not its own
+        os._exit(0 if not cache.table("issuance.issuers") else 1)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    assert cache.table("issuance.issuers")  # the parent keeps its own
 
 
 def test_a_leaf_of_a_revoked_intermediate_is_refused_at_ping(issuing, client):
