@@ -146,7 +146,10 @@ class DriverStatement:
     def first(self, cursor, values: Mapping = NO_VALUES):
         """Run a SELECT for one row of values; return its first row (None when there is none)."""
         self._run(cursor.execute, self.parameters(values))
-        return self._row(cursor.fetchone())
+        # Read to the end: on SQLite a statement not run to its end keeps its read snapshot
+        # open on the (held) connection, and no checkpoint could pass it.
+        rows = cursor.fetchall()
+        return self._row(rows[0]) if rows else None
 
     def all(self, cursor, values: Mapping = NO_VALUES) -> list:
         """Run a statement that returns rows (a SELECT, or RETURNING); return every row."""
