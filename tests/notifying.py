@@ -38,6 +38,7 @@ class _Collect:
         self.script = list(script)
         self.tried = 0
         self.sessions = set()  # the client's (address, port) of each session that sent mail
+        self.arrivals = []  # when each message kept arrived (aware UTC)
 
     async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
         if address.startswith("bounce"):
@@ -58,6 +59,7 @@ class _Collect:
             return "451 4.3.0 try again later"
         message = message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append((list(envelope.rcpt_tos), message))
+        self.arrivals.append(utcnow())
         return "250 OK"
 
 
@@ -92,6 +94,11 @@ class SMTPReceiver:
     def messages(self):
         """What arrived so far."""
         return list(self._handler.messages)
+
+    @property
+    def arrivals(self) -> list:
+        """When each message kept arrived (aware UTC datetimes)."""
+        return list(self._handler.arrivals)
 
     @property
     def sessions(self) -> int:

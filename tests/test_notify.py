@@ -371,3 +371,21 @@ def test_a_failure_after_some_mails_records_only_those_accepted(mail_app, runner
         assert len(smtp.messages) == 3
     finally:
         smtp.stop()
+
+
+def test_a_long_run_renews_its_claims_so_no_host_resends_them(mail_app, smtp, runner,
+                                                              monkeypatch):
+    from datetime import timedelta
+
+    from portal.extensions import db
+    from portal.models import ExpiryNotice
+    from portal.services import notify_claims
+
+    monkeypatch.setattr(notify_claims, "KEEP_CLAIMS", timedelta(0))  # renewed before each mail
+    _two_owners_and_a_digest(mail_app, smtp)
+    notify_run(runner)
+    assert len(smtp.messages) == 3
+    claimed = db.session.scalars(db.select(ExpiryNotice.claimed_at)
+                                 .where(ExpiryNotice.channel == "admins")).all()
+    # the digest's claims were renewed after the first mail had arrived
+    assert claimed and all(when >= smtp.arrivals[0] for when in claimed)

@@ -9,6 +9,7 @@ accepted is deleted, so that the next run sends the warning instead of losing it
 """
 
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,7 +21,7 @@ from ..models import NOTICE_ADMINS, NOTICE_OWNER, NOTICE_WEBHOOK, ROLE_ADMIN, Us
 from . import audit, notify_claims, webhook_delivery, webhooks
 from .expiry_mail import digest_message, owner_message
 from .mailer import Mailer, MailError, RecipientsRefused, settings_from_config
-from .notify_due import CHANNELS, Due, due_certificates, due_selection, not_renewed
+from .notify_due import CHANNELS, Due, due_certificates, due_selection
 
 __all__ = ["Due", "RunReport", "due_selection", "parse_thresholds", "run_once",
            "run_periodically", "send_expiry_warnings"]
@@ -86,8 +87,7 @@ def send_expiry_warnings(report: RunReport, now: datetime | None = None) -> None
     hooks = bool(webhooks.subscribers(webhooks.EVENT_EXPIRING))
     due = due_certificates(now, parse_thresholds(config["PORTAL_NOTIFY_DAYS"]),
                            admins=bool(admins), hooks=hooks)
-    # the renewal check reads more rows: only for what would be sent (usually nothing)
-    candidates = not_renewed([item for item in due if item.channels], now)
+    candidates = [item for item in due if item.channels]
     if not candidates:
         _mail_state(True, "nothing to send")
         db.session.commit()
@@ -163,8 +163,14 @@ def _send_all(smtp, mails: list[_Mail], base: str) -> list[str]:
     Each mail's `accepted` says whether the server took it: only those are recorded as sent.
     """
     problems = []
+    notices = [notice for mail in mails for notice in mail.notices]
+    keep_until = time.monotonic() + notify_claims.KEEP_CLAIMS.total_seconds()
     with Mailer(smtp) as mailer:
         for mail in mails:
+            if time.monotonic() >= keep_until:  # a long run: other hosts must not resend
+                notify_claims.keep(notices, utcnow())
+                db.session.commit()
+                keep_until = time.monotonic() + notify_claims.KEEP_CLAIMS.total_seconds()
             if mail.channel == NOTICE_OWNER:
                 subject, body = owner_message(mail.owner, mail.items, base)
             else:

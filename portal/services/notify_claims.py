@@ -6,7 +6,8 @@ CONFLICT DO NOTHING RETURNING: a row another host claimed first is not returned,
 host's to send. After the mails, one transaction marks sent the claims whose mail the SMTP
 server accepted and deletes the others (the next run sends them). A host that dies in between
 leaves claims without sent_at: they go stale after STALE_CLAIM and are sent again, so a
-warning may arrive twice, but is never lost.
+warning may arrive twice, but is never lost. A run still sending renews its claims every
+KEEP_CLAIMS, so that a slow server never makes them look stale.
 """
 
 import json
@@ -21,6 +22,7 @@ from ..models import ExpiryNotice, UTCDateTime
 from .notify_due import Due, chunks
 
 STALE_CLAIM = timedelta(minutes=15)  # a claim never marked sent: its host died mid-send
+KEEP_CLAIMS = STALE_CLAIM / 3  # how often a run still sending renews its claims
 _NOTICES = ExpiryNotice.__table__
 _COLUMNS = ["certificate_id", "threshold_days", "channel", "claimed_at", "sent_at"]
 
@@ -74,6 +76,13 @@ def _postgresql_ids(ids: list[int]):
 
 _DIALECTS = {"sqlite": (sqlite.insert, _sqlite_ids),
              "postgresql": (postgresql.insert, _postgresql_ids)}
+
+
+def keep(notices: list[int], now: datetime) -> None:
+    """Renew this run's claims not yet marked sent, so that no host takes them for stale."""
+    for where in _id_sets(notices):
+        db.session.execute(update(_NOTICES).where(where, _NOTICES.c.sent_at.is_(None))
+                           .values(claimed_at=now))
 
 
 def settle(sent: list[int], unsent: list[int], now: datetime) -> None:

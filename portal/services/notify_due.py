@@ -1,8 +1,9 @@
 """Which certificates are due for an expiry warning, on which channel, at which threshold.
 
-One query finds them (the (status, not_after) index gives the window, the unique notice index
-tells each channel's lack), and a second, over the candidates only, drops those already
-renewed: once every due certificate is warned, a run reads no certificate row into Python.
+One query finds them: the (status, not_after) index gives the window, the unique notice index
+tells each channel's lack, and for the rows that lack one, the common_name (or owner_id) index
+tells whether a renewal exists. Once every due certificate is warned, a run reads no
+certificate row into Python.
 """
 
 from dataclasses import dataclass
@@ -55,8 +56,9 @@ def due_selection(now: datetime, thresholds: tuple[int, ...], *, owners: bool = 
 
     A notice lacks at the certificate's current threshold. The window is read by the
     (status, not_after) index, and each row's notices by the unique (certificate, threshold,
-    channel) index. Each channel's lack is also a column (`lacks_<channel>`), and the current
-    threshold one (`threshold`).
+    channel) index. Each channel's lack is also a column (`lacks_<channel>`), and so are the
+    current threshold (`threshold`) and whether a renewal exists (`renewed`, evaluated only
+    for the rows returned).
     """
     table = Certificate.__table__.c
     notices = ExpiryNotice.__table__.c
@@ -80,6 +82,7 @@ def due_selection(now: datetime, thresholds: tuple[int, ...], *, owners: bool = 
     return (
         select(table.id, table.serial, table.subject, table.profile, table.not_before,
                table.not_after, table.owner_id, table.ca_id, threshold.label("threshold"),
+               renewal_exists(now).label("renewed"),
                *[condition.label(f"lacks_{channel}") for channel, condition in lacks.items()])
         .where(table.status == STATUS_ISSUED, table.not_after > now,
                table.not_after <= now + timedelta(days=thresholds[-1]),
@@ -88,7 +91,7 @@ def due_selection(now: datetime, thresholds: tuple[int, ...], *, owners: bool = 
 
 
 def due_certificates(now: datetime, thresholds: tuple[int, ...], **channels) -> list[Due]:
-    """Certificates due for a warning on some channel (see due_selection), not short-lived."""
+    """Certificates due on some channel (see due_selection), neither short-lived nor renewed."""
     if not thresholds:
         return []
     result = db.session.execute(due_selection(now, thresholds, **channels))
@@ -104,8 +107,8 @@ def due_certificates(now: datetime, thresholds: tuple[int, ...], **channels) -> 
         select(CertificateAuthority.id, CertificateAuthority.name)).all())
     due = []
     for (id_, serial, subject, profile, not_before, not_after, owner_id, ca_id, threshold,
-         *flags) in rows:
-        if not_after - not_before < SHORT_LIVED and profile not in short_lived_ok:
+         renewed, *flags) in rows:
+        if renewed or (not_after - not_before < SHORT_LIVED and profile not in short_lived_ok):
             continue
         due.append(Due(id=id_, serial=serial, subject=subject, ca=ca_names.get(ca_id, "?"),
                        not_after=not_after, owner_id=owner_id, threshold=threshold,
@@ -120,26 +123,17 @@ def renewal_exists(now: datetime):
     """Whether a newer valid certificate has the same subject, SANs, owner and common name.
 
     Certificates without a common name are matched on their owner (and only when they have
-    one); each form reads an index (common_name, owner_id), never the whole table.
+    one); each form reads an index (common_name, or owner_id), not the whole table.
     """
     table = Certificate.__table__
     newer = aliased(table)
     valid = (newer.c.status == STATUS_ISSUED, newer.c.not_before <= now,
              newer.c.not_after > table.c.not_after, newer.c.subject == table.c.subject,
              newer.c.sans == table.c.sans)
-    named = exists().where(newer.c.common_name == table.c.common_name,
+    named = exists().where(newer.c.common_name == table.c.common_name, newer.c.id != table.c.id,
                            newer.c.owner_id.is_not_distinct_from(table.c.owner_id), *valid)
-    unnamed = exists().where(newer.c.owner_id == table.c.owner_id,
+    unnamed = exists().where(newer.c.owner_id == table.c.owner_id, newer.c.id != table.c.id,
                              newer.c.common_name.is_(None), *valid)
-    return or_(and_(table.c.common_name.is_not(None), named),
-               and_(table.c.common_name.is_(None), table.c.owner_id.is_not(None), unnamed))
-
-
-def not_renewed(items: list[Due], now: datetime) -> list[Due]:
-    """The items for which no newer valid certificate has the same names and owner."""
-    table = Certificate.__table__.c
-    renewed: set[int] = set()
-    for chunk in chunks(sorted({item.id for item in items})):
-        renewed.update(db.session.scalars(
-            select(table.id).where(table.id.in_(chunk), renewal_exists(now))))
-    return [item for item in items if item.id not in renewed]
+    # CASE, not OR: SQLite would run both subqueries, even the one that cannot match
+    return case((table.c.common_name.is_not(None), named),
+                (table.c.owner_id.is_not(None), unnamed), else_=false())
