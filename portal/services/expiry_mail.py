@@ -10,7 +10,8 @@ from ..models import utcnow
 
 def _when(item, now) -> str:
     days = max(0, (item.not_after - now).days)
-    return f"{item.not_after:%Y-%m-%d %H:%M:%S} UTC (in {days} days)"
+    # isoformat: strftime costs ten times more, and a digest formats a thousand dates
+    return f"{item.not_after.isoformat(' ', 'seconds')[:19]} UTC (in {days} days)"
 
 
 def owner_message(owner, items: list, base: str) -> tuple[str, str]:

@@ -92,7 +92,9 @@ def _transfer_encoding(body: str) -> str | None:
     The package's own heuristics switch to quoted-printable above 78 characters, which for a
     digest of a thousand one-line entries costs more than the whole SMTP conversation.
     """
-    if any(len(line.encode()) > SMTP_LINE for line in body.splitlines()):
+    lines = body.splitlines()
+    # a line is at most 4 bytes per character in UTF-8: encode only the lines that may be long
+    if any(len(line.encode()) > SMTP_LINE for line in lines if len(line) > SMTP_LINE // 4):
         return None
     return "7bit" if body.isascii() else "8bit"
 

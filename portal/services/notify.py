@@ -94,7 +94,7 @@ def send_expiry_warnings(report: RunReport, now: datetime | None = None) -> None
         return
     # plain values: a commit expires ORM objects, and reading one again costs a SELECT
     owners = {row.id: row for row in db.session.execute(
-        select(User.id, User.username, User.email, User.active)
+        select(User.id, User.username, User.email)
         .where(User.id.in_({item.owner_id for item in candidates if item.owner_id}))).all()}
     wanted = [(item, channel) for item in candidates for channel in CHANNELS
               if channel in item.channels]
