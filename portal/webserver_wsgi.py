@@ -9,14 +9,15 @@ APACHE_WSGI = """\
 # Needs: a2enmod ssl socache_shmcb rewrite env, and mod_wsgi built for the virtualenv's Python
 # ({python_home}): `pip install mod_wsgi` in it (needs apache2-dev); the LoadModule below is
 # what its `mod_wsgi-express module-config` says. Debian's libapache2-mod-wsgi-py3 fits only a
-# virtualenv made with Debian's own python3 (then `a2enmod wsgi` and drop the LoadModule).
+# virtualenv made with Debian's own python3 (then `a2enmod wsgi`: the LoadModule is skipped).
 # Apache checks client certificates against the portal's CAs and CRL; the portal checks them
 # again against its database, so a revocation counts on the very next request. Keep the CRL
 # fresh (Apache reads it at start and graceful reload; an expired CRL makes Apache refuse
-# every client) and run what `portal serve` would run in the background, e.g. from cron:
+# every client) and run what `portal serve` would run in the background, e.g. from the
+# instance owner's crontab, with PORTAL_INSTANCE={instance}:
 #   */15 * * * *  portal crl export --out {crl} --format pem --then 'apachectl graceful'
 #   */5 * * * *   portal notify run
-#   17 */6 * * *  portal init >/dev/null && apachectl graceful   # renews the server certificate
+#   17 */6 * * *  portal init | grep -q 'created the server certificate' && apachectl graceful
 {load_module}
 # No Python in Apache's own processes: the portal runs only in the daemon processes below.
 WSGIRestrictEmbedded On

@@ -6,11 +6,15 @@ names with dashes or underscores, in any case, with mod_wsgi's own key names bes
 """
 
 import http.client
+import os
 import ssl
+import threading
 from urllib.parse import quote
 
 import pytest
+from werkzeug.serving import make_server
 
+from portal import create_app
 from tests.conftest import run_portal
 from tests.e2e.servers import portal_serve
 from tests.e2e.test_serve_ping import issue
@@ -34,6 +38,34 @@ def served(tmp_path_factory):
     certs = {name: issue(env, folder, name, "client", f"/CN={name}") for name in ("alice", "bob")}
     with portal_serve(instance, env=env) as (https_port, _http_port):
         yield {"port": https_port, "ca": instance / "client-ca.pem", "certs": certs}
+
+
+@pytest.fixture(scope="module")
+def werkzeug_served(served):
+    """The same instance under Werkzeug's own server (TLS, client certificates optional)."""
+    instance = served["ca"].parent
+    previous = os.environ.get("PORTAL_INSTANCE")
+    os.environ["PORTAL_INSTANCE"] = str(instance)
+    try:
+        app = create_app()
+    finally:
+        if previous is None:
+            del os.environ["PORTAL_INSTANCE"]
+        else:
+            os.environ["PORTAL_INSTANCE"] = previous
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(instance / "server.crt"), str(instance / "server.key"))
+    context.load_verify_locations(str(served["ca"]))
+    context.verify_mode = ssl.CERT_OPTIONAL
+    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=context)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield {**served, "port": server.server_port}
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def ping(served, headers: list[tuple[str, str]], presenting: str | None = None):
@@ -75,3 +107,13 @@ def test_the_certificate_presented_over_tls_still_counts(served):
     assert ping(served, []) == (401, REQUIRED)
     status, body = ping(served, [], presenting="alice")
     assert status == 200 and '"subject":"CN=alice"' in body
+
+
+def test_werkzeugs_server_believes_its_socket_not_the_headers(werkzeug_served):
+    """Werkzeug drops header names with underscores and prefixes the rest with HTTP_."""
+    alice = werkzeug_served["certs"]["alice"][0].read_text()
+    for name in NAMES:
+        sent = [(name, forms_of(alice)[0]), *MOD_WSGI_NAMES.items()]
+        assert ping(werkzeug_served, sent) == (401, REQUIRED), name
+        status, body = ping(werkzeug_served, sent, presenting="bob")
+        assert status == 200 and '"subject":"CN=bob"' in body, (name, status, body)
