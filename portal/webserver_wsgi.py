@@ -43,8 +43,10 @@ WSGIDaemonProcess portal{user_options} processes={processes} threads={threads} \
     SSLVerifyDepth  4
 
     LimitRequestBody 1048576
+    # A daemon thread waits for the body as the client sends it: bound the whole of it (60 s),
+    # not only its rate, so that trickling clients cannot hold the threads for long.
     <IfModule reqtimeout_module>
-        RequestReadTimeout handshake=10 header=20-40,MinRate=500 body=20,MinRate=500
+        RequestReadTimeout handshake=10 header=20-40,MinRate=500 body=20-60,MinRate=500
     </IfModule>
 
     # The portal's settings live in the instance folder (config.py); Apache's environment and
