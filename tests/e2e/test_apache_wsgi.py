@@ -23,6 +23,7 @@ from tests.e2e.test_webservers import curl, refused
 pytestmark = pytest.mark.slow
 PASSWORD = "dora-password-0123"
 REQUIRED = "a client certificate is required: present one issued by this portal"
+CSRF_REFUSED = "This form has expired or did not come from this site."
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 APACHE_MAIN = """\
@@ -203,8 +204,25 @@ def test_a_revoked_certificate_gets_403_on_the_next_request(site):
     for _connection in range(6):  # new connections: whichever daemon process answers
         status, body, code = curl(site, "--cert", str(cert), "--key", str(key))
         assert code == 403 and "revoked" in body, site["server"].errors()
-    assert curl(site, "--cert", str(site["certs"]["alice"][0]),
-                "--key", str(site["certs"]["alice"][1])) == (0, "pong", 200)
+    alice = ("--cert", str(site["certs"]["alice"][0]), "--key", str(site["certs"]["alice"][1]))
+    assert curl(site, *alice) == (0, "pong", 200)
+    # The cron line of the site: export the CRL and reload; then Apache itself refuses bob.
+    server = site["server"]
+    graceful = f"{server.program} -f {server.conf} -k graceful"
+    exported = run_portal("crl", "export", "--out", str(server.crl), "--format", "pem",
+                          "--then", graceful, env=site["env"], check=True)
+    assert b"running:" in exported.stdout
+    for _attempt in range(100):  # a graceful reload replaces the processes in the background
+        result = curl(site, "--cert", str(cert), "--key", str(key))
+        if result[2] != 403:
+            break
+        subprocess.run(["sleep", "0.1"])
+    assert refused(result) and result[2] != 403, result
+    for _attempt in range(100):  # the new daemon processes start the portal again
+        if (result := curl(site, *alice)) == (0, "pong", 200):
+            break
+        subprocess.run(["sleep", "0.1"])
+    assert result == (0, "pong", 200), server.errors()
 
 
 def test_an_admin_signs_in_and_issues_on_the_pages(site):
@@ -224,7 +242,11 @@ def test_an_admin_signs_in_and_issues_on_the_pages(site):
                 "csrf_token": _CSRF.search(form.text).group(1)}
         without_csrf = browser.post(origin + "/issue", verify=verify, timeout=30,
                                     allow_redirects=False, data={**data, "csrf_token": "x"})
-        assert without_csrf.status_code == 400
+        assert without_csrf.status_code == 400 and CSRF_REFUSED in without_csrf.text
+        elsewhere = browser.post(origin + "/issue", verify=verify, timeout=30,
+                                 allow_redirects=False, data=data,
+                                 headers={"Referer": "https://attacker.example/"})
+        assert elsewhere.status_code == 400 and CSRF_REFUSED in elsewhere.text  # a good token
         issued = browser.post(origin + "/issue", verify=verify, timeout=30,
                               allow_redirects=False, data=data)
         assert issued.status_code == 302, issued.text
