@@ -65,3 +65,15 @@ def test_a_python_home_that_is_no_folder_is_one_error_line(runner, root_ca, tmp_
     assert result.stderr.strip().splitlines() == [
         f"Error: --python-home {str(tmp_path / 'missing')!r} is not a folder: give the "
         "virtualenv the portal is installed in"]
+
+
+def test_a_broken_mod_wsgi_express_is_one_error_line(runner, root_ca, tmp_path):
+    home = tmp_path / "venv"
+    (home / "bin").mkdir(parents=True)
+    express = home / "bin" / "mod_wsgi-express"
+    express.write_text("#!/bin/sh\necho 'no apxs here' >&2\nexit 3\n")
+    express.chmod(0o755)
+    result = configure(runner, "--python-home", str(home))
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"Error: `{express} module-config` failed: no apxs here"]

@@ -29,8 +29,11 @@ def load_module_lines(python_home: str) -> str:
         click.echo(f"warning: {express} not found: the site needs a LoadModule line for "
                    "mod_wsgi (see its first lines)", err=True)
         return NO_MODULE.format(python_home=python_home)
-    result = subprocess.run([express, "module-config"], capture_output=True, text=True,
-                            timeout=MODULE_CONFIG_TIMEOUT_SECONDS)
+    try:
+        result = subprocess.run([express, "module-config"], capture_output=True, text=True,
+                                timeout=MODULE_CONFIG_TIMEOUT_SECONDS)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise click.ClickException(f"cannot run `{express} module-config`: {exc}") from None
     lines = [line for line in result.stdout.splitlines()
              if line.startswith(("LoadModule ", "LoadFile "))]
     if result.returncode != 0 or not lines:
@@ -73,6 +76,7 @@ def apache_wsgi_site(*, server_name: str, https_listen: str | None, http_listen:
     if not os.path.isdir(python_home):
         raise click.ClickException(f"--python-home {python_home!r} is not a folder: give the "
                                    "virtualenv the portal is installed in")
+    load_module = load_module_lines(python_home)  # a broken mod_wsgi fails before any note
     crl = os.path.abspath(crl_file or os.path.join(instance, "crl.pem"))
     _warn_unless_named(server_name, files.certificate)
     if not os.path.exists(crl):
@@ -84,5 +88,5 @@ def apache_wsgi_site(*, server_name: str, https_listen: str | None, http_listen:
         ca_bundle=files.client_ca_bundle, crl=crl, https_listen=https_listen or "*:443",
         http_listen=http_listen or "*:80", instance=instance, python_home=python_home,
         wsgi_script=os.path.join(os.path.dirname(os.path.abspath(portal.__file__)), "wsgi.py"),
-        load_module=load_module_lines(python_home), user=user, group=group,
+        load_module=load_module, user=user, group=group,
     ))
