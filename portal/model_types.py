@@ -1,9 +1,11 @@
 """Column types and defaults that every table shares: times are stored in UTC."""
 
-from datetime import UTC, datetime
+from datetime import UTC
 
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
+
+from .clock import utcnow  # noqa: F401  (the tables' default for "now")
 
 
 class UTCDateTime(TypeDecorator):
@@ -23,8 +25,3 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
-
-
-def utcnow() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)

@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 
 from ..ca.revocation import parse_reason
 from ..ca.serials import normalize_serial
+from ..clock import iso_utc
 from ..errors import Conflict, NotFound
 from ..extensions import db
 from ..models import STATUS_REVOKED, Certificate
@@ -64,9 +65,6 @@ def load_x509(row: Certificate) -> x509.Certificate | None:
     return x509.load_der_x509_certificate(row.der) if row.der else None
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
-
 
 def summary(row: Certificate) -> dict:
     """A certificate as plain JSON-ready values (for the CLI and the API)."""
@@ -79,9 +77,9 @@ def summary(row: Certificate) -> dict:
         "status": row.status,
         "ca": row.ca.name,
         "key_type": row.key_type,
-        "not_before": _iso(row.not_before),
-        "not_after": _iso(row.not_after),
-        "revoked_at": _iso(row.revoked_at),
+        "not_before": iso_utc(row.not_before),
+        "not_after": iso_utc(row.not_after),
+        "revoked_at": iso_utc(row.revoked_at),
         "revocation_reason": row.revocation_reason,
         "fingerprint_sha256": row.fingerprint_sha256,
         "owner": row.owner.username if row.owner else None,

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from ..ca.serials import normalize_serial
+from ..clock import iso_utc
 from ..errors import Conflict, InvalidInput, PortalError
 from ..errors import NotFound as PortalNotFound
 from ..extensions import csrf, db, limiter
@@ -191,9 +192,6 @@ def _owner_names(rows: list[Certificate]) -> dict[int, str]:
     return dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
 
 
-def _iso(moment) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
-
 
 def certificate_json(row: Certificate, owners: dict[int, str], *, with_pem: bool) -> dict:
     """A certificate row as the API shows it (the PEM only when asked for, and once signed)."""
@@ -206,9 +204,9 @@ def certificate_json(row: Certificate, owners: dict[int, str], *, with_pem: bool
         "common_name": row.common_name,
         "sans": [text for text in (row.sans or "").split(", ") if text],
         "key_type": row.key_type,
-        "not_before": _iso(row.not_before),
-        "not_after": _iso(row.not_after),
-        "revoked_at": _iso(row.revoked_at),
+        "not_before": iso_utc(row.not_before),
+        "not_after": iso_utc(row.not_after),
+        "revoked_at": iso_utc(row.revoked_at),
         "revocation_reason": row.revocation_reason,
         "fingerprint_sha256": row.fingerprint_sha256,
         "owner": owners.get(row.owner_id),
