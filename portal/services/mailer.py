@@ -8,13 +8,11 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import unquote, urlsplit
 
-from ..errors import PortalError
+from ..errors import Unavailable
 
 
-class MailError(PortalError):
+class MailError(Unavailable):
     """Mail could not be sent: the server is down, refuses us, or the settings are wrong."""
-
-    status_code = 503
 
 
 class RecipientsRefused(MailError):

@@ -6,6 +6,7 @@ from ..ca.clientcert import load_forwarded_certificate, load_presented_certifica
 from ..errors import PortalError
 from ..proxies import PEER_ADDRESS
 from ..services.client_auth import authenticate_connection
+from .errors import status_of
 
 bp = Blueprint("ping", __name__)
 
@@ -43,7 +44,7 @@ def ping():
         response = jsonify(body) if _wants_json() else current_app.response_class(
             body, mimetype="text/plain"
         )
-        response.status_code = exc.status_code
+        response.status_code = status_of(exc)
         return response
     if _wants_json():
         return jsonify(
