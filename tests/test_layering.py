@@ -151,3 +151,28 @@ def test_services_take_plain_values_not_the_request(module):
 
 def test_the_request_check_finds_what_it_looks_for():
     assert request_reads(PACKAGE / "web" / "throttle.py") == ["line 9: flask.request"]
+
+
+def http_statuses_in_errors(path: Path) -> list[str]:
+    """Error classes that carry an HTTP status (web/errors.py's STATUSES says it instead)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ClassDef):
+            for statement in node.body:
+                targets = statement.targets if isinstance(statement, ast.Assign) else [
+                    getattr(statement, "target", None)]
+                if any(isinstance(target, ast.Name) and target.id == "status_code"
+                       for target in targets):
+                    found.append(f"line {statement.lineno}: {node.name}.status_code")
+    return found
+
+
+@pytest.mark.parametrize("module", _modules("."), ids=lambda path: str(path.relative_to(PACKAGE)))
+def test_errors_carry_no_http_status(module):
+    assert http_statuses_in_errors(module) == []
+
+
+def test_the_status_check_finds_what_it_looks_for(tmp_path):
+    source = tmp_path / "errors.py"
+    source.write_text("class Gone(PortalError):\n    status_code = 410\n")
+    assert http_statuses_in_errors(source) == ["line 2: Gone.status_code"]
