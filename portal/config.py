@@ -40,6 +40,10 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_PROXY_DAYS": 397,
     # An approved self-service request for a key made here can be downloaded for this long.
     "PORTAL_APPROVAL_DOWNLOAD_DAYS": 14,
+    # Failed sign-ins allowed per client address, and per account (Flask-Limiter's notation).
+    "PORTAL_LOGIN_LIMIT": "5 per minute",
+    # The profiles a user's (not an admin's) API token may request, comma-separated.
+    "PORTAL_API_USER_PROFILES": "client,server",
     # Upper bounds for untrusted input.
     "PORTAL_MAX_CSR_BYTES": 64 * 1024,
     "PORTAL_MAX_SANS": 100,

@@ -265,3 +265,11 @@ def import_ca(
         parent_id = authorities.get(find_issuer(certificate, list(authorities)))
     return _store(name, certificate, private_key, parent_id=parent_id, actor=actor,
                   action="ca.import")
+
+
+def ca_by_id(ca_id: int) -> CertificateAuthority:
+    """A CA by id (NotFound when there is none)."""
+    ca = db.session.get(CertificateAuthority, ca_id)
+    if ca is None:
+        raise NotFound(f"no CA with id {ca_id}", field="ca")
+    return ca

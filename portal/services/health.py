@@ -6,6 +6,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select, text
 
 from ..ca.serials import serial_to_hex
+from ..clock import iso_utc
 from ..extensions import db
 from ..models import STATUS_ISSUED, STATUS_REVOKED, Certificate, CertificateAuthority
 from .authorities import key_usable, list_cas
@@ -21,9 +22,6 @@ _MISSING_SECRET = (
 )
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
-
 
 def _key_state(ca: CertificateAuthority, secret_present: bool) -> tuple[bool, str]:
     """Whether the CA key can sign, here and in any new process (cron, other workers)."""
@@ -38,9 +36,9 @@ def _crl_report(state: CRLState, now: datetime) -> dict | None:
     return {
         "number": state.number,
         "entries": state.revoked_count,
-        "this_update": _iso(state.this_update),
-        "next_update": _iso(state.next_update),
-        "resign_at": _iso(state.refresh_at),
+        "this_update": iso_utc(state.this_update),
+        "next_update": iso_utc(state.next_update),
+        "resign_at": iso_utc(state.refresh_at),
         "age_seconds": int((now - state.this_update).total_seconds()),
         "seconds_to_next_update": int((state.next_update - now).total_seconds()),
         "due": state.is_due(now),
@@ -82,7 +80,7 @@ def health_report() -> tuple[dict, bool]:
             entry["key_error"] = why
             problems.append(f"CA {ca.name}: its key cannot sign: {why}")
         if state.is_expired(now):
-            problems.append(f"CA {ca.name}: the CRL expired at {_iso(state.next_update)}")
+            problems.append(f"CA {ca.name}: the CRL expired at {iso_utc(state.next_update)}")
         elif not state.published:
             entry["note"] = "no CRL yet: the first request or `portal crl refresh` signs one"
         report["cas"].append(entry)
@@ -103,7 +101,7 @@ def _server_certificate_report() -> dict | None:
     if certificate is None:
         return None
     report = {"serial": serial_to_hex(certificate.serial_number),
-              "not_after": _iso(certificate.not_valid_after_utc)}
+              "not_after": iso_utc(certificate.not_valid_after_utc)}
     problem = server_certificate_problem(certificate)
     if problem:
         report["problem"] = problem

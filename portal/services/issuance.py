@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..ca.csr import load_csr
+from ..ca.csr import CertificateRequest, load_csr
 from ..ca.lint import check_before_signing
 from ..ca.names import common_name_of, describe_general_name
 from ..ca.pem import to_der
@@ -127,26 +127,50 @@ def get_issuer(
     return issuer
 
 
-def issue_from_csr(
-    csr_data: bytes,
-    profile_name: str,
-    *,
-    ca_name: str | None = None,
-    days: int | None = None,
-    owner_id: int | None = None,
-    actor: str,
-) -> IssuedCertificate:
-    """Issue a leaf certificate for a CSR; return what its committed row holds (issued)."""
+@dataclass(frozen=True)
+class CheckedCSR:
+    """A CSR parsed, its signature and key verified, its names put through the profile.
+
+    What `preview` shows and `issue_checked` signs: the CSR is parsed and verified once.
+    """
+
+    request: CertificateRequest
+    profile: Profile
+    subject: x509.Name
+    sans: tuple[x509.GeneralName, ...]
+    default_days: int  # the validity when none is asked for
+
+
+def preview(csr_data: bytes, profile_name: str) -> CheckedCSR:
+    """Check a CSR for a leaf profile: what the certificate will hold, before anything is signed."""
     config = current_app.config
     request = load_csr(
         csr_data, max_bytes=config["PORTAL_MAX_CSR_BYTES"], max_sans=config["PORTAL_MAX_SANS"]
     )
     profile = get_profile(profile_name, leaf_only=True)
     subject, sans = apply_profile(profile, request.subject, request.sans)
+    return CheckedCSR(request, profile, subject, sans, validity_days(profile, None))
+
+
+def issue_checked(
+    checked: CheckedCSR,
+    *,
+    ca_name: str | None = None,
+    days: int | None = None,
+    owner_id: int | None = None,
+    actor: str,
+) -> IssuedCertificate:
+    """Issue the certificate a `preview` showed; return what its committed row holds (issued)."""
+    request = checked.request
     return issue_for_key(
-        request.public_key, request.key_type, subject, sans, profile,
+        request.public_key, request.key_type, checked.subject, checked.sans, checked.profile,
         ca_name=ca_name, days=days, owner_id=owner_id, actor=actor, spki=request.spki,
     )
+
+
+def issue_from_csr(csr_data: bytes, profile_name: str, **options) -> IssuedCertificate:
+    """Issue a leaf certificate for a CSR (options: those of `issue_checked`), in one step."""
+    return issue_checked(preview(csr_data, profile_name), **options)
 
 
 def issue_for_key(

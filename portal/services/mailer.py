@@ -8,15 +8,13 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import unquote, urlsplit
 
-from ..errors import PortalError
+from ..errors import Unavailable
 
 SMTP_LINE = 998  # the longest text line SMTP carries (RFC 5321 4.5.3.1.6), without CRLF
 
 
-class MailError(PortalError):
+class MailError(Unavailable):
     """Mail could not be sent: the server is down, refuses us, or the settings are wrong."""
-
-    status_code = 503
 
 
 class RecipientsRefused(MailError):

@@ -7,8 +7,9 @@ from ..errors import PortalError
 from ..models import STATUS_ISSUED, STATUS_PENDING, STATUS_REVOKED
 from ..services import authorities, certificates
 from ..services.search import CertificateQuery, search_certificates
-from .access import current_actor, get_certificate, require_admin
+from .access import certificate_for_viewer, current_actor, require_admin
 from .downloads import certificate_download
+from .errors import status_of
 from .forms import show_error
 from .forms.certs import REASON_LABELS, RevokeForm
 from .x509view import describe_certificate
@@ -72,7 +73,7 @@ def index():
 @bp.get("/<int:certificate_id>")
 def detail(certificate_id: int):
     """Everything about one certificate, its downloads and the revocation form."""
-    row = get_certificate(certificate_id)
+    row = certificate_for_viewer(certificate_id)
     return _detail_page(row, RevokeForm())
 
 
@@ -87,13 +88,13 @@ def _detail_page(row, form, status: int = 200):
 @bp.get("/<int:certificate_id>/<any(pem, der, chain):kind>")
 def download(certificate_id: int, kind: str):
     """The certificate as PEM, DER, or PEM followed by the CA chain."""
-    return certificate_download(get_certificate(certificate_id), kind)
+    return certificate_download(certificate_for_viewer(certificate_id), kind)
 
 
 @bp.post("/<int:certificate_id>/revoke")
 def revoke(certificate_id: int):
     """Revoke with a reason, once the person has ticked the confirmation."""
-    row = get_certificate(certificate_id)
+    row = certificate_for_viewer(certificate_id)
     form = RevokeForm()
     if not form.validate_on_submit():
         return _detail_page(row, form, 400)
@@ -105,7 +106,7 @@ def revoke(certificate_id: int):
         )
     except PortalError as error:
         show_error(form, error)
-        return _detail_page(row, form, error.status_code)
+        return _detail_page(row, form, status_of(error))
     flash(f"Certificate {row.serial} is revoked ({REASON_LABELS[form.reason.data]}).",
           "success")
     return redirect(url_for("certs.detail", certificate_id=row.id))

@@ -6,6 +6,7 @@ from ..ca.clientcert import load_presented_certificate
 from ..errors import PortalError
 from ..proxies import PEER_ADDRESS
 from ..services.client_auth import authenticate_connection
+from .errors import status_of
 from .mod_wsgi_peer import mod_wsgi_client_certificate
 
 bp = Blueprint("ping", __name__)
@@ -47,7 +48,7 @@ def ping():
         response = jsonify(body) if _wants_json() else current_app.response_class(
             body, mimetype="text/plain"
         )
-        response.status_code = exc.status_code
+        response.status_code = status_of(exc)
         return response
     if _wants_json():
         return jsonify(

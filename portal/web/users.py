@@ -6,6 +6,7 @@ from ..errors import PortalError
 from ..models import ROLE_ADMIN, ROLE_USER
 from ..services import users
 from .access import current_actor, require_admin
+from .errors import status_of
 from .forms import show_error
 from .forms.admin import ActionForm, CreateUserForm
 
@@ -39,7 +40,7 @@ def create():
         )
     except PortalError as error:
         show_error(form, error)
-        return _page(form, error.status_code)
+        return _page(form, status_of(error))
     if generated:
         # Rendered, not flashed: the session cookie is signed, not encrypted.
         return _page(shown_password=(user.username, generated))

@@ -17,6 +17,7 @@ from portal.ca.names import check_dns_name, check_email
 from portal.ca.profiles import PROFILES, PublicationUrls
 from portal.errors import PolicyViolation
 from portal.services import issuance
+from portal.web.errors import status_of
 from tests.pki import make_csr
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -99,7 +100,7 @@ def test_the_net_is_live_on_the_issuance_path_and_nothing_is_written(app, root_c
                                   "(SELECT count(*) FROM audit_events)").fetchone()
         with pytest.raises(lint.LintRefused) as refused:
             issuance.issue_from_csr(make_csr("www.example.com"), "server", actor="test")
-        assert isinstance(refused.value, PolicyViolation) and refused.value.status_code == 400
+        assert isinstance(refused.value, PolicyViolation) and status_of(refused.value) == 400
         assert "pkilint reports" in refused.value.message
         after = database.execute("SELECT (SELECT count(*) FROM certificates), "
                                  "(SELECT count(*) FROM audit_events)").fetchone()
