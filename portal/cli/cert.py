@@ -7,7 +7,7 @@ from flask import current_app
 
 from ..ca.pem import to_pem
 from ..ca.revocation import REASONS
-from ..services import certificates, issuance, users
+from ..services import certificates, issuance, users, validity
 from .common import actor, read_input, reports_errors, write_output
 
 
@@ -33,6 +33,9 @@ def cert_issue(csr_path, profile, ca_name, days, out_path, owner):
         owner_id=owner_id, actor=actor(),
     )
     write_output(out_path, to_pem(certificates.load_x509(row)))
+    planned = validity.plan_validity(profile, days, ca_name=ca_name)  # read once it is signed
+    if planned.capped:
+        click.echo(f"note: {planned.reason}", err=True)
     click.echo(f"issued {row.serial} {row.subject} until {row.not_after:%Y-%m-%dT%H:%M:%SZ}",
                err=True)
 

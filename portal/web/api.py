@@ -18,7 +18,15 @@ from ..errors import Conflict, InvalidInput, PortalError
 from ..errors import NotFound as PortalNotFound
 from ..extensions import csrf, db, limiter
 from ..models import STATUS_ISSUED, STATUS_PENDING, STATUS_REVOKED, Certificate, User
-from ..services import authorities, cache, certificates, issuance, selfservice, tokens
+from ..services import (
+    authorities,
+    cache,
+    certificates,
+    issuance,
+    selfservice,
+    tokens,
+    validity,
+)
 from ..services.search import SORTS, CertificateQuery, search_certificates
 from .openapi import openapi_document
 
@@ -282,6 +290,9 @@ def issue_certificate():
         if row is None:  # the profile's policy waits for an admin: accepted, not issued
             return _accepted_request()
     body = certificate_json(row, {owner.id: owner.username}, with_pem=True)
+    # what was signed, and why when it is less than was asked (read after issuing: a bad CSR
+    # is still the first error reported)
+    body["validity"] = validity.plan_validity(profile, days, ca_name=ca_name).as_json()
     response = jsonify(body)
     response.status_code = 201
     response.headers["Location"] = body["url"]

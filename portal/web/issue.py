@@ -8,7 +8,7 @@ from ..ca.csr import load_csr
 from ..ca.names import describe_general_name
 from ..ca.profiles import PROFILES, apply_profile, get_profile
 from ..errors import InvalidInput, PortalError
-from ..services import authorities, issuance, keygen
+from ..services import authorities, issuance, keygen, validity
 from .access import current_actor, require_admin
 from .forms import choices, show_error
 from .forms.issue import GenerateForm, IssueForm
@@ -60,7 +60,6 @@ def _preview(csr_data: bytes, profile_name: str) -> dict:
         "sans": [describe_general_name(name) for name in sans],
         "key_type": request.key_type,
         "profile": PROFILES[profile_name].description,
-        "days": issuance.validity_days(profile, None),
     }
 
 
@@ -78,8 +77,8 @@ def issue():
         preview = _preview(csr_data, form.profile.data)
         if form.step.data != "sign":
             form.csr.data = _as_pem(csr_data)  # the preview page carries the CSR as text
-            if form.days.data:
-                preview["days"] = form.days.data
+            preview["validity"] = validity.plan_validity(
+                form.profile.data, form.days.data, ca_name=form.ca.data)
             return render_template("issue.html", form=form, preview=preview)
         row = issuance.issue_from_csr(
             csr_data, form.profile.data, ca_name=form.ca.data, days=form.days.data,

@@ -51,6 +51,20 @@ CERTIFICATE = {
             "pattern": "^-----BEGIN CERTIFICATE-----\n",
             "description": "PEM; null while the row is pending.",
         },
+        "validity": {
+            "type": "object",
+            "description": "In the answer to an issuance only: the validity signed, and why "
+                           "it is shorter than requested when it is.",
+            "required": ["requested_days", "days", "capped", "note"],
+            "additionalProperties": False,
+            "properties": {
+                "requested_days": {"type": ["integer", "null"]},
+                "days": {"type": "integer", "minimum": 0},
+                "capped": {"type": "boolean",
+                           "description": "true: capped at PORTAL_MAX_DAYS or at the CA's end."},
+                "note": NULLABLE_STRING,
+            },
+        },
     },
 }
 ERROR = {
