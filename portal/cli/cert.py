@@ -44,13 +44,16 @@ def cert_issue(csr_path, profile, ca_name, days, out_path, owner):
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of objects.")
 @click.option("--status", type=click.Choice(["pending", "issued", "revoked"]))
 @click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--no-header", is_flag=True, help="Leave out the header line.")
 @reports_errors
-def cert_list(as_json, status, limit):
+def cert_list(as_json, status, limit, no_header):
     """List certificates, newest first."""
     rows = certificates.list_certificates(status=status, limit=limit)
     if as_json:
         click.echo(json.dumps([certificates.summary(row) for row in rows], indent=2))
         return
+    if not no_header:
+        click.echo("SERIAL\tSTATUS\tPROFILE\tEXPIRES\tSUBJECT")
     for row in rows:
         click.echo(f"{row.serial}\t{row.status}\t{row.profile}\t"
                    f"{row.not_after:%Y-%m-%d}\t{row.subject}")
