@@ -3,6 +3,7 @@
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
 
 from ..ca.csr import load_csr
 from ..ca.names import describe_general_name
@@ -82,7 +83,7 @@ def issue():
             return render_template("issue.html", form=form, preview=preview)
         row = issuance.issue_from_csr(
             csr_data, form.profile.data, ca_name=form.ca.data, days=form.days.data,
-            actor=current_actor(),
+            requested_by=current_user.id, actor=current_actor(),
         )
     except PortalError as error:
         show_error(form, error, ISSUE_ALIASES | {"profile": "profile", "ca": "ca"})
@@ -110,6 +111,7 @@ def generate():
             output=form.output.data,
             ca_name=form.ca.data,
             days=form.days.data,
+            requested_by=current_user.id,
             actor=current_actor(),
         )
     except PortalError as error:

@@ -15,7 +15,8 @@ bp.before_request(require_admin)
 
 def _page(form=None, status: int = 200, *, shown_password=None):
     return render_template(
-        "users.html", rows=users.list_users(), form=form or CreateUserForm(),
+        # formdata=None: after a success the Add-user form is empty, not refilled from the post
+        "users.html", rows=users.list_users(), form=form or CreateUserForm(formdata=None),
         action=ActionForm(), shown_password=shown_password,
     ), status
 
