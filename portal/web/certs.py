@@ -1,14 +1,17 @@
 """Certificates: the searchable list, a detail page, downloads and revocation."""
 
+from dataclasses import replace
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from ..ca.revocation import REASONS
 from ..errors import PortalError
 from ..models import STATUS_ISSUED, STATUS_PENDING, STATUS_REVOKED
-from ..services import authorities, certificates
+from ..services import authorities, certificates, export
 from ..services.search import CertificateQuery, search_certificates
 from .access import current_actor, get_certificate, require_admin
 from .downloads import certificate_download
+from .exports import export_response
 from .forms import show_error
 from .forms.certs import REASON_LABELS, RevokeForm
 from .x509view import describe_certificate
@@ -50,11 +53,11 @@ def query_from_args() -> CertificateQuery:
     )
 
 
-def list_url(**changes) -> str:
+def list_url(endpoint: str = "certs.index", **changes) -> str:
     """The list URL with some arguments changed (None removes one); cursors reset."""
     args = {k: v for k, v in request.args.items() if k not in ("after", "before")}
     args.update(changes)
-    return url_for("certs.index", **{k: v for k, v in args.items() if v not in (None, "")})
+    return url_for(endpoint, **{k: v for k, v in args.items() if v not in (None, "")})
 
 
 @bp.get("")
@@ -67,6 +70,14 @@ def index():
         statuses=STATUSES, profiles=PROFILES, sorts=SORT_LABELS,
         expiring_choices=EXPIRING_CHOICES, list_url=list_url,
     )
+
+
+@bp.get("/export.<any(csv, json):fmt>")
+def export_list(fmt: str):
+    """The list as CSV or JSON: the same filters and order, every page, not just this one."""
+    query = replace(query_from_args(), after=None, before=None)
+    return export_response(export.certificate_records(query), export.CERTIFICATE_FIELDS, fmt,
+                           "certificates")
 
 
 @bp.get("/<int:certificate_id>")
