@@ -73,3 +73,15 @@ def test_the_api_answer_says_what_was_signed(client, admin, root_ca):
                         json={"csr": CSR.decode(), "profile": "server", "days": 30})
     assert check(asked, "/certificates", "POST")["validity"] == {
         "requested_days": 30, "days": 30, "capped": False, "note": None}
+
+
+def test_cert_generate_notes_the_cap_too(runner, root_ca, tmp_path):
+    (tmp_path / "pw").write_text("jane-password-0123\n")
+    result = runner.invoke(args=["cert", "generate", "--cn", "Jane Doe", "--profile", "client",
+                                 "--out", str(tmp_path / "jane.p12"), "--password-file",
+                                 str(tmp_path / "pw"), "--days", "5000"])
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert lines[0] == ("note: 5000 days requested, capped at the maximum of 825 days "
+                        "(PORTAL_MAX_DAYS)")
+    assert lines[1].startswith("generated ")
