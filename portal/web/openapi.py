@@ -186,7 +186,9 @@ def openapi_document() -> dict:
                     "summary": "Search certificates, a page at a time",
                     "parameters": [
                         _query("q", {"type": "string", "maxLength": 200},
-                               "Common name, SAN or user name prefix, or a serial."),
+                               "Common name, SAN or user name prefix; a serial or its first "
+                               "digits (any notation, or `2A0275…C0F0`); `DNS:x`, `IP:x`, "
+                               "`email:x` prefixes."),
                         _query("status", {"type": "string",
                                           "enum": ["pending", "issued", "revoked"]}, "Status."),
                         _query("profile", {"type": "string",
