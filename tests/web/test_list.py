@@ -178,3 +178,15 @@ def test_prefix_searches_use_an_index_for_every_term(admin_web, rows, q):
     if not q.startswith("DNS:"):
         assert any("INDEX ix_certificates_serial " in step
                    for _s, plan in recorded.plans for step in plan), recorded.plans
+
+
+def test_the_api_search_takes_the_same_forms(client, rows):
+    from portal.services import tokens
+    _row, token = tokens.create_token("alice", actor="test")
+    headers = {"Authorization": f"Bearer {token}"}
+    for q in ("DNS:alt-02999", "A0000BB7", "a0:00:0b:b7"):
+        items = client.get(f"/api/v1/certificates?q={q}", headers=headers).json["items"]
+        assert [item["common_name"] for item in items] == ["host-02999"], q
+    items = client.get("/api/v1/certificates?q=a0000bb", headers=headers).json["items"]
+    expected = [f"host-{n:05}" for n in range(2999, 2991, -1)]
+    assert [item["common_name"] for item in items] == expected
