@@ -33,6 +33,21 @@ def test_revoking_one_asks_once_with_the_box(admin_web):
     # browser before the post and by the server after it
 
 
+def test_a_user_revoking_their_own_is_asked_once_too(web, plain_user, root_ca):
+    from portal.services import issuance
+    from tests.pki import make_csr
+    from tests.web.conftest import USER_PASSWORD, sign_in
+
+    row = issuance.issue_from_csr(make_csr("bob"), "client", owner_id=plain_user.id,
+                                  actor="test")
+    assert sign_in(web, "bob", USER_PASSWORD).status_code == 302
+    body = web.get(f"/account/certificates/{row.id}").get_data(as_text=True)
+    form = re.search(r'<form method="post" action="/account/certificates/\d+/revoke"[^>]*>',
+                     body).group(0)
+    assert "confirm-form" not in form and "data-confirm" not in form
+    assert re.search(r'<input[^>]*id="confirm"[^>]*required', body)
+
+
 def test_a_bulk_revoke_of_three_puts_all_three_on_the_next_crl(admin_web, root_ca, tmp_path):
     rows = [issue("client", name=f"bulk-{n}")[0] for n in range(4)]
     chosen = rows[:3]
