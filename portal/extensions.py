@@ -2,12 +2,12 @@
 
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from .lazy_migrate import LazyMigrate
 from .limiter import PortalLimiter
 
 NAMING_CONVENTION = {
@@ -26,7 +26,7 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
+migrate = LazyMigrate()  # Flask-Migrate, imported when a migration or `portal db` needs it
 csrf = CSRFProtect()
 
 # Sign-in: Flask-Login keeps who is signed in; pages that need it send people to auth.login.

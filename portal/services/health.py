@@ -2,7 +2,6 @@
 
 from datetime import datetime, timedelta
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select, text
 
 from ..ca.serials import serial_to_hex
@@ -124,6 +123,8 @@ class PortalCollector:
 
     def collect(self):
         """Yield the metric families (called inside a request's app context)."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         names = dict(db.session.execute(
             select(CertificateAuthority.id, CertificateAuthority.name)
         ).all())
@@ -153,7 +154,9 @@ class PortalCollector:
         yield self._expiring(names)
         yield from self._crls(names)
 
-    def _expiring(self, names: dict[int, str]) -> GaugeMetricFamily:
+    def _expiring(self, names: dict[int, str]):
+        from prometheus_client.core import GaugeMetricFamily
+
         now = utcnow()
         family = GaugeMetricFamily(
             "portal_certificates_expiring_30d",
@@ -169,6 +172,8 @@ class PortalCollector:
         return family
 
     def _crls(self, names: dict[int, str]):
+        from prometheus_client.core import GaugeMetricFamily
+
         now = utcnow()
         to_next = GaugeMetricFamily(
             "portal_crl_seconds_to_next_update",

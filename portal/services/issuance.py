@@ -127,6 +127,16 @@ def get_issuer(
     return issuer
 
 
+def owner_for(owner_id: int | None, requested_by: int | None) -> int | None:
+    """Who owns a new certificate: the user named, else the person who asked for it.
+
+    The one rule for every path: an admin issuing on a page or with an API token owns what
+    they issue unless they name someone else; the command line has no signed-in person, so
+    its certificates have an owner only with --owner.
+    """
+    return owner_id if owner_id is not None else requested_by
+
+
 @dataclass(frozen=True)
 class CheckedCSR:
     """A CSR parsed, its signature and key verified, its names put through the profile.
@@ -158,13 +168,18 @@ def issue_checked(
     ca_name: str | None = None,
     days: int | None = None,
     owner_id: int | None = None,
+    requested_by: int | None = None,
     actor: str,
 ) -> IssuedCertificate:
-    """Issue the certificate a `preview` showed; return what its committed row holds (issued)."""
+    """Issue the certificate a `preview` showed; return what its committed row holds (issued).
+
+    `requested_by`: the signed-in user asking (see `owner_for`).
+    """
     request = checked.request
     return issue_for_key(
         request.public_key, request.key_type, checked.subject, checked.sans, checked.profile,
-        ca_name=ca_name, days=days, owner_id=owner_id, actor=actor, spki=request.spki,
+        ca_name=ca_name, days=days, owner_id=owner_for(owner_id, requested_by), actor=actor,
+        spki=request.spki,
     )
 
 

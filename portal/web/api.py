@@ -16,7 +16,7 @@ from ..errors import InvalidInput, PortalError
 from ..errors import NotFound as PortalNotFound
 from ..extensions import csrf, limiter
 from ..models import STATUS_ISSUED, STATUS_PENDING, STATUS_REVOKED
-from ..services import authorities, certificates, selfservice, token_requests, tokens
+from ..services import authorities, certificates, selfservice, token_requests, tokens, validity
 from ..services.search import SORTS, CertificateQuery, search_certificates
 from ..services.transaction import roll_back
 from .errors import Unauthorized, UnsupportedMediaType, status_of
@@ -210,6 +210,9 @@ def issue_certificate():
     if outcome.certificate is None:  # the profile's policy waits for an admin: accepted
         return _accepted_request(outcome.request)
     body = certificate_json(outcome.certificate, owners={owner.id: owner.username}, with_pem=True)
+    # what was signed, and why when it is less than was asked (read after issuing: a bad CSR
+    # is still the first error reported)
+    body["validity"] = validity.plan_validity(profile, days, ca_name=ca_name).as_json()
     response = jsonify(body)
     response.status_code = 201
     response.headers["Location"] = body["url"]

@@ -3,11 +3,12 @@
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask_login import current_user
 
 from ..ca.names import describe_general_name
 from ..ca.profiles import PROFILES
 from ..errors import InvalidInput, PortalError
-from ..services import authorities, issuance, keygen
+from ..services import authorities, issuance, keygen, validity
 from .access import current_actor, require_admin
 from .errors import status_of
 from .forms import choices, show_error
@@ -64,11 +65,12 @@ def issue():
         if form.step.data != "sign":
             form.csr.data = _as_pem(csr_data)  # the preview page carries the CSR as text
             preview = _describe(checked)
-            if form.days.data:
-                preview["days"] = form.days.data
+            preview["validity"] = validity.plan_validity(
+                form.profile.data, form.days.data, ca_name=form.ca.data)
             return render_template("issue.html", form=form, preview=preview)
         row = issuance.issue_checked(
-            checked, ca_name=form.ca.data, days=form.days.data, actor=current_actor()
+            checked, ca_name=form.ca.data, days=form.days.data,
+            requested_by=current_user.id, actor=current_actor(),
         )
     except PortalError as error:
         show_error(form, error, ISSUE_ALIASES | {"profile": "profile", "ca": "ca"})
@@ -96,6 +98,7 @@ def generate():
             output=form.output.data,
             ca_name=form.ca.data,
             days=form.days.data,
+            requested_by=current_user.id,
             actor=current_actor(),
         )
     except PortalError as error:

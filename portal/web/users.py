@@ -15,8 +15,11 @@ bp.before_request(require_admin)
 
 
 def _page(form=None, status: int = 200, *, shown_password=None):
+    rows = users.list_users()
     return render_template(
-        "users.html", rows=users.list_users(), form=form or CreateUserForm(),
+        # formdata=None: after a success the Add-user form is empty, not refilled from the post
+        "users.html", rows=rows, form=form or CreateUserForm(formdata=None),
+        sole_admin_id=users.sole_active_admin_id(rows),
         action=ActionForm(), shown_password=shown_password,
     ), status
 

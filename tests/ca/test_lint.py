@@ -166,3 +166,10 @@ def test_localhost_is_waived_only_when_asked(ca_signer):
         profile=PROFILES["server"], serial=x509.random_serial_number(), not_before=NOW,
         not_after=NOW + timedelta(days=10), urls=URLS, allow_localhost=True,
     )
+
+
+def test_the_thresholds_are_pkilints_warning():
+    # lint.py and pkilint_values.py import pkilint on first use only (see benchmarks/cli_startup.py)
+    from pkilint.validation import ValidationFindingSeverity
+
+    assert lint.THRESHOLD == pkilint_values.THRESHOLD == ValidationFindingSeverity.WARNING
