@@ -93,7 +93,7 @@ def revoke_selected():
         done = bulk_revoke.revoke_many(ids, reason=form.reason.data, actor=current_actor())
     except PortalError as error:
         show_error(form, error)
-        return _list_page(form, error.status_code)
+        return _list_page(form, status_of(error))
     message = (f"Revoked {len(done.revoked)} certificate{'' if len(done.revoked) == 1 else 's'}"
                f" ({REASON_LABELS[done.reason]}); the CRL lists them.")
     if done.already_revoked:
