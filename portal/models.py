@@ -422,3 +422,6 @@ class NotifyState(db.Model):
     detail: Mapped[str] = mapped_column(Text, default="")
     position: Mapped[int] = mapped_column(BigInteger, default=0)  # e.g. the last audit id seen
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+from . import acme_models  # noqa: E402,F401  (the ACME server's tables, issue 15)

@@ -38,4 +38,24 @@ def start_background_jobs(app) -> list[threading.Thread]:
     jobs = threading.Thread(target=notify.run_periodically, args=(app,), daemon=True,
                             name="portal-notify")
     jobs.start()
-    return [start_renewal(app), jobs]
+    return [start_renewal(app), jobs, start_acme_validation(app)]
+
+
+def start_acme_validation(app) -> threading.Thread:
+    """Start the ACME validation worker of this process (issue 15).
+
+    It uses the database from the start, before gunicorn forks its workers: a forked child
+    must not reuse the pool's connections, so each child forgets them (SQLAlchemy's recipe).
+    """
+    import os
+
+    from ..extensions import db
+    from ..services import acme_validation
+
+    with app.app_context():
+        engine = db.engine
+    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+    thread = threading.Thread(target=acme_validation.run_periodically, args=(app,),
+                              daemon=True, name="portal-acme-validation")
+    thread.start()
+    return thread

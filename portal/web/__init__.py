@@ -36,3 +36,7 @@ def register(app: Flask) -> None:
 
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(account_email_bp)
+
+    from .acme import bp as acme_bp  # the ACME server (issue 15)
+
+    app.register_blueprint(acme_bp)

@@ -1,0 +1,25 @@
+"""The ACME protocol in process: an order from newAccount to the certificate chain."""
+
+from cryptography import x509
+
+from portal.ca.pem import to_pem  # noqa: F401
+
+from .flow import finalize, order_ready
+
+
+def test_an_order_goes_from_new_account_to_the_certificate_chain(acme, http01):
+    order_url = order_ready(acme, http01, ["www.acme.test"])
+    # ready at once: the validation that completed the last authorization made it so
+    assert acme.post(order_url).json["status"] == "ready"
+    reply = finalize(acme, order_url, ["www.acme.test"])
+    assert reply.status == 200, reply
+    assert reply.json["status"] == "valid"
+    chain = acme.post(reply.json["certificate"])
+    assert chain.status == 200
+    assert chain.headers["content-type"] == "application/pem-certificate-chain"
+    certificates = x509.load_pem_x509_certificates(chain.body)
+    assert len(certificates) == 2
+    sans = certificates[0].extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    assert sans.value.get_values_for_type(x509.DNSName) == ["www.acme.test"]
+    assert http01.requests == [("www.acme.test:%d" % http01.port,
+                                http01.requests[0][1])]
