@@ -10,6 +10,7 @@ from ..acme_models import AcmeEndpoint
 from ..ca.profiles import get_profile
 from ..errors import Conflict, NotFound, PolicyViolation
 from ..extensions import db
+from ..models import CertificateAuthority
 from . import audit
 from .authorities import get_ca
 
@@ -87,3 +88,8 @@ def name_policy(endpoint: AcmeEndpoint) -> NamePolicy:
         suffixes=tuple(s for s in endpoint.domains.split(",") if s),
         networks=tuple(parse_network(n) for n in endpoint.networks.split(",") if n),
     )
+
+
+def ca_name_of(endpoint: AcmeEndpoint) -> str:
+    """The name of the CA the endpoint issues from."""
+    return db.session.get(CertificateAuthority, endpoint.ca_id).name

@@ -21,5 +21,5 @@ def test_an_order_goes_from_new_account_to_the_certificate_chain(acme, http01):
     assert len(certificates) == 2
     sans = certificates[0].extensions.get_extension_for_class(x509.SubjectAlternativeName)
     assert sans.value.get_values_for_type(x509.DNSName) == ["www.acme.test"]
-    assert http01.requests == [("www.acme.test:%d" % http01.port,
+    assert http01.requests == [(f"www.acme.test:{http01.port}",
                                 http01.requests[0][1])]
