@@ -68,7 +68,24 @@ def check_received(cert_file: Path, chain_file: Path) -> x509.Certificate:
     return x509.load_pem_x509_certificate(cert_file.read_bytes())
 
 
+def shown_field(server: AcmeServer, serial: int, name: str) -> str:
+    """One field of `portal cert show` for a serial ('' when empty)."""
+    shown = server.portal("cert", "show", format(serial, "X")).stdout.decode()
+    line = next(line for line in shown.splitlines() if line.split()[0] == name)
+    return line[len(name):].strip()
+
+
 def serial_status(server: AcmeServer, serial: int) -> str:
     """The status `portal cert show` gives for a serial."""
-    shown = server.portal("cert", "show", format(serial, "X")).stdout.decode()
-    return next(line.split()[1] for line in shown.splitlines() if line.startswith("status "))
+    return shown_field(server, serial, "status")
+
+
+def eab_endpoint(server: AcmeServer, user: str = "admin") -> tuple[str, str, str]:
+    """Endpoint `eab` (EAB required) and a key for `user`: directory URL, key id, HMAC key."""
+    existing = server.portal("acme", "list").stdout.decode()
+    if not any(line.startswith("eab\t") for line in existing.splitlines()):
+        server.portal("acme", "create", "eab", "--domain", "acme.test", "--eab-required")
+    lines = server.portal("acme", "eab", "create", user).stdout.decode().splitlines()
+    key_id = lines[0].split(": ", 1)[1]
+    hmac_key = lines[1].split(": ", 1)[1]
+    return server.directory.replace("/test/", "/eab/"), key_id, hmac_key
