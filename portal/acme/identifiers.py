@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from ..ca.names import check_dns_name
+from ..ca.pkilint_values import san_findings
 from ..errors import PolicyViolation
 from .problems import AcmeProblem
 
@@ -86,10 +87,18 @@ def parse_identifier(raw) -> Identifier:
     kind, value = raw.get("type"), raw["value"]
     if kind == "dns":
         try:
-            return Identifier("dns", check_dns_name(value))
+            name = check_dns_name(value)
         except PolicyViolation as exc:
             raise AcmeProblem("rejectedIdentifier", exc.message, identifier={
                 "type": "dns", "value": value[:255]}) from None
+        # What the pre-signing lint would refuse at finalize is refused now, before any
+        # validation (pkilint's PKIX profile refuses wildcards, for one).
+        findings = san_findings([x509.DNSName(name)])
+        if findings:
+            raise AcmeProblem("rejectedIdentifier", f"{name} cannot be issued: the lint "
+                              f"reports {findings[0]}", identifier={"type": "dns",
+                                                                    "value": name})
+        return Identifier("dns", name)
     if kind == "ip":
         try:
             address = ipaddress.ip_address(value)

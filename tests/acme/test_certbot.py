@@ -3,9 +3,11 @@
 import subprocess
 
 import pytest
+from cryptography import x509
 
 from tests.conftest import require_program
 
+from .responders import TxtServer
 from .served import acme_server, check_received, eab_endpoint, serial_status, shown_field
 
 NAME = "www.acme.test"
@@ -20,8 +22,10 @@ def certbot(server, folder, *args, check=True, directory=None):
     ]
     result = subprocess.run(command, env=server.client_env(), capture_output=True, text=True,
                             timeout=300)
-    if check:
-        assert result.returncode == 0, result.stdout + result.stderr
+    if check and result.returncode != 0:
+        log = folder / "logs" / "letsencrypt.log"
+        raise AssertionError(result.stdout + result.stderr
+                             + (log.read_text()[-6000:] if log.exists() else ""))
     return result
 
 
@@ -35,8 +39,15 @@ def standalone(server, folder, *names, extra=(), directory=None, check=True):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with acme_server(tmp_path_factory.mktemp("certbot"), names=(NAME, "eab.acme.test")) as s:
+def dns_server(tmp_path_factory):
+    with TxtServer(tmp_path_factory.mktemp("records")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, dns_server):
+    with acme_server(tmp_path_factory.mktemp("certbot"), names=(NAME, "eab.acme.test"),
+                     env={"PORTAL_ACME_DNS_SERVER": f"127.0.0.1:{dns_server.port}"}) as s:
         yield s
 
 
@@ -68,3 +79,22 @@ def test_certbot_with_external_account_binding(server, tmp_path):
     live = tmp_path / "config" / "live" / "eab.acme.test"
     certificate = check_received(live / "cert.pem", live / "chain.pem")
     assert shown_field(server, certificate.serial_number, "owner") == "admin"
+
+
+def test_certbot_dns01_through_its_manual_hooks(server, dns_server, tmp_path):
+    records = dns_server.folder
+    auth, cleanup = tmp_path / "auth.sh", tmp_path / "cleanup.sh"
+    auth.write_text('#!/bin/sh\necho "$CERTBOT_VALIDATION" >> '
+                    f'"{records}/_acme-challenge.$CERTBOT_DOMAIN."\n')
+    cleanup.write_text(f'#!/bin/sh\nrm -f "{records}/_acme-challenge.$CERTBOT_DOMAIN."\n')
+    auth.chmod(0o755)
+    cleanup.chmod(0o755)
+    certbot(server, tmp_path, "certonly", "--manual", "--preferred-challenges", "dns",
+            "--manual-auth-hook", str(auth), "--manual-cleanup-hook", str(cleanup),
+            "--agree-tos", "--email", "ops@acme.test", "-d", "dns.acme.test")
+    live = tmp_path / "config" / "live" / "dns.acme.test"
+    certificate = check_received(live / "cert.pem", live / "chain.pem")
+    sans = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == ["dns.acme.test"]
+    assert "_acme-challenge.dns.acme.test." in dns_server.queries
+    assert not (records / "_acme-challenge.dns.acme.test.").exists()  # cleaned up
