@@ -106,3 +106,27 @@ def flask_transport(test_client):
         names = {k.lower(): v for k, v in response.headers.items()}
         return response.status_code, names, response.get_data()
     return send
+
+
+def https_transport(cafile: str):
+    """A transport over HTTPS (one connection per request), trusting `cafile` only."""
+    import http.client
+    import ssl
+    from urllib.parse import urlsplit
+
+    context = ssl.create_default_context(cafile=cafile)
+
+    def send(method, url, body, headers):
+        parts = urlsplit(url)
+        connection = http.client.HTTPSConnection(parts.hostname, parts.port, context=context,
+                                                 timeout=60)
+        try:
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+            names = {k.lower(): v for k, v in response.getheaders()}
+            return response.status, names, data
+        finally:
+            connection.close()
+    return send
