@@ -117,6 +117,7 @@ def _get(parts, port: int, settings: ValidationSettings) -> tuple[int, str | Non
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
+    response = None
     try:
         connection.request("GET", path, headers={
             "Host": _host_part(host) if port in (80, 443) else f"{_host_part(host)}:{port}",
@@ -131,6 +132,8 @@ def _get(parts, port: int, settings: ValidationSettings) -> tuple[int, str | Non
         raise AcmeProblem("connection", f"fetching from {host} port {port} failed: {exc}") \
             from None
     finally:
+        if response is not None:  # a response to `Connection: close` owns the socket
+            response.close()
         connection.close()
 
 

@@ -2,7 +2,7 @@
 
 from cryptography import x509
 
-from portal.ca.pem import to_pem  # noqa: F401
+from portal.extensions import db
 
 from .flow import finalize, order_ready
 
@@ -23,3 +23,20 @@ def test_an_order_goes_from_new_account_to_the_certificate_chain(acme, http01):
     assert sans.value.get_values_for_type(x509.DNSName) == ["www.acme.test"]
     assert http01.requests == [(f"www.acme.test:{http01.port}",
                                 http01.requests[0][1])]
+
+
+def test_every_step_is_in_the_audit_log_and_the_certificate_row_came_first(acme, http01):
+    from portal.models import AuditEvent, Certificate
+
+    order_url = order_ready(acme, http01, ["www.acme.test"])
+    reply = finalize(acme, order_url, ["www.acme.test"])
+    assert reply.status == 200
+    actions = [e.action for e in db.session.query(AuditEvent).order_by(AuditEvent.id)]
+    assert actions[-6:] == ["acme.account.create", "acme.order.create",
+                            "acme.challenge.answer", "acme.challenge.valid",
+                            "certificate.issue", "acme.issue"]
+    issue = db.session.query(AuditEvent).filter_by(action="acme.issue").one()
+    row = db.session.query(Certificate).filter_by(serial=issue.serial).one()
+    assert (row.status, row.profile) == ("issued", "server")
+    days = (row.not_after - row.not_before).days
+    assert days == 90  # the endpoint's default validity
