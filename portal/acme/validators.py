@@ -66,9 +66,12 @@ def _address(host: str, port: int, settings: ValidationSettings) -> str:
         return str(ipaddress.ip_address(host.strip("[]")))
     except ValueError:
         pass
-    fixed = settings.resolve.get(host.lower())
-    if fixed:
-        return fixed
+    labels = host.lower().split(".")
+    # an exact pair first, then `*.suffix=address` pairs from the closest suffix out
+    for candidate in [host.lower()] + ["*." + ".".join(labels[i:]) for i in range(1, len(labels))]:
+        fixed = settings.resolve.get(candidate)
+        if fixed:
+            return fixed
     try:
         return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]
     except (OSError, UnicodeError) as exc:

@@ -49,6 +49,8 @@ def new_account(endpoint: AcmeEndpoint, signed: Authenticated, url: str, base: s
     key = signed.key
     existing = _by_thumbprint(endpoint, key.thumbprint)
     if existing is not None:
+        if existing.status != "valid":
+            raise AcmeProblem("unauthorized", f"the account of this key is {existing.status}")
         return existing, False
     if payload.get("onlyReturnExisting") is True:
         raise AcmeProblem("accountDoesNotExist", "no account has this key")

@@ -6,6 +6,7 @@ Pebble's wfe: the view only parses the HTTP request and renders the result.
 
 import json
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -70,8 +71,11 @@ def authenticate(
 
 
 def _account_for_kid(endpoint: AcmeEndpoint, kid: str, base: str) -> AcmeAccount:
-    prefix = account_url(base, 0)[:-1]
-    number = kid[len(prefix):] if kid.startswith(prefix) else ""
+    # The path decides, not the host: behind a load balancer, or on another host of the same
+    # database, the account URL's host can differ from this request's.
+    wanted = urlsplit(account_url(base, 0)).path[:-1]
+    path = urlsplit(kid).path if isinstance(kid, str) else ""
+    number = path[len(wanted):] if path.startswith(wanted) else ""
     account = None
     if number.isdigit() and len(number) < 19:
         account = db.session.scalar(

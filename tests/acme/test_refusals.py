@@ -121,6 +121,8 @@ def test_a_deactivated_account_is_unauthorized(acme):
     assert reply.status == 200 and reply.json["status"] == "deactivated"
     assert_problem(new_order(acme, "www.acme.test"), "unauthorized", status=403)
     assert_problem(acme.post(acme.kid, None), "unauthorized", status=403)
+    acme.kid = None  # newAccount with the same key does not bring it back
+    assert_problem(acme.register(), "unauthorized", status=403)
 
 
 def test_the_jws_must_be_flattened_with_one_of_jwk_and_kid(acme):
@@ -140,6 +142,14 @@ def test_the_jws_must_be_flattened_with_one_of_jwk_and_kid(acme):
     status, _, content = acme.transport("POST", url, json.dumps(flat).encode(),
                                         {"Content-Type": "application/json"})
     assert status == 415 and json.loads(content)["type"].endswith(":malformed")
+
+
+def test_a_kid_naming_no_account_is_account_does_not_exist(acme):
+    for kid in (acme.kid + "0", acme.kid.replace("/account/", "/accounts/"), "nonsense"):
+        acme.kid, real = kid, acme.kid
+        assert_problem(acme.post(real, None), "accountDoesNotExist")
+        acme.kid = real
+    assert acme.post(acme.kid, None).status == 200
 
 
 def test_another_accounts_order_is_not_found(acme, acme_app):

@@ -122,6 +122,12 @@ def test_the_settings_are_parsed():
     assert parse_settings({}).dns_server is None
 
 
+def test_a_resolve_pair_may_cover_a_whole_suffix(scripted):
+    settings = ValidationSettings(http_port=scripted.port, resolve={"*.acme.test": "127.0.0.1"})
+    check_http01(Identifier("dns", "deep.www.acme.test"), "token", KEY_AUTH, settings)
+    assert scripted.hits == 1
+
+
 def validation_certificate(names, digest: bytes | None, *, critical=True):
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
