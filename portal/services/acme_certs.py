@@ -111,13 +111,16 @@ def finalize(endpoint: AcmeEndpoint, account: AcmeAccount, order: AcmeOrder,
             ca_name=ca.name, days=endpoint.days, owner_id=account.user_id, actor=actor,
             spki=request.spki,
         )
-    except PortalError as exc:
+    except Exception as exc:  # the order must not stay `processing` for ever
+        message = exc.message if isinstance(exc, PortalError) else "an internal error"
         db.session.rollback()
         db.session.execute(update(AcmeOrder).where(AcmeOrder.id == order.id).values(
             status="invalid", error=json.dumps(
-                AcmeProblem("serverInternal", exc.message, status=500).document())))
+                AcmeProblem("serverInternal", message, status=500).document())))
         db.session.commit()
-        raise AcmeProblem("serverInternal", f"the certificate was not issued: {exc.message}",
+        if not isinstance(exc, PortalError):
+            raise
+        raise AcmeProblem("serverInternal", f"the certificate was not issued: {message}",
                           status=500) from None
     db.session.execute(update(AcmeOrder).where(AcmeOrder.id == order.id).values(
         status="valid", certificate_id=issued.id))

@@ -23,10 +23,10 @@ from .acme_authz import record_outcome
 from .acme_nonces import forget_old_nonces
 
 LEASE = timedelta(seconds=60)
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.02
 VALIDATOR_THREADS = 8
 RETRIED = ("connection", "dns", "tls")
-FORGET_NONCES_EVERY = 600  # polls between two clean-ups of old nonces
+FORGET_NONCES_EVERY = 1500  # polls between two clean-ups of old nonces
 
 
 @dataclass(frozen=True)
@@ -106,8 +106,14 @@ def _run_in_pool(app, job: Job, settings, busy: set, lock: threading.Lock) -> No
             busy.discard(job.challenge_id)
 
 
-def run_periodically(app, stop: threading.Event | None = None) -> None:
-    """`portal serve`'s thread: poll for answered challenges, validate them in a pool."""
+def run_periodically(app, stop: threading.Event | None = None, *,
+                     parent_pid: int | None = None) -> None:
+    """`portal serve`'s validation worker: poll for answered challenges, validate in a pool.
+
+    With `parent_pid`, it returns once that process is gone (the server stopped or died).
+    """
+    import os
+
     stop = stop or threading.Event()
     settings = validators.parse_settings(app.config)
     busy: set[int] = set()
@@ -115,6 +121,8 @@ def run_periodically(app, stop: threading.Event | None = None) -> None:
     polls = 0
     with ThreadPoolExecutor(VALIDATOR_THREADS, thread_name_prefix="portal-acme-va") as pool:
         while not stop.wait(POLL_SECONDS):
+            if parent_pid is not None and os.getppid() != parent_pid:
+                return
             polls += 1
             try:
                 with app.app_context():

@@ -25,7 +25,8 @@ def certbot(server, folder, *args, check=True, directory=None):
     if check and result.returncode != 0:
         log = folder / "logs" / "letsencrypt.log"
         raise AssertionError(result.stdout + result.stderr
-                             + (log.read_text()[-6000:] if log.exists() else ""))
+                             + (log.read_text()[-6000:] if log.exists() else "")
+                             + "\n--- portal serve:\n" + server.running.output()[-6000:])
     return result
 
 

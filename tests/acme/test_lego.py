@@ -37,7 +37,8 @@ def lego(server, folder, name, *args, env=None, directory=None):
                "run"]
     result = subprocess.run(command, env={**server.client_env(), **(env or {})},
                             capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 0, (result.stdout + result.stderr + "\n--- portal serve:\n"
+                                    + server.running.output()[-6000:])
     saved = folder / "certificates"
     bundle = (saved / f"{name}.crt").read_bytes()
     leaf = re.search(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n?", bundle,
