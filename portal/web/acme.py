@@ -163,11 +163,13 @@ def handle_portal_error(error: PortalError):
 
 @bp.errorhandler(HTTPException)
 def handle_http_error(error: HTTPException):
-    """405, 413 and friends as problem documents."""
+    """405, 413 and friends as problem documents, with a nonce (also for unmatched routes)."""
     response = problem_response(AcmeProblem("malformed", error.description or error.name,
                                             status=error.code or 400))
     if error.code == 405 and getattr(error, "valid_methods", None):
         response.headers["Allow"] = ", ".join(error.valid_methods)
+    if request.blueprint != bp.name:  # the blueprint's after_request does not run then
+        response = replay_nonce(response)
     return response
 
 

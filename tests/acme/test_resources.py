@@ -178,3 +178,14 @@ def test_an_ed25519_account_key(acme_app):
     stored = db.session.query(AcmeAccount).one()
     assert json.loads(stored.jwk) == key.export_public(as_dict=True)
     assert stored.thumbprint == key.thumbprint()
+
+
+def test_wrong_methods_and_unknown_paths_are_problem_documents_with_a_nonce(acme_app):
+    web = acme_app.test_client()
+    for method, path in (("GET", "/acme/test/new-account"), ("POST", "/acme/test/nothing"),
+                         ("PUT", "/acme/test/directory")):
+        reply = web.open(path, method=method)
+        assert reply.status_code in (404, 405), (method, path, reply.status_code)
+        assert reply.content_type == "application/problem+json"
+        assert reply.get_json()["type"] == "urn:ietf:params:acme:error:malformed"
+        assert reply.headers["Replay-Nonce"]
