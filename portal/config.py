@@ -63,6 +63,15 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_WEBHOOK_MAX_ATTEMPTS": 10,
     # PostgreSQL: audit events younger than this wait for the next run (see webhooks._settled)
     "PORTAL_WEBHOOK_SETTLE_SECONDS": 5,
+    # ACME challenge validation (issue 15): the ports http-01 and tls-alpn-01 connect to, the
+    # resolver for dns-01 (host:port; empty: the system's), name=address pairs used instead
+    # of DNS for http-01 and tls-alpn-01 (comma-separated, as curl --resolve), and the
+    # seconds one connection or lookup may take.
+    "PORTAL_ACME_HTTP_PORT": 80,
+    "PORTAL_ACME_TLS_PORT": 443,
+    "PORTAL_ACME_DNS_SERVER": "",
+    "PORTAL_ACME_RESOLVE": "",
+    "PORTAL_ACME_TIMEOUT": 10,
 }
 
 # Environment variables whose name does not follow PORTAL_<config key>.

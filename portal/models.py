@@ -334,3 +334,4 @@ from .notification_models import (  # noqa: E402, F401  (re-exported)
     Webhook,
     WebhookDelivery,
 )
+from . import acme_models  # noqa: E402,F401  (the ACME server's tables, issue 15)

@@ -42,6 +42,10 @@ def register(app: Flask) -> None:
     for command in (notify_group, webhook_group, audit_group):
         app.cli.add_command(command)
 
+    from .acme import acme_group  # the ACME server (issue 15)
+
+    app.cli.add_command(acme_group)
+
 
 def _create_app() -> Flask:
     """The app, or one error line when a setting cannot work (a host name as a proxy, say)."""

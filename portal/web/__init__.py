@@ -57,3 +57,9 @@ def register(app: Flask) -> None:
 
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(account_email_bp)
+
+    from .acme import bp as acme_bp  # the ACME server (issue 15)
+    from .acme_admin import bp as acme_admin_bp
+
+    app.register_blueprint(acme_bp)
+    app.register_blueprint(acme_admin_bp)

@@ -95,10 +95,14 @@ def handle_http_error(error: HTTPException):
     A request that matched no route (TRACE, say) reaches this app-wide handler even under
     /api/v1, since no blueprint is known yet: the API answers it in its own JSON shape.
     """
+    from .acme import ACME_PREFIX
+    from .acme import handle_http_error as acme_http_error
     from .api import API_PREFIX, http_error
 
     if request.path.startswith(API_PREFIX):
         return http_error(error)
+    if request.path.startswith(ACME_PREFIX):  # no route matched: still a problem document
+        return acme_http_error(error)
     if error.code == 429 and request.endpoint == "auth.login":
         from .auth import throttled_login_page
 
