@@ -322,6 +322,7 @@ class WebSession(db.Model):
 
 
 # The notification tables live in their own module; every name stays importable from here.
+from . import acme_models  # noqa: E402,F401  (the ACME server's tables, issue 15)
 from .notification_models import (  # noqa: E402, F401  (re-exported)
     DELIVERY_DELIVERED,
     DELIVERY_FAILED,
@@ -334,4 +335,3 @@ from .notification_models import (  # noqa: E402, F401  (re-exported)
     Webhook,
     WebhookDelivery,
 )
-from . import acme_models  # noqa: E402,F401  (the ACME server's tables, issue 15)

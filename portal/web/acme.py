@@ -11,9 +11,11 @@ from werkzeug.exceptions import HTTPException
 
 from ..acme.problems import AcmeProblem
 from ..errors import PortalError
-from ..extensions import csrf, db, limiter
+from ..extensions import csrf, limiter
 from ..services import acme_protocol as protocol
 from ..services.acme_nonces import new_nonce
+from ..services.transaction import roll_back
+from .errors import status_of
 
 bp = Blueprint("acme", __name__, url_prefix="/acme/<name>")
 ACME_PREFIX = "/acme/"
@@ -139,7 +141,7 @@ def renewal_info(name: str, cert_id: str):
 
 def problem_response(problem: AcmeProblem) -> Response:
     """A problem document (RFC 7807) with the RFC 8555 type."""
-    db.session.rollback()
+    roll_back()
     response = Response(json.dumps(problem.document(), indent=1), status=problem.status_code,
                         content_type="application/problem+json")
     if problem.location:
@@ -156,9 +158,9 @@ def handle_problem(problem: AcmeProblem):
 @bp.errorhandler(PortalError)
 def handle_portal_error(error: PortalError):
     """A typed error from a shared service (a CA that cannot sign, say)."""
-    kind = "serverInternal" if error.status_code >= 500 or error.status_code == 409 \
-        else "malformed"
-    return problem_response(AcmeProblem(kind, error.message, status=error.status_code))
+    status = status_of(error)
+    kind = "serverInternal" if status >= 500 or status == 409 else "malformed"
+    return problem_response(AcmeProblem(kind, error.message, status=status))
 
 
 @bp.errorhandler(HTTPException)
@@ -180,7 +182,7 @@ def replay_nonce(response: Response) -> Response:
         try:
             response.headers["Replay-Nonce"] = new_nonce()
         except Exception:  # the database is gone: the answer itself says what happened
-            db.session.rollback()
+            roll_back()
             current_app.logger.exception("acme: no nonce could be stored")
     name = request.view_args.get("name") if request.view_args else None
     if name:

@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, Length, NumberRange
 from ..errors import PortalError
 from ..services import acme_accounts, acme_admin, acme_endpoints, authorities
 from .access import current_actor, require_admin
+from .errors import status_of
 from .forms import show_error
 from .forms.admin import ActionForm
 
@@ -73,7 +74,7 @@ def create():
             eab_required=form.eab_required.data, actor=current_actor())
     except PortalError as error:
         show_error(form, error, aliases={"domain": "domains", "network": "networks"})
-        return _page(form, status=error.status_code)
+        return _page(form, status=status_of(error))
     flash(f"Created ACME endpoint {row.name}.", "success")
     return redirect(url_for("acme_admin.index"))
 
@@ -102,5 +103,5 @@ def eab():
         row, hmac_key = acme_accounts.create_eab_key(form.username.data, actor=current_actor())
     except PortalError as error:
         show_error(form, error, aliases={"user": "username"})
-        return _page(eab_form=form, status=error.status_code)
+        return _page(eab_form=form, status=status_of(error))
     return _page(shown_key=(form.username.data, row.key_id, hmac_key))
