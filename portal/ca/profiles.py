@@ -202,8 +202,8 @@ def _publication_extensions(
         AuthorityInformationAccessOID.CA_ISSUERS,
         x509.UniformResourceIdentifier(urls.ca_issuers),
     )]
-    if urls.ocsp:
-        access.insert(0, x509.AccessDescription(
+    if urls.ocsp:  # after caIssuers, which is where it always was
+        access.append(x509.AccessDescription(
             AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(urls.ocsp)
         ))
     return x509.CRLDistributionPoints([point]), x509.AuthorityInformationAccess(access)

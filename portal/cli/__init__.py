@@ -40,6 +40,10 @@ def register(app: Flask) -> None:
     for command in (notify_group, webhook_group, audit_group):
         app.cli.add_command(command)
 
+    from .ocsp import ocsp_group  # the OCSP responder (issue 16)
+
+    app.cli.add_command(ocsp_group)
+
 
 def _create_app() -> Flask:
     """The app, or one error line when a setting cannot work (a host name as a proxy, say)."""

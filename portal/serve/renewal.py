@@ -38,4 +38,9 @@ def start_background_jobs(app) -> list[threading.Thread]:
     jobs = threading.Thread(target=notify.run_periodically, args=(app,), daemon=True,
                             name="portal-notify")
     jobs.start()
-    return [start_renewal(app), jobs]
+    from ..services import ocsp_refresh
+
+    ocsp_job = threading.Thread(target=ocsp_refresh.run_periodically, args=(app,), daemon=True,
+                                name="portal-ocsp")
+    ocsp_job.start()
+    return [start_renewal(app), jobs, ocsp_job]

@@ -10,7 +10,7 @@ from ..ca.serials import normalize_serial
 from ..errors import Conflict, NotFound
 from ..extensions import db
 from ..models import STATUS_REVOKED, Certificate
-from . import audit
+from . import audit, ocsp_store
 from .authorities import get_ca
 from .crl import publish_after_revocation
 
@@ -55,6 +55,7 @@ def revoke_certificate(
     audit.record("certificate.revoke", actor=actor, serial=row.serial, detail=reason_name)
     db.session.commit()
     db.session.refresh(row)
+    ocsp_store.after_revocation(row.ca_id, row.serial)  # stored answers say revoked first
     publish_after_revocation(row.ca_id, actor=actor)  # the CRL lists it before we return
     return row
 

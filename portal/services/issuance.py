@@ -34,7 +34,7 @@ from ..models import (
     Certificate,
     CertificateName,
 )
-from . import audit, ca_state, cache
+from . import audit, ca_state, cache, ocsp_store
 from .authorities import get_ca, get_signer, urls_for
 from .driver import DriverConnection, prepared
 
@@ -231,6 +231,8 @@ def issue_for_key(
             detail=f"{profile.name} {values['subject']} by {issuer.name}",
         ))
         connection.commit()
+        if profile.name != "ocsp":  # a responder's own status is never asked (ocsp-nocheck)
+            ocsp_store.after_issue(connection, engine, issuer.id, values["serial"])
     return IssuedCertificate(certificate=certificate, **values)
 
 

@@ -36,3 +36,7 @@ def register(app: Flask) -> None:
 
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(account_email_bp)
+
+    from .ocsp import bp as ocsp_bp  # the OCSP responder (issue 16)
+
+    app.register_blueprint(ocsp_bp)
