@@ -14,9 +14,7 @@ import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, Response, request
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import http_date, is_resource_modified
-from werkzeug.wrappers import Request
 
 from ..ca.ocsp import MAX_REQUEST_BYTES, unsuccessful
 from ..extensions import csrf
@@ -31,31 +29,63 @@ _PATH = re.compile(r"/(?:ca/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,63})/)?ocsp(?:/
                    re.DOTALL)
 
 
-def _plain(status: int, message: str, **headers) -> Response:
-    response = Response(message + "\n", status=status, mimetype="text/plain", headers=headers)
-    response.cache_control.no_store = True
-    return response
+_REASONS = {200: "200 OK", 304: "304 Not Modified", 400: "400 Bad Request",
+            405: "405 Method Not Allowed", 413: "413 Content Too Large",
+            415: "415 Unsupported Media Type", 500: "500 Internal Server Error"}
+_NO_STORE = ("Cache-Control", "no-store")
+_NOSNIFF = ("X-Content-Type-Options", "nosniff")
 
 
-def _ocsp(result: Answer, environ: dict) -> Response:
+class Reply(tuple):
+    """(status line, headers, body): what the fast path hands to start_response as it is."""
+
+    __slots__ = ()
+
+    def __new__(cls, status: int, headers: list, body: bytes):
+        """A reply; Content-Length and nosniff are added here."""
+        headers.append(("Content-Length", str(len(body))))
+        headers.append(_NOSNIFF)
+        return super().__new__(cls, (_REASONS[status], headers, body))
+
+
+def _plain(status: int, message: str, *extra) -> Reply:
+    return Reply(status, [("Content-Type", "text/plain; charset=utf-8"), _NO_STORE, *extra],
+                 (message + "\n").encode())
+
+
+# The headers that depend only on a stored response (ETag, Last-Modified, Expires), made once
+# per response and process: http_date() and the hash cost more than the rest of the request.
+_HEADERS_CACHE_SIZE = 4096
+_static_headers: dict[bytes, tuple] = {}
+
+
+def _cache_headers(result: Answer) -> tuple:
+    key = result.der
+    found = _static_headers.get(key)
+    if found is None:
+        if len(_static_headers) >= _HEADERS_CACHE_SIZE:
+            _static_headers.clear()
+        etag = hashlib.sha256(result.der).hexdigest()
+        found = _static_headers[key] = (
+            etag, ("ETag", f'"{etag}"'), ("Last-Modified", http_date(result.this_update)),
+            ("Expires", http_date(result.next_update)),
+        )
+    return found
+
+
+def _ocsp(result: Answer, environ: dict) -> Reply:
     """The response with RFC 5019 cache headers when it may be cached, else no-store."""
-    response = Response(result.der, content_type=OCSP_RESPONSE)
     if not result.cacheable:
-        response.cache_control.no_store = True
-        return response
-    now = datetime.now(UTC)
-    etag = hashlib.sha256(result.der).hexdigest()
-    max_age = max(0, int((result.next_update - now).total_seconds()))
-    response.headers["ETag"] = f'"{etag}"'
-    response.headers["Last-Modified"] = http_date(result.this_update)
-    response.headers["Expires"] = http_date(result.next_update)
-    response.headers["Cache-Control"] = f"max-age={max_age}, public, no-transform, must-revalidate"
-    if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and not is_resource_modified(
-            environ, etag=etag, last_modified=result.this_update):
-        response.status_code = 304
-        response.set_data(b"")
-        del response.headers["Content-Type"]
-    return response
+        return Reply(200, [("Content-Type", OCSP_RESPONSE), _NO_STORE], result.der)
+    etag, *headers = _cache_headers(result)
+    max_age = max(0, int((result.next_update - datetime.now(UTC)).total_seconds()))
+    headers.append(("Cache-Control", f"max-age={max_age}, public, no-transform, must-revalidate"))
+    if environ.get("REQUEST_METHOD") in ("GET", "HEAD") and (
+            "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ) and not \
+            is_resource_modified(environ, etag=etag, last_modified=result.this_update):
+        return Reply(304, headers, b"")
+    headers.insert(0, ("Content-Type", OCSP_RESPONSE))
+    return Reply(200, headers, result.der)
 
 
 def _from_get(encoded: str) -> bytes | None:
@@ -70,7 +100,30 @@ def _from_get(encoded: str) -> bytes | None:
         return None
 
 
-def respond(environ: dict, name: str | None, encoded: str | None) -> Response:
+def _posted(environ: dict) -> bytes | Reply:
+    """The body of a POST, at most MAX_REQUEST_BYTES (413 past that)."""
+    kind = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+    if kind and kind != OCSP_REQUEST:
+        return _plain(415, f"an OCSP request is posted as {OCSP_REQUEST}, not {kind[:60]}")
+    too_big = _plain(413, f"an OCSP request is at most {MAX_REQUEST_BYTES} bytes")
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        try:
+            size = int(length)
+        except ValueError:
+            return _plain(400, "the Content-Length is not a number")
+        if size > MAX_REQUEST_BYTES:
+            return too_big
+        if size < 0:
+            return _plain(400, "the Content-Length is negative")
+        return environ["wsgi.input"].read(size) if size else b""
+    if not environ.get("wsgi.input_terminated"):
+        return b""  # no length and no end of input: nothing can be read safely
+    data = environ["wsgi.input"].read(MAX_REQUEST_BYTES + 1)  # chunked, ended by the server
+    return too_big if len(data) > MAX_REQUEST_BYTES else data
+
+
+def respond(environ: dict, name: str | None, encoded: str | None) -> Reply:
     """Answer one OCSP HTTP request (GET with the request in the path, or POST)."""
     method = environ.get("REQUEST_METHOD")
     if method in ("GET", "HEAD"):
@@ -81,18 +134,14 @@ def respond(environ: dict, name: str | None, encoded: str | None) -> Response:
         if der is None:
             return _ocsp(Answer(unsuccessful("malformedRequest")), environ)
     elif method == "POST" and not encoded:
-        incoming = Request(environ)
-        kind = incoming.mimetype
-        if kind and kind != OCSP_REQUEST:
-            return _plain(415, f"an OCSP request is posted as {OCSP_REQUEST}, not {kind[:60]}")
-        incoming.max_content_length = MAX_REQUEST_BYTES
-        try:
-            der = incoming.get_data(cache=False)
-        except RequestEntityTooLarge:
+        der = _posted(environ)
+        if isinstance(der, Reply):
+            return der
+        if len(der) > MAX_REQUEST_BYTES:
             return _plain(413, f"an OCSP request is at most {MAX_REQUEST_BYTES} bytes")
     else:
         allow = "POST" if not encoded else "GET, HEAD"
-        return _plain(405, f"{method} is not answered here", Allow=allow)
+        return _plain(405, f"{method} is not answered here", ("Allow", allow))
     return _ocsp(answer(der, ca_name=name), environ)
 
 
@@ -113,14 +162,13 @@ class OCSPFastPath:
             return self.wsgi_app(environ, start_response)
         try:
             with self.app.app_context():
-                response = respond(environ, match["name"], match["b64"])
+                status, headers, body = respond(environ, match["name"], match["b64"])
         except Exception:
             self.app.logger.exception("OCSP request failed")
-            response = Response(unsuccessful("internalError"), status=500,
-                                content_type=OCSP_RESPONSE)
-            response.cache_control.no_store = True
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response(environ, start_response)
+            status, headers, body = Reply(500, [("Content-Type", OCSP_RESPONSE), _NO_STORE],
+                                          unsuccessful("internalError"))
+        start_response(status, headers)
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
 
 @bp.record_once
@@ -134,4 +182,5 @@ def _install_fast_path(state) -> None:
 @bp.route("/ca/<name>/ocsp/<path:encoded>", methods=["GET"])
 def ocsp_view(name: str | None, encoded: str | None):
     """The OCSP responder (the middleware answers these URLs first; this is for url_for)."""
-    return respond(request.environ, name, encoded)
+    status, headers, body = respond(request.environ, name, encoded)
+    return Response(body, status=int(status.split()[0]), headers=headers)

@@ -110,3 +110,43 @@ def test_the_certificates_name_the_responder_next_to_ca_issuers(served):
     methods = {item.access_method._name: item.access_location.value for item in access}
     assert methods == {"OCSP": "http://127.0.0.1:8080/ocsp",
                        "caIssuers": "http://127.0.0.1:8080/ca.crt"}
+
+
+def _raw(port: int, data: bytes) -> bytes:
+    """Send raw bytes to the plain-HTTP listener, half-close, read the whole answer."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _head(path: str, extra: str) -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/ocsp-request\r\nConnection: close\r\n{extra}\r\n").encode()
+
+
+def test_hostile_requests_over_http_get_malformed_or_a_4xx_never_a_500(served):
+    port = int(served["url"].rsplit(":", 1)[1].split("/", 1)[0])
+    malformed = b"\x30\x03\x0a\x01\x01"
+    cases = {
+        "garbage": (_head("/ocsp", "Content-Length: 9\r\n") + b"not a der", b"200", malformed),
+        "truncated body": (_head("/ocsp", "Content-Length: 200\r\n") + b"\x30\x81\xc5" + b"\x00"
+                           * 20, b"200", malformed),
+        "oversize": (_head("/ocsp", "Content-Length: 1000000\r\n") + b"\x30" * 5000, b"413", b""),
+        "chunked oversize": (_head("/ocsp", "Transfer-Encoding: chunked\r\n")
+                             + b"2000\r\n" + b"\x30" * 8192 + b"\r\n0\r\n\r\n", b"413", b""),
+        "chunked garbage": (_head("/ca/nope/ocsp", "Transfer-Encoding: chunked\r\n")
+                            + b"5\r\nhello\r\n0\r\n\r\n", b"200", malformed),
+        "bad base64": (b"GET /ocsp/%25%25%25 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                       b"200", malformed),
+    }
+    for name, (data, status, body) in cases.items():
+        answer = _raw(port, data)
+        assert answer.split(b" ", 2)[1] == status, (name, answer[:300])
+        if body:
+            assert answer.endswith(b"\r\n\r\n" + body), (name, answer[-300:])
