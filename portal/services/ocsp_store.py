@@ -167,17 +167,29 @@ def sign_and_store(connection: DriverConnection, engine: Engine, ca_id: int, ser
     return status
 
 
-def after_issue(connection: DriverConnection, engine: Engine, ca_id: int, serial: str) -> None:
-    """Pre-sign the new certificate's "good" (SHA-1); a failure is logged, issuance stands."""
+def presign_good(ca_id: int, serial: str) -> dict | None:
+    """The new certificate's "good" answer (SHA-1), signed now, as the row to insert.
+
+    None when the CA has no responder yet or signing fails (logged): the first request or
+    `portal ocsp refresh` signs it instead, and issuance stands.
+    """
     try:
         responder = ca_responder(ca_id, create=False)
         if responder is None:
-            return  # the CA's first OCSP answer issues its responder, then signs this one
-        store(connection, engine, responder, serial, "sha1",
-              sign(responder, int(serial, 16), "sha1", _GOOD))
-    except Exception:  # the first request or `portal ocsp refresh` signs it instead
-        connection.rollback()
+            return None  # the CA's first OCSP answer issues its responder
+        signed = sign(responder, int(serial, 16), "sha1", _GOOD)
+    except Exception:
         current_app.logger.warning("OCSP response of %s not pre-signed", serial, exc_info=True)
+        return None
+    return {"ca_id": ca_id, "serial": serial, "hash_algorithm": "sha1", "status": signed.status,
+            "this_update": signed.this_update, "next_update": signed.next_update,
+            "signed_by": responder.signer.fingerprint, "der": signed.der}
+
+
+def insert_presigned(connection: DriverConnection, engine: Engine, row: dict | None) -> None:
+    """Add a pre-signed answer to issuance's own transaction (its commit stores both)."""
+    if row is not None:
+        prepared(_INSERT, engine, _INSERT_COLUMNS).execute(connection.cursor, row)
 
 
 _GOOD = ocsp.CertificateStatus(ocsp.GOOD)
