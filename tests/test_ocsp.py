@@ -312,3 +312,22 @@ def test_a_revocation_before_the_ca_has_a_responder_issues_none(client, root_ca)
     ca = x509.load_der_x509_certificate(root_ca.certificate_der)
     _response, parsed = _post(client, _request(issued.certificate, ca))
     assert parsed.certificate_status is xo.OCSPCertStatus.REVOKED
+
+
+def test_a_restore_carrying_a_revocation_forward_serves_no_stored_good(client, pki):
+    from portal.services.carry_forward import carry_forward, live_revocations
+
+    good = db.session.scalar(select(OCSPResponse.der).filter_by(serial=pki["serial"]))
+    revoke_certificate(pki["serial"], reason="keyCompromise", actor="test")
+    revocations = live_revocations(None)
+    # What a backup taken before the revocation holds: the certificate good, its answer good.
+    from portal.models import Certificate
+
+    db.session.execute(update(Certificate).where(Certificate.serial == pki["serial"]).values(
+        status="issued", revoked_at=None, revocation_reason=None))
+    db.session.execute(update(OCSPResponse).where(OCSPResponse.serial == pki["serial"]).values(
+        status="good", der=good))
+    db.session.commit()
+    carry_forward(revocations, actor="test")
+    _response, parsed = _post(client, _request(pki["leaf"], pki["ca"]))
+    assert parsed.certificate_status is xo.OCSPCertStatus.REVOKED

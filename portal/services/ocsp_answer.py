@@ -99,7 +99,10 @@ def answer(request_der: bytes, *, ca_name: str | None = None) -> Answer:
     engine = db.engine
     stored = None
     with DriverConnection(engine) as connection:
-        state = ca_state.ca_states_on(connection, engine)[ca_id]
+        try:
+            state = ca_state.ca_states_on(connection, engine)[ca_id]
+        except KeyError:  # the CA is gone (a restore from before it): nobody answers for it
+            return _error("unauthorized")
         if not state.usable:
             return _error("unauthorized")  # a revoked or expired CA vouches for nothing
         flush_counters(connection, engine)
