@@ -112,6 +112,7 @@ def answer(request_der: bytes, *, ca_name: str | None = None) -> Answer:
         now = datetime.now(UTC)
         if stored is not None:
             _status, this_update, next_update, der = stored
+            der = bytes(der)  # some drivers hand back a memoryview
             this_update, next_update = aware(this_update), aware(next_update)
             if query.nonce is None and now < this_update + (next_update - this_update) / 2:
                 count("served")
@@ -122,7 +123,7 @@ def answer(request_der: bytes, *, ca_name: str | None = None) -> Answer:
             current_app.logger.error("OCSP: CA %s cannot sign: %s", issuer[1], exc.message)
             if stored is not None and now < next_update and query.nonce is None:
                 count("served")  # still valid: better than no answer
-                return Answer(stored[3], this_update, next_update, cacheable=True)
+                return Answer(bytes(stored[3]), this_update, next_update, cacheable=True)
             return _error("tryLater")
 
 

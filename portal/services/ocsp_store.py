@@ -260,10 +260,10 @@ def flush_counters(connection: DriverConnection, engine: Engine, *, force: bool 
         try:
             prepared(_ADD_COUNT, engine).execute(
                 connection.cursor, {"name": name, "amount": amount})
-            if not connection.cursor.rowcount:
-                prepared(_INSERT_COUNT, engine).execute(
-                    connection.cursor, {"name": name, "value": amount})
             connection.commit()
+            if not connection.cursor.rowcount:  # the first count ever (the row has no id)
+                with engine.begin() as core:
+                    core.execute(_INSERT_COUNT, {"name": name, "value": amount})
         except IntegrityError:  # another process inserted it first: add once more
             connection.rollback()
             _pending[name] = _pending.get(name, 0) + amount
