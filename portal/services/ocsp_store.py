@@ -10,7 +10,7 @@ driver's cursor (driver.py).
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from flask import current_app
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
@@ -273,11 +273,3 @@ _counter = OCSPCounter.__table__
 _ADD_COUNT = update(_counter).where(_counter.c.name == bindparam("name")).values(
     value=_counter.c.value + bindparam("amount"))
 _INSERT_COUNT = insert(_counter)
-
-
-def oldest_stored(now: datetime | None = None) -> timedelta | None:
-    """The age of the oldest stored response (None when nothing is stored)."""
-    from sqlalchemy import func
-
-    oldest = db.session.scalar(select(func.min(_r.c.this_update)))
-    return None if oldest is None else (now or datetime.now(UTC)) - aware(oldest)
