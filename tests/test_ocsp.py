@@ -331,3 +331,14 @@ def test_a_restore_carrying_a_revocation_forward_serves_no_stored_good(client, p
     carry_forward(revocations, actor="test")
     _response, parsed = _post(client, _request(pki["leaf"], pki["ca"]))
     assert parsed.certificate_status is xo.OCSPCertStatus.REVOKED
+
+
+def test_a_revoked_responder_certificate_is_replaced_on_the_next_answer(client, pki):
+    old = db.session.scalar(select(OCSPResponder.serial))
+    revoke_certificate(old, reason="keyCompromise", actor="test")
+    assert db.session.scalar(select(OCSPResponder)) is None
+    _response, parsed = _post(client, _request(pki["leaf"], pki["ca"], nonce=b"r" * 8))
+    assert parsed.certificate_status is xo.OCSPCertStatus.GOOD
+    new = db.session.scalar(select(OCSPResponder.serial))
+    assert new not in (None, old)
+    assert parsed.certificates[0].serial_number == int(new, 16)

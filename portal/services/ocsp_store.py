@@ -198,12 +198,12 @@ _GOOD = ocsp.CertificateStatus(ocsp.GOOD)
 def after_revocation(ca_id: int, serial: str) -> None:
     """Replace every stored answer for a revoked certificate before the revocation returns."""
     engine = db.engine
-    # A revoked responder certificate is replaced: the next signature issues a new one.
-    db.session.execute(delete(OCSPResponder).where(OCSPResponder.ca_id == ca_id,
-                                                   OCSPResponder.serial == serial))
-    db.session.commit()
-    cache.table("ocsp.responders").pop(ca_id, None)
     try:
+        # A revoked responder certificate is replaced: the next signature issues a new one.
+        if db.session.execute(delete(OCSPResponder).where(
+                OCSPResponder.ca_id == ca_id, OCSPResponder.serial == serial)).rowcount:
+            cache.table("ocsp.responders").pop(ca_id, None)
+        db.session.commit()
         if ca_responder(ca_id, create=False) is None:
             # No responder yet (none is issued just for this): nothing may say "good" now.
             raise LookupError("the CA has no OCSP responder yet")
@@ -213,6 +213,7 @@ def after_revocation(ca_id: int, serial: str) -> None:
         _forget(engine, ca_id, serial)
     except Exception:
         # Nothing stored may say "good" now: drop the stored answers, so requests sign anew.
+        db.session.rollback()
         current_app.logger.exception("OCSP responses of %s not re-signed after revocation",
                                      serial)
         _forget(engine, ca_id, serial)
