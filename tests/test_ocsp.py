@@ -342,3 +342,14 @@ def test_a_revoked_responder_certificate_is_replaced_on_the_next_answer(client, 
     new = db.session.scalar(select(OCSPResponder.serial))
     assert new not in (None, old)
     assert parsed.certificates[0].serial_number == int(new, 16)
+
+
+@pytest.mark.parametrize("setting", [True, False])
+def test_the_ocsp_url_in_certificates_follows_the_setting(app, root_ca, setting):
+    app.config["PORTAL_OCSP_URL_IN_CERTS"] = setting
+    leaf = issue_from_csr(make_csr("aia"), "client", actor="test").certificate
+    access = leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    assert [(item.access_method._name, item.access_location.value) for item in access] == [
+        ("caIssuers", "http://127.0.0.1:8080/ca.crt"),
+        *([("OCSP", "http://127.0.0.1:8080/ocsp")] if setting else []),
+    ]
