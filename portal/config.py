@@ -44,6 +44,17 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_LOGIN_LIMIT": "5 per minute",
     # The profiles a user's (not an admin's) API token may request, comma-separated.
     "PORTAL_API_USER_PROFILES": "client,server",
+    # OCSP (RFC 6960/5019): each response is valid this long and re-signed at half of it (nginx's
+    # ssl_ocsp_cache keeps a status until nextUpdate: this is how long a revocation can take to
+    # bite there); the signer is each CA's delegated responder ("responder", its certificate
+    # valid PORTAL_OCSP_DAYS and renewed at half) or the CA key ("ca"); certificates name the
+    # responder in authorityInfoAccess unless PORTAL_OCSP_URL_IN_CERTS is off; `portal serve`
+    # refreshes every PORTAL_OCSP_REFRESH_INTERVAL seconds (0: only `portal ocsp refresh`).
+    "PORTAL_OCSP_RESPONSE_SECONDS": 3600,
+    "PORTAL_OCSP_SIGNER": "responder",
+    "PORTAL_OCSP_DAYS": 14,
+    "PORTAL_OCSP_URL_IN_CERTS": True,
+    "PORTAL_OCSP_REFRESH_INTERVAL": 300,
     # Upper bounds for untrusted input.
     "PORTAL_MAX_CSR_BYTES": 64 * 1024,
     "PORTAL_MAX_SANS": 100,

@@ -321,8 +321,9 @@ class WebSession(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-# The notification tables live in their own module; every name stays importable from here.
-from . import acme_models  # noqa: E402,F401  (the ACME server's tables, issue 15)
+# The ACME, OCSP and notification tables live in their own modules; every name stays
+# importable from here.
+from . import acme_models  # noqa: E402, F401  (the ACME server's tables, issue 15)
 from .notification_models import (  # noqa: E402, F401  (re-exported)
     DELIVERY_DELIVERED,
     DELIVERY_FAILED,
@@ -335,3 +336,4 @@ from .notification_models import (  # noqa: E402, F401  (re-exported)
     Webhook,
     WebhookDelivery,
 )
+from .ocsp_models import OCSPCounter, OCSPResponder, OCSPResponse  # noqa: E402, F401, I001

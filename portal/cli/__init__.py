@@ -46,6 +46,10 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(acme_group)
 
+    from .ocsp import ocsp_group  # the OCSP responder (issue 16)
+
+    app.cli.add_command(ocsp_group)
+
 
 def _create_app() -> Flask:
     """The app, or one error line when a setting cannot work (a host name as a proxy, say)."""

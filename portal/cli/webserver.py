@@ -6,6 +6,7 @@ import click
 from cryptography import x509
 from flask import current_app
 
+from ..ca.urls import certificate_base_url
 from ..services.proxy_certs import ensure_proxy_certificate
 from ..services.server_tls import ensure_server_certificate, server_files
 from ..webserver import WebServerSite, render
@@ -24,6 +25,8 @@ LISTEN_DEFAULTS = {"nginx": ("443", "80"), "apache": ("*:443", "*:80")}
 @click.option("--http-listen", help="Listen address for plain HTTP (nginx 80, Apache *:80).")
 @click.option("--crl-file", help="The CRL file `portal crl export` writes "
                                  "(default: crl.pem in the instance folder).")
+@click.option("--ocsp-url", help="The portal's OCSP responder as the web server reaches it "
+                                "(default: PORTAL_PUBLIC_URL/ocsp; 'off' leaves OCSP out).")
 @click.option("--new-proxy-cert", is_flag=True,
               help="Issue the web server a new client certificate even if its current one "
                    "is still good (revoke the old one with `portal cert revoke`).")
@@ -34,7 +37,7 @@ LISTEN_DEFAULTS = {"nginx": ("443", "80"), "apache": ("*:443", "*:80")}
 @click.option("--daemon-group", help="apache-wsgi: its group (default: the folder's group).")
 @reports_errors
 def webserver_config_command(kind, server_name, upstream, https_listen, http_listen, crl_file,
-                             new_proxy_cert, python_home, daemon_user, daemon_group):
+                             new_proxy_cert, ocsp_url, python_home, daemon_user, daemon_group):
     """Print an nginx or Apache configuration that fronts the portal with mutual TLS.
 
     The web server gets a client certificate of its own (in the instance folder, issued anew
@@ -73,4 +76,12 @@ def webserver_config_command(kind, server_name, upstream, https_listen, http_lis
         https_listen=https_listen or default_https, http_listen=http_listen or default_http,
         proxy_certificate=proxy.files.certificate, proxy_key=proxy.files.key,
         proxy_bundle=proxy.files.bundle, proxy_serial=proxy.serial,
+        ocsp_url=responder_url(ocsp_url),
     )), nl=False)
+
+
+def responder_url(given: str | None) -> str:
+    """The OCSP responder URL for the web server: given, or PORTAL_PUBLIC_URL/ocsp; 'off': ''."""
+    if given and given.strip().lower() == "off":
+        return ""
+    return given or certificate_base_url(current_app.config["PORTAL_PUBLIC_URL"]) + "/ocsp"

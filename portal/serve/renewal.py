@@ -1,4 +1,4 @@
-"""`portal serve`'s background jobs: certificate renewal, notifications, ACME validation.
+"""`portal serve`'s background jobs: certificate renewal, notifications, OCSP, ACME validation.
 
 The certificate is checked every few hours; the notification job (expiry warnings, webhook
 deliveries) runs every PORTAL_NOTIFY_INTERVAL seconds.
@@ -42,7 +42,12 @@ def start_background_jobs(app) -> list[threading.Thread]:
     jobs = threading.Thread(target=notify.run_periodically, args=(app,), daemon=True,
                             name="portal-notify")
     jobs.start()
-    return [start_renewal(app), jobs]
+    from ..services import ocsp_refresh
+
+    ocsp_job = threading.Thread(target=ocsp_refresh.run_periodically, args=(app,), daemon=True,
+                                name="portal-ocsp")
+    ocsp_job.start()
+    return [start_renewal(app), jobs, ocsp_job]
 
 
 def start_acme_validation(app) -> int:

@@ -11,7 +11,7 @@ from ..clock import iso_utc
 from ..errors import Conflict, NotFound
 from ..extensions import db
 from ..models import STATUS_REVOKED, Certificate, User
-from . import audit, cache
+from . import audit, cache, ocsp_store
 from .authorities import get_ca, list_cas
 from .crl import publish_after_revocation
 
@@ -82,6 +82,7 @@ def revoke_certificate(
     audit.record("certificate.revoke", actor=actor, serial=row.serial, detail=reason_name)
     db.session.commit()
     db.session.refresh(row)
+    ocsp_store.after_revocation(row.ca_id, row.serial)  # stored answers say revoked first
     publish_after_revocation(row.ca_id, actor=actor)  # the CRL lists it before we return
     return row
 

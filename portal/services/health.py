@@ -88,6 +88,7 @@ def health_report() -> tuple[dict, bool]:
         report["server_certificate"] = server
         if server.get("problem"):
             problems.append(server["problem"])
+    _add_ocsp(report, problems)
     if problems:
         report["status"] = "error"
     report["notify"] = _notify_report()
@@ -105,6 +106,14 @@ def _server_certificate_report() -> dict | None:
     if problem:
         report["problem"] = problem
     return report
+
+
+def _add_ocsp(report: dict, problems: list[str]) -> None:
+    """The OCSP responder's state (issue 16); its problems make /healthz answer 503."""
+    from .ocsp_health import ocsp_report
+
+    report["ocsp"], found = ocsp_report()
+    problems.extend(found)
 
 
 def _notify_report() -> dict:
@@ -153,6 +162,9 @@ class PortalCollector:
         yield from (issued, revoked, by_status)
         yield self._expiring(names)
         yield from self._crls(names)
+        from .ocsp_health import ocsp_metrics
+
+        yield from ocsp_metrics()
 
     def _expiring(self, names: dict[int, str]):
         from prometheus_client.core import GaugeMetricFamily

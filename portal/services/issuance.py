@@ -34,7 +34,7 @@ from ..models import (
     Certificate,
     CertificateName,
 )
-from . import audit, ca_state, cache
+from . import audit, ca_state, cache, ocsp_store
 from .authorities import get_ca, get_signer, urls_for
 from .driver import DriverConnection, prepared
 
@@ -258,6 +258,10 @@ def issue_for_key(
                 detail=f"signing failed, row left pending: {exc}",
             )
             raise
+        # Its OCSP "good", signed before this transaction writes (a responder's own status is
+        # never asked: ocsp-nocheck).
+        presigned = None if profile.name == "ocsp" else ocsp_store.presign_good(
+            issuer.id, values["serial"])
         # fingerprint_sha256(certificate), without serialising the certificate a second time
         values.update(der=der, fingerprint_sha256=sha256(der).hexdigest(), status=STATUS_ISSUED)
         prepared(_STORE_SIGNED, engine).execute(
@@ -269,6 +273,7 @@ def issue_for_key(
             "certificate.issue", actor=actor, serial=values["serial"],
             detail=f"{profile.name} {values['subject']} by {issuer.name}",
         ))
+        ocsp_store.insert_presigned(connection, engine, presigned)  # same commit
         connection.commit()
     return IssuedCertificate(certificate=certificate, **values)
 

@@ -63,3 +63,7 @@ def register(app: Flask) -> None:
 
     app.register_blueprint(acme_bp)
     app.register_blueprint(acme_admin_bp)
+
+    from .ocsp import bp as ocsp_bp  # the OCSP responder (issue 16)
+
+    app.register_blueprint(ocsp_bp)
