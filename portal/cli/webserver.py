@@ -9,7 +9,7 @@ from flask import current_app
 from ..ca.urls import certificate_base_url
 from ..services.proxy_certs import ensure_proxy_certificate
 from ..services.server_tls import ensure_server_certificate, server_files
-from ..webserver import WebServerSite, render
+from ..webserver_config import WebServerSite, render
 from .common import actor, reports_errors
 from .webserver_wsgi import apache_wsgi_site
 

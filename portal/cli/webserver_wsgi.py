@@ -13,7 +13,7 @@ from flask import current_app
 import portal
 
 from ..services.server_tls import ensure_server_certificate, server_files
-from ..webserver_wsgi import WsgiSite, render_apache_wsgi
+from ..webserver_config_wsgi import WsgiSite, render_apache_wsgi
 
 MODULE_CONFIG_TIMEOUT_SECONDS = 60
 NO_MODULE = """\
