@@ -7,6 +7,15 @@ PYTEST_ARGS ?=
 
 .PHONY: run test lint bench clean
 
+# Two installs: `make run` gets what serving needs (the package, pkilint for the lint before
+# signing, the PostgreSQL driver); `make test`, `lint` and `bench` add the test extra
+# (pytest, Playwright, hypothesis, py-spy...). `.installed` is the full one, as before.
+$(BIN)/.installed-run: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[postgres]'
+	touch $@
+
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -14,7 +23,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 ## run: set everything up (virtualenv, database, a CA, a first admin) and serve the portal
-run: $(BIN)/.installed
+run: $(BIN)/.installed-run
 	$(PORTAL) init
 	$(PORTAL) serve
 

@@ -40,6 +40,21 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_PROXY_DAYS": 397,
     # An approved self-service request for a key made here can be downloaded for this long.
     "PORTAL_APPROVAL_DOWNLOAD_DAYS": 14,
+    # Failed sign-ins allowed per client address, and per account (Flask-Limiter's notation).
+    "PORTAL_LOGIN_LIMIT": "5 per minute",
+    # The profiles a user's (not an admin's) API token may request, comma-separated.
+    "PORTAL_API_USER_PROFILES": "client,server",
+    # OCSP (RFC 6960/5019): each response is valid this long and re-signed at half of it (nginx's
+    # ssl_ocsp_cache keeps a status until nextUpdate: this is how long a revocation can take to
+    # bite there); the signer is each CA's delegated responder ("responder", its certificate
+    # valid PORTAL_OCSP_DAYS and renewed at half) or the CA key ("ca"); certificates name the
+    # responder in authorityInfoAccess unless PORTAL_OCSP_URL_IN_CERTS is off; `portal serve`
+    # refreshes every PORTAL_OCSP_REFRESH_INTERVAL seconds (0: only `portal ocsp refresh`).
+    "PORTAL_OCSP_RESPONSE_SECONDS": 3600,
+    "PORTAL_OCSP_SIGNER": "responder",
+    "PORTAL_OCSP_DAYS": 14,
+    "PORTAL_OCSP_URL_IN_CERTS": True,
+    "PORTAL_OCSP_REFRESH_INTERVAL": 300,
     # Upper bounds for untrusted input.
     "PORTAL_MAX_CSR_BYTES": 64 * 1024,
     "PORTAL_MAX_SANS": 100,
@@ -59,6 +74,15 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_WEBHOOK_MAX_ATTEMPTS": 10,
     # PostgreSQL: audit events younger than this wait for the next run (see webhooks._settled)
     "PORTAL_WEBHOOK_SETTLE_SECONDS": 5,
+    # ACME challenge validation (issue 15): the ports http-01 and tls-alpn-01 connect to, the
+    # resolver for dns-01 (host:port; empty: the system's), name=address pairs used instead
+    # of DNS for http-01 and tls-alpn-01 (comma-separated, as curl --resolve), and the
+    # seconds one connection or lookup may take.
+    "PORTAL_ACME_HTTP_PORT": 80,
+    "PORTAL_ACME_TLS_PORT": 443,
+    "PORTAL_ACME_DNS_SERVER": "",
+    "PORTAL_ACME_RESOLVE": "",
+    "PORTAL_ACME_TIMEOUT": 10,
 }
 
 # Environment variables whose name does not follow PORTAL_<config key>.

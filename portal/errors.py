@@ -1,10 +1,12 @@
-"""Typed errors with a message fit to show a user, raised by the CA core and the services."""
+"""Typed errors with a message fit to show a user, raised by the CA core and the services.
+
+They say what went wrong, not how to answer it: the web layer maps each kind to an HTTP status
+(portal/web/errors.py), the CLI prints the message as one line.
+"""
 
 
 class PortalError(Exception):
     """Base of every error the portal reports to a user instead of crashing."""
-
-    status_code = 400
 
     def __init__(self, message: str, *, field: str | None = None):
         super().__init__(message)
@@ -23,31 +25,33 @@ class PolicyViolation(PortalError):
 class NotFound(PortalError):
     """A CA, certificate or user that does not exist (or that the caller may not see)."""
 
-    status_code = 404
+
+class NotPermitted(PortalError):
+    """The caller is known but may not do this (an admin may)."""
 
 
 class Conflict(PortalError):
     """The request clashes with the current state: a duplicate name, an already revoked serial."""
 
-    status_code = 409
+
+class Gone(PortalError):
+    """Something that existed and can no longer be used: a used link, an expired approval."""
+
+
+class Unavailable(PortalError):
+    """A service the portal needs does not answer (a mail server): try again later."""
 
 
 class CAKeyUnavailable(PortalError):
     """The CA key cannot be decrypted: the CA secret is missing or wrong. Nothing can be signed."""
 
-    status_code = 503
-
 
 class ClientCertificateMissing(PortalError):
     """A protected area was reached without a client certificate."""
 
-    status_code = 401
-
 
 class ClientCertificateRefused(PortalError):
     """A client certificate was presented but is not good for this portal."""
-
-    status_code = 403
 
 
 class ConfigurationError(PortalError):
@@ -56,5 +60,3 @@ class ConfigurationError(PortalError):
 
 class CAUnusable(PortalError):
     """The CA's certificate, or one above it, is revoked or expired: the CA signs nothing."""
-
-    status_code = 409

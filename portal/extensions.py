@@ -1,14 +1,14 @@
 """Extension objects, alone here so that nothing imports in a circle."""
 
-from flask import Blueprint, request
-from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from .lazy_migrate import LazyMigrate
+from .limiter import PortalLimiter
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -26,7 +26,7 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
+migrate = LazyMigrate()  # Flask-Migrate, imported when a migration or `portal db` needs it
 csrf = CSRFProtect()
 
 # Sign-in: Flask-Login keeps who is signed in; pages that need it send people to auth.login.
@@ -40,29 +40,7 @@ login_manager.session_protection = None
 
 # Throttling: counted in the database (portal.services.ratelimit registers `portal-db://`),
 # so that every gunicorn worker sees the same counts; the memory storage would multiply the
-# limit by the number of workers.
-class PortalLimiter(Limiter):
-    """Flask-Limiter, with blueprints it is not even consulted for (see `skip`)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._skipped_blueprints: set[str] = set()
-
-    def skip(self, blueprint: Blueprint) -> Blueprint:
-        """Exempt a blueprint, and skip the limiter's per-request work for it altogether.
-
-        An exempt blueprint still cost every request the limiter's resolution of its limits
-        and exemptions (~0.1 ms). Its views must carry no `@limiter.limit` of their own.
-        """
-        self._skipped_blueprints.add(blueprint.name)
-        return self.exempt(blueprint)
-
-    def _check_request_limit(self, callable_name=None, in_middleware=True) -> None:
-        if in_middleware and request.blueprint in self._skipped_blueprints:
-            return
-        super()._check_request_limit(callable_name, in_middleware)
-
-
+# limit by the number of workers. PortalLimiter (portal/limiter.py) can skip whole blueprints.
 limiter = PortalLimiter(
     key_func=get_remote_address, storage_uri="portal-db://", strategy="moving-window"
 )

@@ -26,10 +26,19 @@ def free_port() -> int:
 
 
 class _Collect:
-    """Keeps each message; refuses any recipient whose address starts with "bounce"."""
+    """Keeps each message; refuses any recipient whose address starts with "bounce".
 
-    def __init__(self):
+    `script` says what to do with each message in turn (the last one repeats): "ok" keeps it,
+    "421" answers that the server closes the session and closes it, "drop" closes the
+    connection without answering, "451" refuses it for now.
+    """
+
+    def __init__(self, script=("ok",)):
         self.messages = []
+        self.script = list(script)
+        self.tried = 0
+        self.sessions = set()  # the client's (address, port) of each session that sent mail
+        self.arrivals = []  # when each message kept arrived (aware UTC)
 
     async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
         if address.startswith("bounce"):
@@ -38,17 +47,29 @@ class _Collect:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.sessions.add(session.peer)
+        behaviour = self.script[min(self.tried, len(self.script) - 1)]
+        self.tried += 1
+        if behaviour in ("421", "drop"):
+            if behaviour == "421":  # as a server at its limit of messages per connection
+                server.transport.write(b"421 4.3.2 closing the session\r\n")
+            server.transport.close()  # what we return now is never sent
+            return "421 4.3.2 closing the session"
+        if behaviour == "451":
+            return "451 4.3.0 try again later"
         message = message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append((list(envelope.rcpt_tos), message))
+        self.arrivals.append(utcnow())
         return "250 OK"
 
 
 class SMTPReceiver:
     """aiosmtpd on 127.0.0.1: the messages it accepted, as (recipients, EmailMessage)."""
 
-    def __init__(self, *, login: tuple[str, str] | None = None, starttls=None, implicit_tls=None):
+    def __init__(self, *, login: tuple[str, str] | None = None, starttls=None, implicit_tls=None,
+                 script=("ok",)):
         self.port = free_port()
-        self._handler = _Collect()
+        self._handler = _Collect(script)
         self.scheme = "smtps" if implicit_tls else "smtp"
         options = {}
         if starttls is not None:  # an ssl.SSLContext: offer STARTTLS, and insist on it
@@ -73,6 +94,16 @@ class SMTPReceiver:
     def messages(self):
         """What arrived so far."""
         return list(self._handler.messages)
+
+    @property
+    def arrivals(self) -> list:
+        """When each message kept arrived (aware UTC datetimes)."""
+        return list(self._handler.arrivals)
+
+    @property
+    def sessions(self) -> int:
+        """How many SMTP sessions (connections) sent a message so far."""
+        return len(self._handler.sessions)
 
     def start(self):
         """Listen."""

@@ -76,3 +76,13 @@ def verify_with_cryptography(
         builder.build_server_verifier(subject).verify(leaf, intermediates)
     else:
         builder.build_client_verifier().verify(leaf, intermediates)
+
+
+def ocsp_findings(path: Path) -> str:
+    """pkilint's findings on an OCSP response at WARNING or above ('' when clean)."""
+    command = [require_program("lint_ocsp_response"), "lint", "-s", "WARNING", str(path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    findings = (result.stdout + result.stderr).strip()
+    if result.returncode != 0 and not findings:
+        findings = f"pkilint exited {result.returncode}"
+    return findings

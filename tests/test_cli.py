@@ -295,7 +295,9 @@ def test_cert_issue_list_show_revoke(runner, root_ca, instance, tmp_path):
             certificate.serial_number)
         assert entry["profile"] == profile and entry["status"] == "issued"
         assert entry["not_after"] == certificate.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
-    text_lines = invoke(runner, "cert", "list").stdout.splitlines()
+    header, *text_lines = invoke(runner, "cert", "list").stdout.splitlines()
+    assert header == "SERIAL\tSTATUS\tPROFILE\tEXPIRES\tSUBJECT"
+    assert invoke(runner, "cert", "list", "--no-header").stdout.splitlines() == text_lines
     assert [line.split("\t")[0] for line in text_lines] == [e["serial"] for e in listed]
 
     serial = listed[1]["serial"]

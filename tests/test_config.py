@@ -52,3 +52,20 @@ def test_server_databases_check_pooled_connections_before_use(instance, tmp_path
     assert chosen.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": False}
     sqlite = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.sqlite3'}"})
     assert "pool_pre_ping" not in sqlite.config["SQLALCHEMY_ENGINE_OPTIONS"]
+
+
+def test_every_setting_the_code_reads_has_a_default():
+    """A setting read as config["PORTAL_X"] or config.get("PORTAL_X", ...) is in DEFAULTS."""
+    import re
+    from pathlib import Path
+
+    import portal
+    from portal.config import DEFAULTS
+
+    pattern = re.compile(r"""config(?:\[|\.get\()\s*["'](PORTAL_[A-Z0-9_]+)["']""")
+    read = {
+        name for path in Path(portal.__file__).parent.rglob("*.py")
+        for name in pattern.findall(path.read_text())
+    }
+    assert "PORTAL_MAX_DAYS" in read  # the pattern finds what it is for
+    assert sorted(read - set(DEFAULTS)) == []

@@ -14,6 +14,7 @@ from portal.ca import spki
 from portal.ca.pem import to_pem
 from portal.errors import PolicyViolation, PortalError
 from portal.services import issuance
+from portal.web.errors import status_of
 from tests.conftest import require_program
 
 GENPKEY = {
@@ -85,7 +86,7 @@ def test_an_rsa_pss_key_is_refused_clearly_and_nothing_is_written(app, root_ca, 
     _key, csr = key_and_csr(tmp_path, PSS)
     with pytest.raises(PolicyViolation, match="RSA-PSS keys .* are not accepted") as refused:
         issuance.issue_from_csr(csr.read_bytes(), "server", actor="test")
-    assert refused.value.field == "csr" and refused.value.status_code == 400
+    assert refused.value.field == "csr" and status_of(refused.value) == 400
     from portal.models import Certificate
     assert Certificate.query.count() == 0
 

@@ -301,3 +301,91 @@ def test_a_refused_address_does_not_hold_up_the_others(mail_app, smtp, runner, c
     notify_run(runner, ok=True)
     assert bobs.serial in body_of(to(smtp, "bob@example.org")[0])
     assert len(to(smtp, "alice@example.org")) == 1 and len(to(smtp, "boss@example.org")) == 1
+
+
+def _two_owners_and_a_digest(mail_app, smtp):
+    """Alice's certificate expires first, then Carol's: their mails go out in that order."""
+    users.create_user("carol", role="user", password="carol-password-1",
+                      email="carol@example.org", actor="test")
+    first = issue("alice.example.org", owner="alice", days_left=5)
+    second = issue("carol.example.org", owner="carol", days_left=10)
+    mail_app.config["PORTAL_SMTP_URL"] = smtp.url
+    return first, second
+
+
+@pytest.mark.parametrize("drop", ["421", "drop"])
+def test_one_connection_per_run_and_a_dropped_one_is_opened_again(mail_app, runner, drop):
+    smtp = SMTPReceiver(script=["ok", drop, "ok"]).start()
+    try:
+        first, second = _two_owners_and_a_digest(mail_app, smtp)
+        notify_run(runner)  # the second mail is sent again on a new connection
+        assert [rcpt for rcpt, _message in smtp.messages] == [
+            ["alice@example.org"], ["carol@example.org"], ["boss@example.org"]]
+        assert smtp.sessions == 2
+        assert first.serial in body_of(smtp.messages[0][1])
+        assert second.serial in body_of(smtp.messages[1][1])
+        notify_run(runner)
+        assert len(smtp.messages) == 3
+    finally:
+        smtp.stop()
+
+    smtp = SMTPReceiver().start()  # a server that keeps the session: one connection
+    try:
+        mail_app.config["PORTAL_SMTP_URL"] = smtp.url
+        issue("later.example.org", owner="alice", days_left=6)
+        issue("later.example.org", owner="carol", days_left=7)
+        notify_run(runner)
+        assert len(smtp.messages) == 3 and smtp.sessions == 1
+    finally:
+        smtp.stop()
+
+
+@pytest.mark.parametrize("script", [["ok", "451", "ok"], ["ok", "drop", "drop", "ok"]],
+                         ids=["refused-for-now", "dropped-twice"])
+def test_a_failure_after_some_mails_records_only_those_accepted(mail_app, runner, client,
+                                                                 script):
+    from portal.extensions import db
+    from portal.models import ExpiryNotice
+
+    smtp = SMTPReceiver(script=script).start()
+    try:
+        first, second = _two_owners_and_a_digest(mail_app, smtp)
+        result = notify_run(runner, ok=False)
+        assert "did not accept a message" in result.stderr
+        assert "sent on the next run" in result.stderr
+        assert [rcpt for rcpt, _message in smtp.messages] == [["alice@example.org"]]
+        notices = db.session.execute(db.select(
+            ExpiryNotice.certificate_id, ExpiryNotice.channel, ExpiryNotice.sent_at)).all()
+        assert [(row.certificate_id, row.channel) for row in notices] == [(first.id, "owner")]
+        assert notices[0].sent_at is not None
+        assert client.get("/healthz").get_json()["notify"]["mail"]["ok"] is False
+
+        notify_run(runner)  # Carol's mail and the digest, not Alice's again
+        assert [rcpt for rcpt, _message in smtp.messages] == [
+            ["alice@example.org"], ["carol@example.org"], ["boss@example.org"]]
+        assert second.serial in body_of(smtp.messages[1][1])
+        digest = body_of(smtp.messages[2][1])
+        assert first.serial in digest and second.serial in digest
+        assert client.get("/healthz").get_json()["notify"]["mail"]["ok"] is True
+        notify_run(runner)
+        assert len(smtp.messages) == 3
+    finally:
+        smtp.stop()
+
+
+def test_a_long_run_renews_its_claims_so_no_host_resends_them(mail_app, smtp, runner,
+                                                              monkeypatch):
+    from datetime import timedelta
+
+    from portal.extensions import db
+    from portal.models import ExpiryNotice
+    from portal.services import notify_claims
+
+    monkeypatch.setattr(notify_claims, "KEEP_CLAIMS", timedelta(0))  # renewed before each mail
+    _two_owners_and_a_digest(mail_app, smtp)
+    notify_run(runner)
+    assert len(smtp.messages) == 3
+    claimed = db.session.scalars(db.select(ExpiryNotice.claimed_at)
+                                 .where(ExpiryNotice.channel == "admins")).all()
+    # the digest's claims were renewed after the first mail had arrived
+    assert claimed and all(when >= smtp.arrivals[0] for when in claimed)

@@ -15,6 +15,7 @@ from portal import create_app
 from portal.ca.serials import serial_to_hex
 from portal.services.certificates import get_certificate, revoke_certificate
 from portal.services.issuance import issue_from_csr
+from tests.peer import presenting
 from tests.pki import make_csr, pem
 
 
@@ -71,8 +72,7 @@ def test_ping_believes_the_header_only_from_the_proxy_certificate(runner, root_c
     client = create_app({"TESTING": True, "PORTAL_TRUSTED_PROXIES": "127.0.0.1"}).test_client()
 
     def ping(peer_pem: str | None, address: str = "127.0.0.1"):
-        # SSL_CLIENT_CERT is where Werkzeug's server puts the TLS peer's certificate.
-        environ = {"REMOTE_ADDR": address, **({"SSL_CLIENT_CERT": peer_pem} if peer_pem else {})}
+        environ = {"REMOTE_ADDR": address, **presenting(peer_pem)}
         response = client.get("/ping", headers=header, environ_base=environ)
         return response.status_code, response.get_data(as_text=True)
 

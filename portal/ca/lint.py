@@ -14,16 +14,13 @@ signature, so it is not run per certificate. Instead:
 Any finding at WARNING or above refuses the signature: nothing is signed with the CA key.
 """
 
+import functools
 import threading
 from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from pkilint import loader
-from pkilint.pkix import certificate as pkix_certificate
-from pkilint.pkix import extension, name
-from pkilint.validation import ValidationFindingSeverity
 
 from ..errors import PolicyViolation
 from . import pkilint_values
@@ -31,7 +28,7 @@ from .keys import signature_hash_for
 from .profiles import Profile, PublicationUrls
 from .signer import CASigner, certificate_builder
 
-THRESHOLD = ValidationFindingSeverity.WARNING
+THRESHOLD = 2  # pkilint's ValidationFindingSeverity.WARNING (tests/ca/test_lint.py checks it)
 LOCALHOST_FINDING = 'pkix.invalid_domain_name_syntax (Invalid domain name syntax: "localhost")'
 MAX_SHAPES = 4096  # distinct shapes remembered per process; the cache starts over when full
 
@@ -40,7 +37,15 @@ class LintRefused(PolicyViolation):
     """pkilint found a problem in the certificate about to be signed: it is not signed."""
 
 
+@functools.cache
 def _validator():
+    """What `lint_pkix_cert lint` runs, built on first use.
+
+    Importing pkilint (pyasn1 and its RFC modules) would cost every command a third of a second.
+    """
+    from pkilint.pkix import certificate as pkix_certificate
+    from pkilint.pkix import extension, name
+
     return pkix_certificate.create_pkix_certificate_validator_container(
         pkix_certificate.create_decoding_validators(
             name.ATTRIBUTE_TYPE_MAPPINGS, extension.EXTENSION_MAPPINGS
@@ -55,7 +60,6 @@ def _validator():
     )
 
 
-_VALIDATOR = _validator()  # what `lint_pkix_cert lint` runs
 _VERDICTS: dict[tuple, tuple[str, ...]] = {}
 _THROWAWAY_KEYS: dict[tuple, object] = {}
 _LOCK = threading.Lock()
@@ -69,9 +73,11 @@ def forget_verdicts() -> None:
 
 def lint_certificate_der(der: bytes) -> list[str]:
     """Pkilint's findings at WARNING or above for a DER certificate, as `code: message` lines."""
+    from pkilint import loader
+
     document = loader.load_der_certificate(der, "certificate")
     findings = []
-    for result in _VALIDATOR.validate(document.root):
+    for result in _validator().validate(document.root):
         for description in result.finding_descriptions:
             if description.finding.severity <= THRESHOLD:  # FATAL is 0, INFO 4
                 text = description.finding.code

@@ -7,12 +7,13 @@ microseconds, where decoding a whole certificate with pyasn1 takes milliseconds.
 one module that relies on that; tests/ca/test_lint.py fails if pkilint changes it.
 """
 
+import functools
+from types import SimpleNamespace
+
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from pkilint import validation
-from pkilint.pkix import general_name
 
-THRESHOLD = validation.ValidationFindingSeverity.WARNING
+THRESHOLD = 2  # pkilint's ValidationFindingSeverity.WARNING (tests/ca/test_lint.py checks it)
 
 
 class Octets(bytes):
@@ -34,22 +35,29 @@ class ValueNode:
         self.name = name
 
 
-_DNS = (
-    general_name.GeneralNameDnsNameSyntaxValidator(),
-    general_name.GeneralNameDnsNameDomainNameLengthValidator(),
-)
-_RFC822 = (
-    general_name.GeneralNameMailboxAddressSyntaxValidator(),
-    general_name.GeneralNameRfc822NameDomainNameLengthValidator(),
-)
-_IP = (general_name.GeneralNameIpAddressSyntaxValidator(),)
-_URI = (general_name.GeneralNameUriSyntaxValidator(),)
-_MAILBOX = (general_name.MailboxAddressSyntaxValidator(),)
-_DOMAIN = (general_name.DomainNameSyntaxValidator(),)
+@functools.cache
+def _validators() -> SimpleNamespace:
+    """The validators per kind of value, made on first use (importing pkilint is slow)."""
+    from pkilint import validation
+    from pkilint.pkix import general_name
+
+    return SimpleNamespace(
+        validation=validation,
+        dns=(general_name.GeneralNameDnsNameSyntaxValidator(),
+             general_name.GeneralNameDnsNameDomainNameLengthValidator()),
+        rfc822=(general_name.GeneralNameMailboxAddressSyntaxValidator(),
+                general_name.GeneralNameRfc822NameDomainNameLengthValidator()),
+        ip=(general_name.GeneralNameIpAddressSyntaxValidator(),),
+        uri=(general_name.GeneralNameUriSyntaxValidator(),),
+        mailbox=(general_name.MailboxAddressSyntaxValidator(),),
+        domain=(general_name.DomainNameSyntaxValidator(),),
+        dns_name=general_name.GeneralNameTypeName.DNS_NAME,
+    )
 
 
 def run(validators, node: ValueNode, what) -> list[str]:
     """Run pkilint validators on one value node; its findings at WARNING or above."""
+    validation = _validators().validation
     findings = []
     for validator in validators:
         try:
@@ -75,35 +83,37 @@ def _ip_octets(entry: x509.IPAddress) -> bytes:
 
 def san_findings(sans) -> list[str]:
     """Pkilint's findings for each subjectAltName entry's value."""
+    known = _validators()
     findings: list[str] = []
     for index, entry in enumerate(sans):
         def where(index=index):
             return f"subjectAltName entry {index + 1}"
 
         if isinstance(entry, x509.DNSName):
-            node = ValueNode(entry.value, general_name.GeneralNameTypeName.DNS_NAME)
-            findings += run(_DNS, node, where)
+            node = ValueNode(entry.value, known.dns_name)
+            findings += run(known.dns, node, where)
         elif isinstance(entry, x509.RFC822Name):
             node = ValueNode(entry.value, "rfc822Name")
-            findings += run(_RFC822, node, where)
+            findings += run(known.rfc822, node, where)
         elif isinstance(entry, x509.IPAddress):
             node = ValueNode(Octets(_ip_octets(entry)), "iPAddress")
-            findings += run(_IP, node, where)
+            findings += run(known.ip, node, where)
         elif isinstance(entry, x509.UniformResourceIdentifier):
             node = ValueNode(entry.value, "uniformResourceIdentifier")
-            findings += run(_URI, node, where)
+            findings += run(known.uri, node, where)
     return findings
 
 
 def subject_findings(subject: x509.Name) -> list[str]:
     """Pkilint's findings for the subject's e-mail addresses and domain components."""
+    known = _validators()
     findings: list[str] = []
     for attribute in subject:
         if attribute.oid == NameOID.EMAIL_ADDRESS:
             node = ValueNode(attribute.value, "emailAddress")
-            findings += run(_MAILBOX, node, "the subject's emailAddress")
+            findings += run(known.mailbox, node, "the subject's emailAddress")
         elif attribute.oid == NameOID.DOMAIN_COMPONENT:
             node = ValueNode(attribute.value, "domainComponent")
-            findings += run(_DOMAIN, node, "the subject's DC")
+            findings += run(known.domain, node, "the subject's DC")
     return findings
 

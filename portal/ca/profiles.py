@@ -69,14 +69,25 @@ PROXY_PROFILE = Profile(
     requires_san=False,
     requires_common_name=True,
 )
+# A CA's delegated OCSP responder (RFC 6960 4.2.2.2): OCSPSigning, and id-pkix-ocsp-nocheck
+# so that clients do not ask about the responder's own status. Issued by the portal itself.
+OCSP_PROFILE = Profile(
+    name="ocsp",
+    description="a CA's delegated OCSP responder (OCSPSigning, ocsp-nocheck)",
+    extended_key_usage=(ExtendedKeyUsageOID.OCSP_SIGNING,),
+    san_kinds=(),
+    requires_san=False,
+    requires_common_name=True,
+)
 
 
 @dataclass(frozen=True)
 class PublicationUrls:
-    """Where relying parties fetch the issuer's CRL and certificate (plain HTTP)."""
+    """Where relying parties fetch the issuer's CRL and certificate (plain HTTP), and OCSP."""
 
     crl: str
     ca_issuers: str
+    ocsp: str | None = None  # the issuer's OCSP responder; None leaves it out of AIA
 
 
 def get_profile(name: str, *, leaf_only: bool = False) -> Profile:
@@ -187,11 +198,15 @@ def _publication_extensions(
         reasons=None,
         crl_issuer=None,
     )
-    access = x509.AccessDescription(
+    access = [x509.AccessDescription(
         AuthorityInformationAccessOID.CA_ISSUERS,
         x509.UniformResourceIdentifier(urls.ca_issuers),
-    )
-    return x509.CRLDistributionPoints([point]), x509.AuthorityInformationAccess([access])
+    )]
+    if urls.ocsp:  # after caIssuers, which is where it always was
+        access.append(x509.AccessDescription(
+            AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(urls.ocsp)
+        ))
+    return x509.CRLDistributionPoints([point]), x509.AuthorityInformationAccess(access)
 
 
 def validity_window(
@@ -228,6 +243,8 @@ def leaf_extensions(
         extensions.append((_extended_key_usage(profile.extended_key_usage), False))
     extensions.append((x509.SubjectKeyIdentifier.from_public_key(public_key), False))
     extensions.append((issuer_key_identifier, False))
+    if profile.name == OCSP_PROFILE.name:
+        extensions.append((x509.OCSPNoCheck(), False))
     if sans:
         # RFC 5280 4.2.1.6: with an empty subject the SAN extension must be critical.
         extensions.append((x509.SubjectAlternativeName(list(sans)), len(subject) == 0))

@@ -51,6 +51,10 @@ class CASigner:
         """Sign a CRL builder as this CA."""
         return builder.issuer_name(self.certificate.subject).sign(self._private_key, self._hash)
 
+    def sign_ocsp(self, builder):
+        """Sign an OCSP response builder with the CA key (the CA as its own responder)."""
+        return builder.sign(self._private_key, self._hash)
+
     def certificate_pem(self) -> bytes:
         """The CA certificate as PEM."""
         return self.certificate.public_bytes(serialization.Encoding.PEM)

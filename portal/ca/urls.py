@@ -33,8 +33,12 @@ def certificate_base_url(public_url: str) -> str:
     return urlunsplit(("http", netloc, parts.path.rstrip("/"), "", ""))
 
 
-def publication_urls(public_url: str, ca_path: str) -> PublicationUrls:
-    """CRL and caIssuers URLs under `ca_path` ('' for the default CA, 'ca/<name>' for others)."""
+def publication_urls(public_url: str, ca_path: str, *, ocsp: bool = False) -> PublicationUrls:
+    """CRL and caIssuers URLs under `ca_path` ('' for the default CA, 'ca/<name>' for others).
+
+    With `ocsp`, the OCSP responder's URL too (`<base>/ocsp`, `<base>/ca/<name>/ocsp`).
+    """
     base = certificate_base_url(public_url)
     prefix = f"{base}/{ca_path}" if ca_path else base
-    return PublicationUrls(crl=f"{prefix}/crl.der", ca_issuers=f"{prefix}/ca.crt")
+    return PublicationUrls(crl=f"{prefix}/crl.der", ca_issuers=f"{prefix}/ca.crt",
+                           ocsp=f"{prefix}/ocsp" if ocsp else None)

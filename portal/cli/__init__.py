@@ -3,9 +3,11 @@
 Each area has its own module; `register` attaches them all to the app's command group.
 """
 
+import copy
+
 import click
 from flask import Flask
-from flask.cli import FlaskGroup, ScriptInfo
+from flask.cli import FlaskGroup, ScriptInfo, routes_command, run_command, shell_command
 
 
 def register(app: Flask) -> None:
@@ -40,6 +42,14 @@ def register(app: Flask) -> None:
     for command in (notify_group, webhook_group, audit_group):
         app.cli.add_command(command)
 
+    from .acme import acme_group  # the ACME server (issue 15)
+
+    app.cli.add_command(acme_group)
+
+    from .ocsp import ocsp_group  # the OCSP responder (issue 16)
+
+    app.cli.add_command(ocsp_group)
+
 
 def _create_app() -> Flask:
     """The app, or one error line when a setting cannot work (a host name as a proxy, say)."""
@@ -65,10 +75,41 @@ class PortalGroup(FlaskGroup):
         return super().list_commands(ctx)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """`portal --version`: the portal's version, then the versions it runs on."""
+    if not value or ctx.resilient_parsing:
+        return
+    import platform
+    from importlib.metadata import version
+
+    click.echo(f"portal {version('portal')}\n"
+               f"Python {platform.python_version()}, Flask {version('flask')}, "
+               f"cryptography {version('cryptography')}")
+    ctx.exit()
+
+
+VERSION_OPTION = click.Option(
+    ["--version"], is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+    help="Show the portal's version (and Python's, Flask's and cryptography's).",
+)
+
+
+def _hidden(command: click.Command) -> click.Command:
+    """A copy of one of Flask's commands that works but is not listed in --help."""
+    hidden = copy.copy(command)
+    hidden.hidden = True
+    return hidden
+
+
 def main() -> None:
     """Entry point of the `portal` console script."""
     group = PortalGroup(
         name="portal", create_app=_create_app, load_dotenv=False, set_debug_flag=False,
         help="portal: a self-hosted certificate authority.",
+        add_default_commands=False, add_version_option=False, params=[VERSION_OPTION],
     )
+    # Flask's development server and shell still work, unlisted: `portal serve` is the server.
+    group.add_command(routes_command)
+    group.add_command(_hidden(run_command))
+    group.add_command(_hidden(shell_command))
     group.main(prog_name="portal")

@@ -4,8 +4,6 @@ import sys
 
 import click
 
-from ..extensions import db
-from ..services import audit
 from ..services import backup as backups
 from .common import actor, reports_errors
 
@@ -21,9 +19,7 @@ RESTART_HINT = (
 @reports_errors
 def backup_command(out_path):
     """Copy the database consistently, also while the portal serves (SQLite or pg_dump)."""
-    report = backups.backup(out_path)
-    audit.record("backup.create", actor=actor(), detail=f"{report.kind} {report.path}")
-    db.session.commit()
+    report = backups.backup(out_path, actor=actor())
     count = "" if report.certificates is None else f", {report.certificates} certificates"
     click.echo(f"backup written to {report.path} ({report.kind}, {report.size} bytes{count})")
     click.echo("the CA secret is not in it: back up instance/ca-secret separately", err=True)
@@ -40,9 +36,6 @@ def restore_command(backup_file, force):
     """
     report = backups.restore(backup_file, force=force, actor=actor())
     carried, missing = report.carried.carried, report.carried.missing_ca
-    audit.record("backup.restore", actor=actor(), detail=f"{report.kind} {report.path}; "
-                 f"{len(carried)} revocations carried forward, {len(missing)} not")
-    db.session.commit()
     click.echo(f"restored {report.path} ({report.certificates} certificates)")
     if carried:
         click.echo(f"{len(carried)} revocations made after the backup are kept (a CA never "

@@ -7,7 +7,7 @@ from flask import current_app
 
 from ..ca.pem import to_pem
 from ..ca.revocation import REASONS
-from ..services import certificates, issuance, users
+from ..services import certificates, issuance, users, validity
 from .common import actor, read_input, reports_errors, write_output
 
 
@@ -33,6 +33,9 @@ def cert_issue(csr_path, profile, ca_name, days, out_path, owner):
         owner_id=owner_id, actor=actor(),
     )
     write_output(out_path, to_pem(certificates.load_x509(row)))
+    planned = validity.plan_validity(profile, days, ca_name=ca_name)  # read once it is signed
+    if planned.capped:
+        click.echo(f"note: {planned.reason}", err=True)
     click.echo(f"issued {row.serial} {row.subject} until {row.not_after:%Y-%m-%dT%H:%M:%SZ}",
                err=True)
 
@@ -41,13 +44,16 @@ def cert_issue(csr_path, profile, ca_name, days, out_path, owner):
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of objects.")
 @click.option("--status", type=click.Choice(["pending", "issued", "revoked"]))
 @click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--no-header", is_flag=True, help="Leave out the header line.")
 @reports_errors
-def cert_list(as_json, status, limit):
+def cert_list(as_json, status, limit, no_header):
     """List certificates, newest first."""
     rows = certificates.list_certificates(status=status, limit=limit)
     if as_json:
         click.echo(json.dumps([certificates.summary(row) for row in rows], indent=2))
         return
+    if not no_header:
+        click.echo("SERIAL\tSTATUS\tPROFILE\tEXPIRES\tSUBJECT")
     for row in rows:
         click.echo(f"{row.serial}\t{row.status}\t{row.profile}\t"
                    f"{row.not_after:%Y-%m-%d}\t{row.subject}")

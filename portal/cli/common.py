@@ -6,9 +6,9 @@ import os
 import sys
 
 import click
-from sqlalchemy.exc import DBAPIError
 
 from ..errors import PortalError
+from ..services.transaction import DatabaseError, database_problem
 
 MAX_INPUT_FILE_BYTES = 1024 * 1024
 
@@ -30,20 +30,10 @@ def reports_errors(command):
             return command(*args, **kwargs)
         except PortalError as exc:
             raise click.ClickException(exc.message) from None
-        except DBAPIError as exc:
+        except DatabaseError as exc:
             raise click.ClickException(database_problem(exc)) from None
 
     return wrapper
-
-
-def database_problem(exc: DBAPIError) -> str:
-    """One line saying what is wrong with the database and what to do about it."""
-    detail = str(exc.orig).splitlines()[0][:200] if exc.orig else type(exc).__name__
-    if "no such table" in detail or "does not exist" in detail:
-        return f"the database has no portal tables ({detail}): run `portal init`"
-    if "unable to open" in detail:
-        return f"cannot open the database ({detail}): run `portal init` to create it"
-    return f"database error: {detail}"
 
 
 def read_input(path: str, what: str, limit: int = MAX_INPUT_FILE_BYTES) -> bytes:

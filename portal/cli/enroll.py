@@ -36,9 +36,12 @@ def enroll_create(common_name, email, profile, key_type, hours, days):
 
 
 @enroll_group.command("list")
+@click.option("--no-header", is_flag=True, help="Leave out the header line.")
 @reports_errors
-def enroll_list():
+def enroll_list(no_header):
     """List the latest links and their state (never the links themselves)."""
+    if not no_header:
+        click.echo("ID\tSTATE\tEXPIRES\tPROFILE\tCN\tEMAIL")
     for row in enrollment.list_links():
         click.echo(f"{row.id}\t{enrollment.link_state(row)}\t{row.expires_at:%Y-%m-%dT%H:%MZ}\t"
                    f"{row.profile}\t{row.common_name}\t{row.email or ''}")

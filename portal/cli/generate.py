@@ -7,7 +7,7 @@ import click
 
 from ..ca.keys import DEFAULT_KEY_TYPE, ED25519_LIMITS, KEY_TYPES
 from ..ca.pkcs12 import COMPATIBLE, MODERN
-from ..services import keygen, users
+from ..services import keygen, users, validity
 from .cert import cert_group
 from .common import actor, read_input, reports_errors
 
@@ -69,6 +69,9 @@ def cert_generate(common_name, email, sans, profile, key_type, ca_name, days, ou
             ) from None
     finally:
         os.close(descriptor)
+    planned = validity.plan_validity(profile, days, ca_name=ca_name)  # read once it is signed
+    if planned.capped:
+        click.echo(f"note: {planned.reason}", err=True)
     click.echo(f"generated {bundle.certificate.serial} {bundle.certificate.subject} "
                f"({compatibility}) -> {out_path}", err=True)
 

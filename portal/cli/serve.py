@@ -29,10 +29,10 @@ def serve_command(host, port, http_port, workers, threads, header_timeout, body_
     """Serve the portal over HTTPS with gunicorn (client certificates asked, /ping requires one)."""
     from flask import current_app
 
-    from ..extensions import db
     from ..serve.application import serve
     from ..serve.renewal import start_background_jobs
     from ..services.server_tls import ensure_server_certificate, server_files
+    from ..services.transaction import release_connections
 
     app = current_app._get_current_object()
     if ensure_server_certificate():
@@ -41,8 +41,7 @@ def serve_command(host, port, http_port, workers, threads, header_timeout, body_
     # End this process's transaction and close its connections before gunicorn forks: on
     # PostgreSQL an idle transaction held for the server's lifetime would block DDL (a
     # restore, a migration) and vacuum, and a forked child must never share a connection.
-    db.session.remove()
-    db.engine.dispose()
+    release_connections()
     status = serve(
         host=host, port=port, http_port=http_port, workers=workers, threads=threads,
         files=files, announce=lambda line: click.echo(line, err=True),

@@ -27,8 +27,9 @@ def token_create(username, name):
 @token_group.command("list")
 @click.option("--user", "username", help="Only this user's tokens.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of objects.")
+@click.option("--no-header", is_flag=True, help="Leave out the header line.")
 @reports_errors
-def token_list(username, as_json):
+def token_list(username, as_json, no_header):
     """List API tokens (never the tokens themselves: only their first characters)."""
     user_id = tokens.user_by_name(username).id if username else None
     rows = tokens.list_tokens(user_id=user_id)
@@ -41,6 +42,8 @@ def token_list(username, as_json):
     if as_json:
         click.echo(json.dumps(items, indent=2))
         return
+    if not no_header:
+        click.echo("ID\tUSER\tPREFIX\tSTATE\tNAME")
     for item in items:
         state = f"revoked {item['revoked_at']}" if item["revoked_at"] else "active"
         click.echo(f"{item['id']}\t{item['user']}\t{item['prefix']}…\t{state}\t{item['name']}")

@@ -2,7 +2,7 @@
 
 import re
 
-from ..webserver import PUBLIC_PATHS
+from ..webserver_config import PUBLIC_PATHS
 
 PLAIN_HTTP_PATHS = re.compile(rf"/({PUBLIC_PATHS}|healthz|metrics)")
 

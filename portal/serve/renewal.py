@@ -1,4 +1,4 @@
-"""`portal serve`'s background threads: server certificate renewal, the notification job.
+"""`portal serve`'s background jobs: certificate renewal, notifications, OCSP, ACME validation.
 
 The certificate is checked every few hours; the notification job (expiry warnings, webhook
 deliveries) runs every PORTAL_NOTIFY_INTERVAL seconds.
@@ -32,10 +32,49 @@ def start_renewal(app) -> threading.Thread:
 
 
 def start_background_jobs(app) -> list[threading.Thread]:
-    """Start this process's background threads: renewal, then the notification job."""
+    """Start the background jobs: the ACME validation process, then renewal and notifications.
+
+    The validation worker is forked first, while this process has no other thread.
+    """
     from ..services import notify
 
+    start_acme_validation(app)
     jobs = threading.Thread(target=notify.run_periodically, args=(app,), daemon=True,
                             name="portal-notify")
     jobs.start()
-    return [start_renewal(app), jobs]
+    from ..services import ocsp_refresh
+
+    ocsp_job = threading.Thread(target=ocsp_refresh.run_periodically, args=(app,), daemon=True,
+                                name="portal-ocsp")
+    ocsp_job.start()
+    return [start_renewal(app), jobs, ocsp_job]
+
+
+def start_acme_validation(app) -> int:
+    """Fork the ACME validation worker (issue 15) and return its pid.
+
+    A process of its own rather than a thread here: it uses the database at once, and a
+    connection open in this process when gunicorn forks its workers would be shared with them
+    (SQLite's and libpq's connections must not cross a fork). It is forked before anything
+    here opens one, never forks itself, and leaves when this process is gone.
+    """
+    import os
+    import signal
+
+    from ..services import acme_validation
+
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        return pid
+    status = 0
+    try:
+        signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+        acme_validation.run_periodically(app, parent_pid=parent)
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group
+        pass
+    except BaseException:
+        app.logger.exception("acme: the validation worker stopped")
+        status = 1
+    finally:
+        os._exit(status)  # never return into the server's code in this child

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
-from ..errors import PortalError
+from ..errors import Gone
 from ..extensions import db
 from ..models import REQUEST_APPROVED, REQUEST_EXPIRED, CertificateRequest
 from . import audit
@@ -19,10 +19,8 @@ from . import audit
 SYSTEM_ACTOR = "system:approval-expiry"
 
 
-class ApprovalExpired(PortalError):
+class ApprovalExpired(Gone):
     """An approval that was not downloaded in time."""
-
-    status_code = 410
 
 
 def download_window() -> timedelta:

@@ -86,9 +86,11 @@ def chain_of(ca: CertificateAuthority) -> list[x509.Certificate]:
 
 
 def urls_for(ca: CertificateAuthority) -> PublicationUrls:
-    """Where certificates issued by `ca` say its CRL and certificate are published."""
+    """Where certificates issued by `ca` say its CRL, certificate and OCSP responder are."""
     path = "" if ca.is_default else f"ca/{ca.name}"
-    return publication_urls(current_app.config["PORTAL_PUBLIC_URL"], path)
+    config = current_app.config
+    return publication_urls(config["PORTAL_PUBLIC_URL"], path,
+                            ocsp=bool(config["PORTAL_OCSP_URL_IN_CERTS"]))
 
 
 def get_signer(ca: CertificateAuthority) -> CASigner:
@@ -265,3 +267,11 @@ def import_ca(
         parent_id = authorities.get(find_issuer(certificate, list(authorities)))
     return _store(name, certificate, private_key, parent_id=parent_id, actor=actor,
                   action="ca.import")
+
+
+def ca_by_id(ca_id: int) -> CertificateAuthority:
+    """A CA by id (NotFound when there is none)."""
+    ca = db.session.get(CertificateAuthority, ca_id)
+    if ca is None:
+        raise NotFound(f"no CA with id {ca_id}", field="ca")
+    return ca

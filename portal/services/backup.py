@@ -35,7 +35,7 @@ from sqlalchemy.engine import URL
 
 from ..errors import Conflict, InvalidInput, PortalError
 from ..extensions import db
-from . import cache, sessions
+from . import audit, cache, sessions
 from . import carry_forward as carrying
 from . import crl as crl_service
 from .client_ca_bundle import write_client_ca_bundle
@@ -100,8 +100,8 @@ def _check_sqlite_copy(connection: sqlite3.Connection, what: str) -> int:
     return connection.execute("SELECT count(*) FROM certificates").fetchone()[0]
 
 
-def backup(out: str) -> BackupReport:
-    """Write a consistent copy of the portal's database to `out` (atomically)."""
+def backup(out: str, *, actor: str = "cli") -> BackupReport:
+    """Write a consistent copy of the portal's database to `out` (atomically), and audit it."""
     url = _url()
     target = _atomic_target(out)
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
@@ -117,7 +117,10 @@ def backup(out: str) -> BackupReport:
         _fsync_and_rename(partial, target)
     finally:
         partial.unlink(missing_ok=True)
-    return BackupReport(str(target), kind, target.stat().st_size, count)
+    report = BackupReport(str(target), kind, target.stat().st_size, count)
+    audit.record("backup.create", actor=actor, detail=f"{report.kind} {report.path}")
+    db.session.commit()
+    return report
 
 
 def _sqlite_backup(database: str, partial: Path) -> int:
@@ -226,7 +229,12 @@ def restore(path: str, *, force: bool = False, actor: str = "cli") -> BackupRepo
     db.session.commit()
     carried = carrying.carry_forward(revocations, actor=actor)
     crls = crl_service.refresh(force=True, actor=actor)
-    return BackupReport(path, kind, os.path.getsize(path), count, carried, crls)
+    report = BackupReport(path, kind, os.path.getsize(path), count, carried, crls)
+    audit.record("backup.restore", actor=actor, detail=f"{report.kind} {report.path}; "
+                 f"{len(carried.carried)} revocations carried forward, "
+                 f"{len(carried.missing_ca)} not")
+    db.session.commit()
+    return report
 
 
 def _live_revocations(since: datetime | None) -> list:

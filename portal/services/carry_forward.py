@@ -11,7 +11,7 @@ time was taken just before the snapshot and committed just after it.
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from ..extensions import db
 from ..models import (
@@ -19,6 +19,7 @@ from ..models import (
     Certificate,
     CertificateAuthority,
     CertificateName,
+    OCSPResponse,
     User,
 )
 from . import audit
@@ -29,6 +30,7 @@ _cert = Certificate.__table__
 _names = CertificateName.__table__
 _ca = CertificateAuthority.__table__
 _user = User.__table__
+_ocsp = OCSPResponse.__table__
 _COPIED = [column for column in _cert.c if column.name not in ("id", "ca_id", "owner_id")]
 
 
@@ -112,6 +114,9 @@ def carry_forward(revocations: list[Revocation], *, actor: str) -> CarryReport:
                     {"certificate_id": new_id, "kind": kind, "value": value}
                     for kind, value in revocation.names])
             how = "the backup predates it"
+        # The backup's stored OCSP answers may say "good": drop them, the next request signs.
+        db.session.execute(delete(_ocsp).where(_ocsp.c.ca_id == ca_id,
+                                               _ocsp.c.serial == values["serial"]))
         audit.record("certificate.revoke", actor=actor, serial=values["serial"],
                      detail=f"{values['revocation_reason'] or 'unspecified'}: carried forward "
                             f"by a restore ({how})")

@@ -12,7 +12,7 @@ Requests serve the stored bytes; signing happens on revocation, when a request o
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from hashlib import sha256
 from itertools import chain
 
@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 
 from ..ca.crl import build_crl, crl_der, crl_number_floor, revoked_entries
+from ..clock import utcnow
 from ..errors import CAKeyUnavailable, CAUnusable, NotFound, PortalError
 from ..extensions import db
 from ..models import STATUS_REVOKED, Certificate, CertificateAuthority, CRLCounter, PublishedCRL
@@ -117,11 +118,6 @@ class RefreshOutcome:
     action: str
     state: CRLState
     message: str = ""
-
-
-def utcnow() -> datetime:
-    """The current time, aware UTC."""
-    return datetime.now(UTC)
 
 
 def crl_lifetime() -> timedelta:

@@ -20,7 +20,7 @@ from ..ca.keys import DEFAULT_KEY_TYPE, KEY_TYPES
 from ..ca.names import check_email
 from ..ca.pkcs12 import COMPATIBLE, check_bundle_options
 from ..ca.profiles import apply_profile, get_profile
-from ..errors import InvalidInput, NotFound, PolicyViolation, PortalError
+from ..errors import Gone, InvalidInput, NotFound, PolicyViolation
 from ..extensions import db
 from ..models import EnrollmentLink
 from . import audit, keygen
@@ -35,10 +35,8 @@ INVALID = ("This enrollment link is not valid. Check that the whole link was cop
 STATE_ACTIVE, STATE_USED, STATE_EXPIRED, STATE_CANCELLED = "active", "used", "expired", "cancelled"
 
 
-class LinkRefused(PortalError):
+class LinkRefused(Gone):
     """A real link that can no longer be used: already used, expired or withdrawn."""
-
-    status_code = 410
 
 
 def digest(token: str) -> str:

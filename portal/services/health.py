@@ -2,10 +2,10 @@
 
 from datetime import datetime, timedelta
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select, text
 
 from ..ca.serials import serial_to_hex
+from ..clock import iso_utc
 from ..extensions import db
 from ..models import STATUS_ISSUED, STATUS_REVOKED, Certificate, CertificateAuthority
 from .authorities import key_usable, list_cas
@@ -21,9 +21,6 @@ _MISSING_SECRET = (
 )
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
-
 
 def _key_state(ca: CertificateAuthority, secret_present: bool) -> tuple[bool, str]:
     """Whether the CA key can sign, here and in any new process (cron, other workers)."""
@@ -38,9 +35,9 @@ def _crl_report(state: CRLState, now: datetime) -> dict | None:
     return {
         "number": state.number,
         "entries": state.revoked_count,
-        "this_update": _iso(state.this_update),
-        "next_update": _iso(state.next_update),
-        "resign_at": _iso(state.refresh_at),
+        "this_update": iso_utc(state.this_update),
+        "next_update": iso_utc(state.next_update),
+        "resign_at": iso_utc(state.refresh_at),
         "age_seconds": int((now - state.this_update).total_seconds()),
         "seconds_to_next_update": int((state.next_update - now).total_seconds()),
         "due": state.is_due(now),
@@ -82,7 +79,7 @@ def health_report() -> tuple[dict, bool]:
             entry["key_error"] = why
             problems.append(f"CA {ca.name}: its key cannot sign: {why}")
         if state.is_expired(now):
-            problems.append(f"CA {ca.name}: the CRL expired at {_iso(state.next_update)}")
+            problems.append(f"CA {ca.name}: the CRL expired at {iso_utc(state.next_update)}")
         elif not state.published:
             entry["note"] = "no CRL yet: the first request or `portal crl refresh` signs one"
         report["cas"].append(entry)
@@ -91,6 +88,7 @@ def health_report() -> tuple[dict, bool]:
         report["server_certificate"] = server
         if server.get("problem"):
             problems.append(server["problem"])
+    _add_ocsp(report, problems)
     if problems:
         report["status"] = "error"
     report["notify"] = _notify_report()
@@ -103,11 +101,19 @@ def _server_certificate_report() -> dict | None:
     if certificate is None:
         return None
     report = {"serial": serial_to_hex(certificate.serial_number),
-              "not_after": _iso(certificate.not_valid_after_utc)}
+              "not_after": iso_utc(certificate.not_valid_after_utc)}
     problem = server_certificate_problem(certificate)
     if problem:
         report["problem"] = problem
     return report
+
+
+def _add_ocsp(report: dict, problems: list[str]) -> None:
+    """The OCSP responder's state (issue 16); its problems make /healthz answer 503."""
+    from .ocsp_health import ocsp_report
+
+    report["ocsp"], found = ocsp_report()
+    problems.extend(found)
 
 
 def _notify_report() -> dict:
@@ -126,6 +132,8 @@ class PortalCollector:
 
     def collect(self):
         """Yield the metric families (called inside a request's app context)."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         names = dict(db.session.execute(
             select(CertificateAuthority.id, CertificateAuthority.name)
         ).all())
@@ -154,8 +162,13 @@ class PortalCollector:
         yield from (issued, revoked, by_status)
         yield self._expiring(names)
         yield from self._crls(names)
+        from .ocsp_health import ocsp_metrics
 
-    def _expiring(self, names: dict[int, str]) -> GaugeMetricFamily:
+        yield from ocsp_metrics()
+
+    def _expiring(self, names: dict[int, str]):
+        from prometheus_client.core import GaugeMetricFamily
+
         now = utcnow()
         family = GaugeMetricFamily(
             "portal_certificates_expiring_30d",
@@ -171,6 +184,8 @@ class PortalCollector:
         return family
 
     def _crls(self, names: dict[int, str]):
+        from prometheus_client.core import GaugeMetricFamily
+
         now = utcnow()
         to_next = GaugeMetricFamily(
             "portal_crl_seconds_to_next_update",

@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..ca.csr import load_csr
+from ..ca.csr import CertificateRequest, load_csr
 from ..ca.lint import check_before_signing
 from ..ca.names import common_name_of, describe_general_name
 from ..ca.pem import to_der
@@ -35,7 +35,7 @@ from ..models import (
     Certificate,
     CertificateName,
 )
-from . import audit, ca_state, cache
+from . import audit, ca_state, cache, ocsp_store
 from .authorities import get_ca, get_signer, urls_for
 from .driver import DriverConnection, thread_connection
 
@@ -128,26 +128,65 @@ def get_issuer(
     return issuer
 
 
-def issue_from_csr(
-    csr_data: bytes,
-    profile_name: str,
-    *,
-    ca_name: str | None = None,
-    days: int | None = None,
-    owner_id: int | None = None,
-    actor: str,
-) -> IssuedCertificate:
-    """Issue a leaf certificate for a CSR; return what its committed row holds (issued)."""
+def owner_for(owner_id: int | None, requested_by: int | None) -> int | None:
+    """Who owns a new certificate: the user named, else the person who asked for it.
+
+    The one rule for every path: an admin issuing on a page or with an API token owns what
+    they issue unless they name someone else; the command line has no signed-in person, so
+    its certificates have an owner only with --owner.
+    """
+    return owner_id if owner_id is not None else requested_by
+
+
+@dataclass(frozen=True)
+class CheckedCSR:
+    """A CSR parsed, its signature and key verified, its names put through the profile.
+
+    What `preview` shows and `issue_checked` signs: the CSR is parsed and verified once.
+    """
+
+    request: CertificateRequest
+    profile: Profile
+    subject: x509.Name
+    sans: tuple[x509.GeneralName, ...]
+    default_days: int  # the validity when none is asked for
+
+
+def preview(csr_data: bytes, profile_name: str) -> CheckedCSR:
+    """Check a CSR for a leaf profile: what the certificate will hold, before anything is signed."""
     config = current_app.config
     request = load_csr(
         csr_data, max_bytes=config["PORTAL_MAX_CSR_BYTES"], max_sans=config["PORTAL_MAX_SANS"]
     )
     profile = get_profile(profile_name, leaf_only=True)
     subject, sans = apply_profile(profile, request.subject, request.sans)
+    return CheckedCSR(request, profile, subject, sans, validity_days(profile, None))
+
+
+def issue_checked(
+    checked: CheckedCSR,
+    *,
+    ca_name: str | None = None,
+    days: int | None = None,
+    owner_id: int | None = None,
+    requested_by: int | None = None,
+    actor: str,
+) -> IssuedCertificate:
+    """Issue the certificate a `preview` showed; return what its committed row holds (issued).
+
+    `requested_by`: the signed-in user asking (see `owner_for`).
+    """
+    request = checked.request
     return issue_for_key(
-        request.public_key, request.key_type, subject, sans, profile,
-        ca_name=ca_name, days=days, owner_id=owner_id, actor=actor, spki=request.spki,
+        request.public_key, request.key_type, checked.subject, checked.sans, checked.profile,
+        ca_name=ca_name, days=days, owner_id=owner_for(owner_id, requested_by), actor=actor,
+        spki=request.spki,
     )
+
+
+def issue_from_csr(csr_data: bytes, profile_name: str, **options) -> IssuedCertificate:
+    """Issue a leaf certificate for a CSR (options: those of `issue_checked`), in one step."""
+    return issue_checked(preview(csr_data, profile_name), **options)
 
 
 def issue_for_key(
@@ -221,6 +260,10 @@ def issue_for_key(
                 detail=f"signing failed, row left pending: {exc}",
             )
             raise
+        # Its OCSP "good", signed before this transaction writes (a responder's own status is
+        # never asked: ocsp-nocheck).
+        presigned = None if profile.name == "ocsp" else ocsp_store.presign_good(
+            issuer.id, values["serial"])
         # fingerprint_sha256(certificate), without serialising the certificate a second time
         values.update(der=der, fingerprint_sha256=sha256(der).hexdigest(), status=STATUS_ISSUED)
         connection.execute(_STORE_SIGNED, {
@@ -231,6 +274,7 @@ def issue_for_key(
             "certificate.issue", actor=actor, serial=values["serial"],
             detail=f"{profile.name} {values['subject']} by {issuer.name}",
         ))
+        ocsp_store.insert_presigned(connection, engine, presigned)  # same commit
         connection.commit()
     return IssuedCertificate(certificate=certificate, **values)
 

@@ -26,7 +26,7 @@ from ..models import CertificateAuthority
 from . import audit
 from .authorities import chain_of
 from .certificates import revoke_certificate
-from .issuance import IssuedCertificate, issue_for_key
+from .issuance import IssuedCertificate, issue_for_key, owner_for
 
 FORMAT_PKCS12 = "p12"
 FORMAT_PEM = "pem"
@@ -80,9 +80,13 @@ def generate_bundle(
     ca_name: str | None = None,
     days: int | None = None,
     owner_id: int | None = None,
+    requested_by: int | None = None,
     actor: str,
 ) -> GeneratedBundle:
-    """Generate a key, issue its certificate and return it as a .p12 (or encrypted PEM)."""
+    """Generate a key, issue its certificate and return it as a .p12 (or encrypted PEM).
+
+    `requested_by`: the signed-in user asking, the owner unless `owner_id` names another.
+    """
     if output not in FORMATS:
         raise InvalidInput(f"unknown format {output!r}", field="output")
     if output == FORMAT_PKCS12:
@@ -95,7 +99,7 @@ def generate_bundle(
     private_key = generate_private_key(key_type)
     row = issue_for_key(
         private_key.public_key(), key_type, subject, names, profile,
-        ca_name=ca_name, days=days, owner_id=owner_id, actor=actor,
+        ca_name=ca_name, days=days, owner_id=owner_for(owner_id, requested_by), actor=actor,
     )
     certificate = row.certificate
     chain = chain_of(db.session.get(CertificateAuthority, row.ca_id))

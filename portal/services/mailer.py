@@ -8,13 +8,13 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import unquote, urlsplit
 
-from ..errors import PortalError
+from ..errors import Unavailable
+
+SMTP_LINE = 998  # the longest text line SMTP carries (RFC 5321 4.5.3.1.6), without CRLF
 
 
-class MailError(PortalError):
+class MailError(Unavailable):
     """Mail could not be sent: the server is down, refuses us, or the settings are wrong."""
-
-    status_code = 503
 
 
 class RecipientsRefused(MailError):
@@ -80,8 +80,21 @@ def build_message(settings: SMTPSettings, to: list[str], subject: str, body: str
     message["Subject"] = subject
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
-    message.set_content(body)
+    message.set_content(body, cte=_transfer_encoding(body))
     return message
+
+
+def _transfer_encoding(body: str) -> str | None:
+    """7bit or 8bit when every line fits in SMTP's limit, else the email package's choice.
+
+    The package's own heuristics switch to quoted-printable above 78 characters, which for a
+    digest of a thousand one-line entries costs more than the whole SMTP conversation.
+    """
+    lines = body.splitlines()
+    # a line is at most 4 bytes per character in UTF-8: encode only the lines that may be long
+    if any(len(line.encode()) > SMTP_LINE for line in lines if len(line) > SMTP_LINE // 4):
+        return None
+    return "7bit" if body.isascii() else "8bit"
 
 
 class Mailer:
@@ -144,21 +157,47 @@ class Mailer:
         return smtp
 
     def send(self, to: list[str], subject: str, body: str) -> dict:
-        """Send one message; the recipients refused while others were accepted (or an error)."""
-        if self._smtp is None:
-            self._smtp = self._connect()
+        """Send one message; the recipients refused while others were accepted (or an error).
+
+        The session is kept for the next message. When the server has dropped it (it closed
+        the connection, or answered 421), the message is sent once more on a new connection.
+        """
         message = build_message(self.settings, to, subject, body)
-        try:
-            return self._smtp.send_message(message)
-        except smtplib.SMTPRecipientsRefused as exc:
-            refused = ", ".join(f"{address} ({_describe_code(*answer)})"
-                                for address, answer in exc.recipients.items())
-            raise RecipientsRefused(f"the SMTP server refused {refused}"[:500]) from None
-        except (OSError, smtplib.SMTPException) as exc:
+        for attempt in (1, 2):
+            if self._smtp is None:
+                self._smtp = self._connect()
+            try:
+                return self._smtp.send_message(message)
+            except smtplib.SMTPRecipientsRefused as exc:
+                if attempt == 1 and _dropped(exc):
+                    self._drop()
+                    continue
+                refused = ", ".join(f"{address} ({_describe_code(*answer)})"
+                                    for address, answer in exc.recipients.items())
+                raise RecipientsRefused(f"the SMTP server refused {refused}"[:500]) from None
+            except (OSError, smtplib.SMTPException) as exc:
+                self._drop()
+                if attempt == 1 and _dropped(exc):
+                    continue
+                raise MailError(f"the SMTP server {self.settings.host}:{self.settings.port} did "
+                                f"not accept a message: {_describe(exc)}") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
             self._smtp.close()
             self._smtp = None
-            raise MailError(f"the SMTP server {self.settings.host}:{self.settings.port} did not "
-                            f"accept a message: {_describe(exc)}") from None
+
+
+def _dropped(exc: BaseException) -> bool:
+    """Whether an error means the server closed the session (not that it refused the mail)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(code == 421 for code, _text in
+                                            exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421
+    return isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError | ssl.SSLEOFError
+                      | ssl.SSLZeroReturnError)
 
 
 def _describe_code(code: int, text) -> str:

@@ -1,19 +1,14 @@
-"""Who a throttle counts, and a `limits` storage in the database so every worker shares the counts.
-
-Sign-in attempts are counted twice, separately: per client address (so many invented names
-from one address are stopped) and per account (so many addresses cannot try one account); an
-attacker locks out only their own address and the accounts they try, never everyone. Behind
-a trusted proxy the address is the forwarded client's (portal.proxies), never the proxy's.
+"""A `limits` storage in the database, so that every worker shares the throttle's counts.
 
 Flask-Limiter's default memory storage counts per process: with four workers the sixth failed
 sign-in would be the twenty-first. This storage registers the `portal-db://` scheme and keeps
 one row per counted hit in `rate_limit_hits`; it implements the moving-window strategy, which
-is exactly "at most N in any 60 seconds".
+is exactly "at most N in any 60 seconds". Who is counted (an address, an account) is read from
+the request by the web layer (web/throttle.py), under the key prefixes below.
 """
 
 import time
 
-from flask import request
 from limits.storage import MovingWindowSupport, Storage
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,22 +18,6 @@ from ..models import RateLimitHit
 
 ACCOUNT_KEY_PREFIX = "user:"
 ADDRESS_KEY_PREFIX = "addr:"
-
-
-def client_address() -> str:
-    """The client's address: the peer's, or the one a trusted proxy forwarded."""
-    return request.remote_addr or "unknown"
-
-
-def address_key() -> str:
-    """The throttle key of the client's address."""
-    return ADDRESS_KEY_PREFIX + client_address()
-
-
-def account_key() -> str:
-    """The throttle key of the account named in a sign-in form, whatever the address."""
-    return ACCOUNT_KEY_PREFIX + (request.form.get("username") or "").strip().lower()[:64]
-
 
 # Rows older than this are deleted whenever a hit is recorded (no limit here is longer).
 RETENTION_SECONDS = 24 * 3600

@@ -3,9 +3,12 @@
 Pages are cut with a keyset cursor ("after this row") on an indexed sort column, never with a
 growing OFFSET, and no page counts every matching row: a bounded count says "1,000+" instead.
 Search terms are prefixes, so each one is a range on an index: the common name, a SAN in
-`certificate_names`, the serial (any notation) or the owner's user name.
+`certificate_names` (also as `DNS:x`, `IP:x`, `email:x`, the way the list shows them), the
+serial or its first digits (any notation, or the list's short form `2A0275…C0F0`) or the
+owner's user name.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +29,12 @@ SORTS = {
     "-expires": (Certificate.not_after, False),
 }
 _TOP = "\U0010ffff"  # sorts after every other character: [q, q + _TOP) is "starts with q"
+MIN_SERIAL_PREFIX = 4  # hex digits: fewer would match a sixteenth of the table or more
+# `TYPE:value`, the way the list shows subjectAltNames (CertificateName.kind spells TYPE so)
+_NAME_KINDS = {"dns": "DNS", "ip": "IP", "email": "email", "uri": "URI"}
+_TYPED_NAME = re.compile(r"(?i)(dns|ip|email|uri):(.+)")
+_HEX = re.compile(r"[0-9A-F]+")
+_ELLIPSIS = re.compile(r"…|\.\.\.")
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,58 @@ def _prefix(column, text: str):
     return and_(column >= text, column < text + _TOP)
 
 
+def _serial_digits(text: str) -> str | None:
+    """Hex digits of a serial as typed (colons, spaces, 0x, any case), or None if not hex."""
+    cleaned = text.strip()
+    if cleaned.lower().startswith("serial="):
+        cleaned = cleaned[7:]
+    if cleaned.lower().startswith("0x"):
+        cleaned = cleaned[2:]
+    cleaned = cleaned.replace(":", "").replace(" ", "").upper()
+    return cleaned if _HEX.fullmatch(cleaned) else None
+
+
+def _serial_prefix_lookup(q: str):
+    """Serials starting with q (hex in any notation), or the list's short form `2A0275…C0F0`.
+
+    Serials are stored as upper-case hex with an even number of digits, so a prefix typed as
+    the list shows it is a range on the serial index; the short form adds its last digits as a
+    filter on the rows that range finds.
+    """
+    head, _, tail = _split(q)
+    prefix = _serial_digits(head)
+    if prefix is None or len(prefix) < MIN_SERIAL_PREFIX or len(prefix) > 42:
+        return None
+    condition = _prefix(Certificate.serial, prefix)
+    if tail is not None:
+        suffix = _serial_digits(tail)
+        if suffix is None:
+            return None
+        condition = and_(condition, Certificate.serial.endswith(suffix))
+    return select(Certificate.id).where(condition)
+
+
+def _split(q: str) -> tuple[str, str, str | None]:
+    """`head…tail` into (head, "…", tail); text without an ellipsis into (q, "", None)."""
+    parts = _ELLIPSIS.split(q, maxsplit=1)
+    if len(parts) == 1:
+        return q, "", None
+    return parts[0], "…", parts[1]
+
+
+def _typed_name_lookup(q: str):
+    """`DNS:grafana`, `IP:10.0.`, `email:alice@`: that kind of subjectAltName starting so."""
+    match = _TYPED_NAME.fullmatch(q)
+    if not match:
+        return None
+    kind, value = _NAME_KINDS[match.group(1).lower()], match.group(2).strip().lower()
+    if not value:
+        return None
+    return select(CertificateName.certificate_id).where(
+        _prefix(CertificateName.value, value), CertificateName.kind == kind
+    )
+
+
 def _search_condition(q: str):
     """CN, SAN or owner starting with q, or the serial q in any notation.
 
@@ -81,6 +142,9 @@ def _search_condition(q: str):
         lookups.append(select(Certificate.id).where(Certificate.serial == normalize_serial(q)))
     except PortalError:
         pass
+    for extra in (_serial_prefix_lookup(q), _typed_name_lookup(q)):
+        if extra is not None:
+            lookups.append(extra)
     return Certificate.id.in_(union_all(*lookups))
 
 

@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from flask import current_app
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..ca.csr import load_csr
 from ..ca.keys import DEFAULT_KEY_TYPE, KEY_TYPES
@@ -121,6 +122,15 @@ def pending_count() -> int:
         select(func.count()).select_from(CertificateRequest)
         .where(CertificateRequest.status == REQUEST_PENDING)
     )
+
+
+def pending_badge() -> int:
+    """`pending_count` for the navigation: 0 when the database fails (its error page renders)."""
+    try:
+        return pending_count()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return 0
 
 
 def _csr_der(data: bytes) -> bytes:

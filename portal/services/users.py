@@ -88,6 +88,16 @@ def list_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.username)))
 
 
+def sole_active_admin_id(rows: list[User]) -> int | None:
+    """The id of the only active admin among `rows` (every user), None when there are more.
+
+    That admin may be neither demoted nor disabled (see `_refuse_last_admin`): the page says
+    so up front instead of asking for a confirmation the server then refuses.
+    """
+    admins = [user.id for user in rows if user.role == ROLE_ADMIN and user.active]
+    return admins[0] if len(admins) == 1 else None
+
+
 def get_user(user_id: int) -> User:
     """A user by id."""
     user = db.session.get(User, user_id)

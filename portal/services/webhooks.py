@@ -11,13 +11,14 @@ import binascii
 import json
 import re
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..clock import iso_utc
 from ..errors import InvalidInput, NotFound
 from ..extensions import db
 from ..models import (
@@ -152,13 +153,10 @@ def subscribers(event_type: str) -> list[Webhook]:
     return [row for row in list_webhooks() if event_type in row.events.split(",")]
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
-
 
 def payload(event_type: str, data: dict, at: datetime | None = None) -> str:
     """The JSON body of an event, in the Standard Webhooks shape (type, timestamp, data)."""
-    return json.dumps({"type": event_type, "timestamp": _iso(at or utcnow()), "data": data},
+    return json.dumps({"type": event_type, "timestamp": iso_utc(at or utcnow()), "data": data},
                       separators=(",", ":"), sort_keys=True)
 
 
@@ -181,17 +179,17 @@ def certificate_data(row: Certificate) -> dict:
     return {
         "serial": row.serial, "subject": row.subject, "common_name": row.common_name,
         "sans": [text for text in row.sans.split(", ") if text], "profile": row.profile,
-        "ca": row.ca.name, "status": row.status, "not_before": _iso(row.not_before),
-        "not_after": _iso(row.not_after), "fingerprint_sha256": row.fingerprint_sha256,
+        "ca": row.ca.name, "status": row.status, "not_before": iso_utc(row.not_before),
+        "not_after": iso_utc(row.not_after), "fingerprint_sha256": row.fingerprint_sha256,
         "owner": row.owner.username if row.owner else None,
-        "revoked_at": _iso(row.revoked_at), "revocation_reason": row.revocation_reason,
+        "revoked_at": iso_utc(row.revoked_at), "revocation_reason": row.revocation_reason,
     }
 
 
 def expiring_data(item) -> dict:
     """What a certificate.expiring event says (item: notify.Due)."""
     return {"serial": item.serial, "subject": item.subject, "ca": item.ca,
-            "not_after": _iso(item.not_after), "days_before": item.threshold}
+            "not_after": iso_utc(item.not_after), "days_before": item.threshold}
 
 
 def _event_data(event: AuditEvent) -> dict | None:

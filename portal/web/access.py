@@ -5,8 +5,10 @@ import functools
 from flask import abort, url_for
 from flask_login import current_user, login_required
 
-from ..extensions import db, login_manager
+from ..errors import NotFound
+from ..extensions import login_manager
 from ..models import Certificate
+from ..services import certificates
 
 
 def current_actor() -> str:
@@ -38,20 +40,18 @@ def admin_required(view):
     return wrapper
 
 
-def get_certificate(certificate_id: int, *, check_owner: bool = True) -> Certificate:
+def certificate_for_viewer(certificate_id: int, *, check_owner: bool = True) -> Certificate:
     """A certificate the signed-in person may see: fetch or 404; the owner's or an admin's.
 
     Someone else's certificate is a 404, not a 403, so its existence does not leak.
     """
-    row = db.session.get(Certificate, certificate_id)
-    if row is None:
+    if check_owner and not current_user.is_authenticated:
         abort(404)
-    if check_owner and not (
-        current_user.is_authenticated
-        and (current_user.is_admin or row.owner_id == current_user.id)
-    ):
+    owner_id = current_user.id if check_owner and not current_user.is_admin else None
+    try:
+        return certificates.certificate_by_id(certificate_id, owner_id=owner_id)
+    except NotFound:
         abort(404)
-    return row
 
 
 def home_url() -> str:

@@ -9,6 +9,7 @@ from wtforms.validators import Length, Optional
 from ..errors import PortalError
 from ..services import users
 from .access import current_actor
+from .errors import status_of
 from .forms import show_error
 
 bp = Blueprint("account_email", __name__, url_prefix="/account/email")
@@ -35,7 +36,7 @@ def edit():
         user = users.set_email(current_user.username, form.email.data, actor=current_actor())
     except PortalError as error:
         show_error(form, error)
-        return render_template("self/email.html", form=form), error.status_code
+        return render_template("self/email.html", form=form), status_of(error)
     flash(f"Expiry warnings go to {user.email}." if user.email
           else "No e-mail address: you get no expiry warnings.", "success")
     return redirect(url_for("auth.account"))

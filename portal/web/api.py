@@ -10,16 +10,16 @@ import json
 import ssl
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
-from ..ca.serials import normalize_serial
-from ..errors import Conflict, InvalidInput, PortalError
+from ..errors import InvalidInput, PortalError
 from ..errors import NotFound as PortalNotFound
-from ..extensions import csrf, db, limiter
-from ..models import STATUS_ISSUED, STATUS_PENDING, STATUS_REVOKED, Certificate, User
-from ..services import authorities, cache, certificates, issuance, selfservice, tokens
+from ..extensions import csrf, limiter
+from ..models import STATUS_ISSUED, STATUS_PENDING, STATUS_REVOKED
+from ..services import authorities, certificates, selfservice, token_requests, tokens, validity
 from ..services.search import SORTS, CertificateQuery, search_certificates
+from ..services.transaction import roll_back
+from .errors import Unauthorized, UnsupportedMediaType, status_of
 from .openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -32,24 +32,6 @@ MAX_PAGE = 200
 STATUSES = (STATUS_PENDING, STATUS_ISSUED, STATUS_REVOKED)
 ISSUE_FIELDS = {"csr", "profile", "ca", "days"}
 PUBLIC_ENDPOINTS = {"api.openapi"}
-
-
-class Unauthorized(PortalError):
-    """No bearer token, or one that is unknown, revoked or belongs to a disabled user."""
-
-    status_code = 401
-
-
-class Forbidden(PortalError):
-    """The token's user may not do this."""
-
-    status_code = 403
-
-
-class UnsupportedMediaType(PortalError):
-    """The body is not JSON."""
-
-    status_code = 415
 
 
 # --- request plumbing -------------------------------------------------------------------------
@@ -81,14 +63,14 @@ def _error(status: int, message: str, field: str | None = None):
 @bp.errorhandler(PortalError)
 def portal_error(error: PortalError):
     """A typed error: its status code and its sentence, as JSON."""
-    db.session.rollback()
-    return _error(error.status_code, error.message, error.field)
+    roll_back()
+    return _error(status_of(error), error.message, error.field)
 
 
 @bp.errorhandler(HTTPException)
 def http_error(error: HTTPException):
     """404, 405, 413 and friends, as JSON."""
-    db.session.rollback()
+    roll_back()
     if isinstance(error, MethodNotAllowed) and request.url_rule is None:
         # TRACE or another method no rule takes: routing failed before the blueprint, and
         # the catch-all's methods would be listed as if every path took them.
@@ -103,7 +85,7 @@ def http_error(error: HTTPException):
 @bp.errorhandler(Exception)
 def unexpected_error(error: Exception):
     """Anything else: logged for the operator; the client gets a calm 500 without details."""
-    db.session.rollback()
+    roll_back()
     current_app.logger.exception("unhandled API error on %s %s", request.method, request.path)
     return _error(500, "internal error; nothing was issued or changed by this request")
 
@@ -171,70 +153,27 @@ def _text(data: dict, name: str, *, required: bool = False, limit: int = 256) ->
 # --- what a certificate looks like in JSON ----------------------------------------------------
 
 
-def _ca_names() -> dict[int, str]:
-    """CA id -> name, cached per process (CA rows never change), reloaded for an unknown id."""
-    return cache.table("api.ca_names")
+def certificate_json(row, *, owners: dict[int, str] | None = None, with_pem: bool) -> dict:
+    """A certificate as the API shows it: its summary, its URL, and its PEM when asked for."""
+    return _with_links([row], owners=owners, with_pem=with_pem)[0]
 
 
-def ca_name_of(ca_id: int) -> str:
-    """The name of a CA by id."""
-    names = _ca_names()
-    if ca_id not in names:
-        names.update((ca.id, ca.name) for ca in authorities.list_cas())
-    return names.get(ca_id, "?")
+def _with_links(rows, *, owners: dict[int, str] | None = None, with_pem: bool) -> list[dict]:
+    bodies = certificates.summaries(rows, owners=owners)
+    for row, body in zip(rows, bodies, strict=True):
+        body["url"] = url_for("api.show_certificate", serial=row.serial)
+        if with_pem:
+            body["certificate"] = ssl.DER_cert_to_PEM_cert(row.der) if row.der else None
+    return bodies
 
 
-def _owner_names(rows: list[Certificate]) -> dict[int, str]:
-    ids = {row.owner_id for row in rows if row.owner_id is not None}
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
-
-
-def _iso(moment) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
-
-
-def certificate_json(row: Certificate, owners: dict[int, str], *, with_pem: bool) -> dict:
-    """A certificate row as the API shows it (the PEM only when asked for, and once signed)."""
-    body = {
-        "serial": row.serial,
-        "status": row.status,
-        "profile": row.profile,
-        "ca": ca_name_of(row.ca_id),
-        "subject": row.subject,
-        "common_name": row.common_name,
-        "sans": [text for text in (row.sans or "").split(", ") if text],
-        "key_type": row.key_type,
-        "not_before": _iso(row.not_before),
-        "not_after": _iso(row.not_after),
-        "revoked_at": _iso(row.revoked_at),
-        "revocation_reason": row.revocation_reason,
-        "fingerprint_sha256": row.fingerprint_sha256,
-        "owner": owners.get(row.owner_id),
-        "url": url_for("api.get_certificate", serial=row.serial),
-    }
-    if with_pem:
-        body["certificate"] = ssl.DER_cert_to_PEM_cert(row.der) if row.der else None
-    return body
-
-
-def _find(serial_text: str) -> Certificate:
+def _find(serial: str):
     """A certificate the token's user may see, by serial: 404 for unknown or someone else's."""
-    serial = normalize_serial(serial_text)
-    query = select(Certificate).where(Certificate.serial == serial)
     owner = g.api_user
-    if not owner.is_admin:
-        query = query.where(Certificate.owner_id == owner.id)
-    ca_name = request.args.get("ca")
-    if ca_name:
-        query = query.where(Certificate.ca_id == authorities.get_ca(ca_name[:64]).id)
-    rows = list(db.session.scalars(query.limit(2)))
-    if not rows:
-        raise PortalNotFound(f"no certificate with serial {serial}", field="serial")
-    if len(rows) > 1:
-        raise Conflict(f"serial {serial} exists under several CAs: add ?ca=NAME", field="ca")
-    return rows[0]
+    return certificates.find_certificate(
+        serial, ca_name=request.args.get("ca", "")[:64] or None,
+        owner_id=None if owner.is_admin else owner.id, name_the_ca="add ?ca=NAME",
+    )
 
 
 def _actor() -> str:
@@ -265,47 +204,22 @@ def issue_certificate():
     if days is not None and (type(days) is not int or not 1 <= days <= 20000):
         raise InvalidInput("'days' must be a whole number from 1 to 20000", field="days")
     owner = g.api_user
-    allowed = current_app.config.get("PORTAL_API_USER_PROFILES", "client,server")
-    if not owner.is_admin and profile not in allowed.replace(",", " ").split():
-        raise Forbidden(f"your account may not request {profile[:16]!r} certificates",
-                        field="profile")
-    try:
-        csr_data = csr_text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput("'csr' must be PEM text", field="csr") from None
-    if owner.is_admin:
-        row = issuance.issue_from_csr(
-            csr_data, profile, ca_name=ca_name, days=days, owner_id=owner.id, actor=_actor()
-        )
-    else:
-        row = _request_under_policy(owner, csr_data, profile, ca_name, days)
-        if row is None:  # the profile's policy waits for an admin: accepted, not issued
-            return _accepted_request()
-    body = certificate_json(row, {owner.id: owner.username}, with_pem=True)
+    outcome = token_requests.request_certificate(
+        owner, csr_text, profile, ca_name=ca_name, days=days, actor=_actor()
+    )
+    if outcome.certificate is None:  # the profile's policy waits for an admin: accepted
+        return _accepted_request(outcome.request)
+    body = certificate_json(outcome.certificate, owners={owner.id: owner.username}, with_pem=True)
+    # what was signed, and why when it is less than was asked (read after issuing: a bad CSR
+    # is still the first error reported)
+    body["validity"] = validity.plan_validity(profile, days, ca_name=ca_name).as_json()
     response = jsonify(body)
     response.status_code = 201
     response.headers["Location"] = body["url"]
     return response
 
 
-def _request_under_policy(owner, csr_data: bytes, profile: str, ca_name, days):
-    """A user's token asks as the user's own pages do: the profile's policy decides.
-
-    Returns the issued certificate, or None when the request waits for an admin (its id is
-    kept in `g` for the 202 answer).
-    """
-    if ca_name and ca_name != authorities.get_ca().name:
-        raise Forbidden("only an admin's token may choose the issuing CA", field="ca")
-    request_row = selfservice.create_request(
-        owner, profile_name=profile, method="csr", csr_data=csr_data, days=days,
-        actor=_actor(),
-    )
-    g.api_request = request_row
-    return request_row.certificate if request_row.certificate_id else None
-
-
-def _accepted_request():
-    row = g.api_request
+def _accepted_request(row):
     response = jsonify(request=row.id, status=row.status, profile=row.profile,
                        subject=row.subject,
                        message="the profile's policy needs an admin's approval: the "
@@ -315,10 +229,9 @@ def _accepted_request():
 
 
 @bp.get("/certificates/<serial>")
-def get_certificate(serial: str):
+def show_certificate(serial: str):
     """One certificate with its PEM (null while pending)."""
-    row = _find(serial)
-    return jsonify(certificate_json(row, _owner_names([row]), with_pem=True))
+    return jsonify(certificate_json(_find(serial), with_pem=True))
 
 
 def _int_arg(name: str, low: int, high: int, default: int | None = None) -> int | None:
@@ -365,13 +278,12 @@ def list_certificates():
         after=after,
     )
     page = search_certificates(query, page_size=_int_arg("limit", 1, MAX_PAGE, 50))
-    owners = _owner_names(page.rows)
     next_url = None
     if page.next_cursor:
         args = {**request.args.to_dict(), "after": page.next_cursor}
         next_url = url_for("api.list_certificates", **args)
     return jsonify({
-        "items": [certificate_json(row, owners, with_pem=False) for row in page.rows],
+        "items": _with_links(page.rows, with_pem=False),
         "count": page.count,
         "count_capped": page.count_capped,
         "next_cursor": page.next_cursor,
@@ -391,8 +303,8 @@ def revoke_certificate(serial: str):
     row = _find(serial)
     if g.api_user.is_admin:
         row = certificates.revoke_certificate(
-            row.serial, reason=reason, ca_name=ca_name_of(row.ca_id), actor=_actor()
+            row.serial, reason=reason, ca_name=certificates.ca_name_of(row.ca_id), actor=_actor()
         )
     else:  # a user's token revokes as the user's own pages do, with the same reasons
         row = selfservice.revoke_own(row.id, g.api_user.id, reason=reason, actor=_actor())
-    return jsonify(certificate_json(row, _owner_names([row]), with_pem=True))
+    return jsonify(certificate_json(row, with_pem=True))

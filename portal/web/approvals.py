@@ -2,12 +2,11 @@
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import NotFound, PortalError
-from ..extensions import db
 from ..services import policy, selfservice
 from .access import current_actor, require_admin
+from .errors import status_of
 from .forms import show_error
 from .forms.selfservice import DecisionForm, PolicyForm
 
@@ -24,11 +23,7 @@ def pending_requests_badge():
     def count() -> int:
         if not (current_user.is_authenticated and current_user.is_admin):
             return 0
-        try:
-            return selfservice.pending_count()
-        except SQLAlchemyError:  # an error page about the database still renders
-            db.session.rollback()
-            return 0
+        return selfservice.pending_badge()
 
     return {"pending_requests": count}
 
@@ -72,7 +67,7 @@ def decide(request_id: int):
             selfservice.reject(row.id, comment=form.comment.data, actor=current_actor())
     except PortalError as error:
         show_error(form, error)
-        return _detail_page(row, form, error.status_code)
+        return _detail_page(row, form, status_of(error))
     who = row.requester.username
     if decision == "reject":
         flash(f"Request {row.id} of {who} is rejected.", "info")
@@ -126,6 +121,6 @@ def save_policy():
         )
     except PortalError as error:
         show_error(form, error)
-        return _policy_page(selected, form, error.status_code)
+        return _policy_page(selected, form, status_of(error))
     flash(f"The {selected} policy is saved; it applies to the next request.", "success")
     return redirect(url_for("policies.policies", profile=selected))

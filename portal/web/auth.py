@@ -15,11 +15,11 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import limiter
 from ..services import auth
-from ..services.ratelimit import account_key, address_key, client_address
 from .access import home_url
 from .forms.auth import LoginForm
 from .security import is_safe_next
 from .sessions import SESSION_ID
+from .throttle import account_key, address_key, client_address
 
 bp = Blueprint("auth", __name__)
 
@@ -29,7 +29,7 @@ THROTTLED = "Too many failed sign-ins. Wait a minute, then try again."
 
 def login_limit() -> str:
     """The sign-in throttle, e.g. '5 per minute' (failed attempts only)."""
-    return current_app.config.get("PORTAL_LOGIN_LIMIT", "5 per minute")
+    return current_app.config["PORTAL_LOGIN_LIMIT"]
 
 
 def _failed(response) -> bool:

@@ -3,11 +3,11 @@
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
 
 from ..ca.pem import to_der, to_pem
-from ..errors import InvalidInput, PortalError
-from ..extensions import db
+from ..errors import InvalidInput, NotFound, PortalError
 from ..models import CertificateAuthority
 from ..services import authorities, dashboard
 from .access import current_actor, require_admin
+from .errors import status_of
 from .forms import choices, show_error
 from .forms.admin import CreateCAForm, ImportCAForm
 from .x509view import describe_certificate
@@ -54,7 +54,7 @@ def create():
         )
     except PortalError as error:
         show_error(form, error, {"subject": "common_name"})
-        return _page(create=form, status=error.status_code)
+        return _page(create=form, status=status_of(error))
     flash(f"Created CA {ca.name}.", "success")
     return redirect(url_for("cas.detail", ca_id=ca.id))
 
@@ -84,16 +84,16 @@ def import_():
         )
     except PortalError as error:
         show_error(form, error)
-        return _page(upload=form, status=error.status_code)
+        return _page(upload=form, status=status_of(error))
     flash(f"Imported CA {ca.name}.", "success")
     return redirect(url_for("cas.detail", ca_id=ca.id))
 
 
 def _get(ca_id: int) -> CertificateAuthority:
-    ca = db.session.get(CertificateAuthority, ca_id)
-    if ca is None:
+    try:
+        return authorities.ca_by_id(ca_id)
+    except NotFound:
         abort(404)
-    return ca
 
 
 @bp.get("/<int:ca_id>")

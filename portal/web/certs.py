@@ -1,16 +1,20 @@
 """Certificates: the searchable list, a detail page, downloads and revocation."""
 
+from dataclasses import replace
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from ..ca.revocation import REASONS
 from ..errors import PortalError
 from ..models import STATUS_ISSUED, STATUS_PENDING, STATUS_REVOKED
-from ..services import authorities, certificates
+from ..services import authorities, bulk_revoke, certificates, export
 from ..services.search import CertificateQuery, search_certificates
-from .access import current_actor, get_certificate, require_admin
+from .access import certificate_for_viewer, current_actor, require_admin
 from .downloads import certificate_download
+from .errors import status_of
+from .exports import export_response
 from .forms import show_error
-from .forms.certs import REASON_LABELS, RevokeForm
+from .forms.certs import REASON_LABELS, BulkRevokeForm, RevokeForm
 from .x509view import describe_certificate
 
 bp = Blueprint("certs", __name__, url_prefix="/certificates")
@@ -50,29 +54,66 @@ def query_from_args() -> CertificateQuery:
     )
 
 
-def list_url(**changes) -> str:
+def list_url(endpoint: str = "certs.index", **changes) -> str:
     """The list URL with some arguments changed (None removes one); cursors reset."""
     args = {k: v for k, v in request.args.items() if k not in ("after", "before")}
     args.update(changes)
-    return url_for("certs.index", **{k: v for k, v in args.items() if v not in (None, "")})
+    return url_for(endpoint, **{k: v for k, v in args.items() if v not in (None, "")})
 
 
 @bp.get("")
 def index():
     """The certificate list: search, filters, sort and pages."""
+    return _list_page(BulkRevokeForm(formdata=None))
+
+
+def _list_page(bulk: BulkRevokeForm, status: int = 200):
     query = query_from_args()
     page = search_certificates(query)
     return render_template(
         "certs/list.html", page=page, query=query, cas=authorities.list_cas(),
         statuses=STATUSES, profiles=PROFILES, sorts=SORT_LABELS,
-        expiring_choices=EXPIRING_CHOICES, list_url=list_url,
-    )
+        expiring_choices=EXPIRING_CHOICES, list_url=list_url, bulk=bulk,
+    ), status
+
+
+@bp.post("/revoke")
+def revoke_selected():
+    """Revoke the certificates ticked in the list, with one reason and one confirmation."""
+    form = BulkRevokeForm()
+    try:
+        ids = [int(value) for value in request.form.getlist("ids")]
+    except ValueError:
+        abort(400)
+    if not form.validate_on_submit():
+        return _list_page(form, 400)
+    if form.reason.data not in REASONS:
+        abort(400)
+    try:
+        done = bulk_revoke.revoke_many(ids, reason=form.reason.data, actor=current_actor())
+    except PortalError as error:
+        show_error(form, error)
+        return _list_page(form, status_of(error))
+    message = (f"Revoked {len(done.revoked)} certificate{'' if len(done.revoked) == 1 else 's'}"
+               f" ({REASON_LABELS[done.reason]}); the CRL lists them.")
+    if done.already_revoked:
+        message += f" {len(done.already_revoked)} were revoked already and are left as they were."
+    flash(message, "success")
+    return redirect(url_for("certs.index", status=STATUS_REVOKED, sort="newest"))
+
+
+@bp.get("/export.<any(csv, json):fmt>")
+def export_list(fmt: str):
+    """The list as CSV or JSON: the same filters and order, every page, not just this one."""
+    query = replace(query_from_args(), after=None, before=None)
+    return export_response(export.certificate_records(query), export.CERTIFICATE_FIELDS, fmt,
+                           "certificates")
 
 
 @bp.get("/<int:certificate_id>")
 def detail(certificate_id: int):
     """Everything about one certificate, its downloads and the revocation form."""
-    row = get_certificate(certificate_id)
+    row = certificate_for_viewer(certificate_id)
     return _detail_page(row, RevokeForm())
 
 
@@ -87,13 +128,13 @@ def _detail_page(row, form, status: int = 200):
 @bp.get("/<int:certificate_id>/<any(pem, der, chain):kind>")
 def download(certificate_id: int, kind: str):
     """The certificate as PEM, DER, or PEM followed by the CA chain."""
-    return certificate_download(get_certificate(certificate_id), kind)
+    return certificate_download(certificate_for_viewer(certificate_id), kind)
 
 
 @bp.post("/<int:certificate_id>/revoke")
 def revoke(certificate_id: int):
     """Revoke with a reason, once the person has ticked the confirmation."""
-    row = get_certificate(certificate_id)
+    row = certificate_for_viewer(certificate_id)
     form = RevokeForm()
     if not form.validate_on_submit():
         return _detail_page(row, form, 400)
@@ -105,7 +146,7 @@ def revoke(certificate_id: int):
         )
     except PortalError as error:
         show_error(form, error)
-        return _detail_page(row, form, error.status_code)
+        return _detail_page(row, form, status_of(error))
     flash(f"Certificate {row.serial} is revoked ({REASON_LABELS[form.reason.data]}).",
           "success")
     return redirect(url_for("certs.detail", certificate_id=row.id))

@@ -12,6 +12,7 @@ from ..errors import PortalError
 from ..services import enrollment
 from ..services.enrollment import LinkRefused
 from .access import current_actor, require_admin
+from .errors import status_of
 from .forms import show_error
 from .forms.admin import ActionForm
 from .forms.selfservice import DownloadForm, EnrollLinkForm
@@ -48,7 +49,7 @@ def create():
         )
     except PortalError as error:
         show_error(form, error)
-        return _admin_page(form, status=error.status_code)
+        return _admin_page(form, status=status_of(error))
     return _admin_page(EnrollLinkForm(formdata=None), new_link=enrollment.link_url(token))
 
 
@@ -68,7 +69,7 @@ def cancel(link_id: int):
 
 def _refused(error: PortalError):
     return render_template("enroll/refused.html", message=error.message,
-                           gone=isinstance(error, LinkRefused)), error.status_code
+                           gone=isinstance(error, LinkRefused)), status_of(error)
 
 
 def _redeem_page(link, form, status: int = 200):
@@ -102,7 +103,7 @@ def redeem(token: str):
         return _refused(error)
     except PortalError as error:
         show_error(form, error)
-        return _redeem_page(link, form, error.status_code)
+        return _redeem_page(link, form, status_of(error))
     return Response(bundle.data, mimetype=bundle.mimetype, headers={
         "Content-Disposition": f'attachment; filename="{bundle.filename}"',
         "Cache-Control": "no-store",

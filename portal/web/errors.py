@@ -5,8 +5,51 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from ..errors import PortalError
-from ..extensions import db
+from ..errors import (
+    CAKeyUnavailable,
+    CAUnusable,
+    ClientCertificateMissing,
+    ClientCertificateRefused,
+    Conflict,
+    Gone,
+    NotFound,
+    NotPermitted,
+    PortalError,
+    Unavailable,
+)
+from ..services.transaction import roll_back
+
+
+class Unauthorized(PortalError):
+    """No credentials, or ones that are unknown, revoked or belong to a disabled user."""
+
+
+class UnsupportedMediaType(PortalError):
+    """The body is not in the format the endpoint takes (JSON)."""
+
+
+# What each kind of error answers over HTTP; anything else a service raises is a 400.
+STATUSES: dict[type[PortalError], int] = {
+    Unauthorized: 401,
+    ClientCertificateMissing: 401,
+    NotPermitted: 403,
+    ClientCertificateRefused: 403,
+    NotFound: 404,
+    Conflict: 409,
+    CAUnusable: 409,
+    Gone: 410,
+    UnsupportedMediaType: 415,
+    CAKeyUnavailable: 503,
+    Unavailable: 503,
+}
+
+
+def status_of(error: PortalError) -> int:
+    """The HTTP status for a typed error: its nearest kind's, else 400."""
+    for kind in type(error).__mro__:
+        if kind in STATUSES:
+            return STATUSES[kind]
+    return 400
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -33,8 +76,8 @@ def error_page(status: int, message: str | None = None):
 
 def handle_portal_error(error: PortalError):
     """A typed error no view handled: its own status and sentence."""
-    db.session.rollback()
-    return error_page(error.status_code, error.message)
+    roll_back()
+    return error_page(status_of(error), error.message)
 
 
 def handle_csrf_error(error: CSRFError):
@@ -52,10 +95,14 @@ def handle_http_error(error: HTTPException):
     A request that matched no route (TRACE, say) reaches this app-wide handler even under
     /api/v1, since no blueprint is known yet: the API answers it in its own JSON shape.
     """
+    from .acme import ACME_PREFIX
+    from .acme import handle_http_error as acme_http_error
     from .api import API_PREFIX, http_error
 
     if request.path.startswith(API_PREFIX):
         return http_error(error)
+    if request.path.startswith(ACME_PREFIX):  # no route matched: still a problem document
+        return acme_http_error(error)
     if error.code == 429 and request.endpoint == "auth.login":
         from .auth import throttled_login_page
 
@@ -68,7 +115,7 @@ def handle_http_error(error: HTTPException):
 
 def handle_unexpected_error(error: Exception):
     """Anything else: log it for the operator, roll back, show a calm page without details."""
-    db.session.rollback()
+    roll_back()
     # The route's pattern, not the path: a path can carry a secret (an enrollment token).
     route = request.url_rule.rule if request.url_rule else "(no route)"
     current_app.logger.exception("unhandled error on %s %s", request.method, route)

@@ -24,7 +24,9 @@ def relative(moment: datetime | None, now: datetime | None = None) -> str:
     for size, unit in ((365 * 86400, "year"), (30 * 86400, "month"), (86400, "day"),
                        (3600, "hour"), (60, "minute")):
         if seconds >= size * (2 if unit in ("year", "month") else 1):
-            count = int(seconds // size)
+            # to the nearest unit: a 20-day certificate, a moment after issuance, has 19.99
+            # days left and reads "in 20 days", not "in 19 days"
+            count = int(seconds / size + 0.5)
             text = f"{count} {unit}{'s' if count != 1 else ''}"
             return f"in {text}" if future else f"{text} ago"
     return "in a moment" if future else "just now"

@@ -1,7 +1,6 @@
 """/healthz for load balancers and monitors, /metrics for Prometheus."""
 
 from flask import Blueprint, Response, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ..services import cache
 from ..services.health import PortalCollector, health_report
@@ -19,7 +18,9 @@ def healthz():
     return response
 
 
-def _registry() -> CollectorRegistry:
+def _registry():
+    from prometheus_client import CollectorRegistry  # on first scrape: commands never need it
+
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PortalCollector())
     return registry
@@ -28,6 +29,8 @@ def _registry() -> CollectorRegistry:
 @bp.get("/metrics")
 def metrics():
     """Prometheus text format, computed from the database at scrape time."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
     registry = cache.process_cache().value("health.metrics", _registry)
     response = Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
     response.cache_control.no_store = True

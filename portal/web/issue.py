@@ -2,16 +2,18 @@
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask_login import current_user
 
-from ..ca.csr import load_csr
 from ..ca.names import describe_general_name
-from ..ca.profiles import PROFILES, apply_profile, get_profile
+from ..ca.profiles import PROFILES
 from ..errors import InvalidInput, PortalError
-from ..services import authorities, issuance, keygen
+from ..services import authorities, issuance, keygen, validity
 from .access import current_actor, require_admin
+from .errors import status_of
 from .forms import choices, show_error
 from .forms.issue import GenerateForm, IssueForm
+from .uploads import csr_bytes
 
 bp = Blueprint("issue", __name__)
 bp.before_request(require_admin)
@@ -29,17 +31,6 @@ def _with_ca_choices(form):
     return form
 
 
-def _csr_bytes(form: IssueForm) -> bytes:
-    upload = form.csr_file.data
-    if upload and getattr(upload, "filename", ""):
-        limit = current_app.config["PORTAL_MAX_CSR_BYTES"]
-        data = upload.read(limit + 1)
-        if len(data) > limit:
-            raise InvalidInput(f"the CSR file is larger than {limit} bytes", field="csr_file")
-        return data
-    return (form.csr.data or "").encode("utf-8")
-
-
 def _as_pem(csr_data: bytes) -> str:
     """The CSR as PEM text (an uploaded DER file is converted; it was parsed already)."""
     if csr_data.lstrip().startswith(b"-----"):
@@ -48,19 +39,14 @@ def _as_pem(csr_data: bytes) -> str:
     return csr.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
-def _preview(csr_data: bytes, profile_name: str) -> dict:
-    """What the certificate will hold, from the parsed and checked request."""
-    config = current_app.config
-    request = load_csr(csr_data, max_bytes=config["PORTAL_MAX_CSR_BYTES"],
-                       max_sans=config["PORTAL_MAX_SANS"])
-    profile = get_profile(profile_name, leaf_only=True)
-    subject, sans = apply_profile(profile, request.subject, request.sans)
+def _describe(checked: issuance.CheckedCSR) -> dict:
+    """What the certificate will hold, as the preview shows it."""
     return {
-        "subject": subject.rfc4514_string() or "(empty)",
-        "sans": [describe_general_name(name) for name in sans],
-        "key_type": request.key_type,
-        "profile": PROFILES[profile_name].description,
-        "days": issuance.validity_days(profile, None),
+        "subject": checked.subject.rfc4514_string() or "(empty)",
+        "sans": [describe_general_name(name) for name in checked.sans],
+        "key_type": checked.request.key_type,
+        "profile": PROFILES[checked.profile.name].description,
+        "days": checked.default_days,
     }
 
 
@@ -72,22 +58,23 @@ def issue():
         status = 400 if form.is_submitted() else 200  # e.g. a pasted CSR over the size limit
         return render_template("issue.html", form=form, preview=None), status
     try:
-        csr_data = _csr_bytes(form)
+        csr_data = csr_bytes(form)
         if not csr_data.strip():
             raise InvalidInput("paste a CSR or choose a file", field="csr")
-        preview = _preview(csr_data, form.profile.data)
+        checked = issuance.preview(csr_data, form.profile.data)
         if form.step.data != "sign":
             form.csr.data = _as_pem(csr_data)  # the preview page carries the CSR as text
-            if form.days.data:
-                preview["days"] = form.days.data
+            preview = _describe(checked)
+            preview["validity"] = validity.plan_validity(
+                form.profile.data, form.days.data, ca_name=form.ca.data)
             return render_template("issue.html", form=form, preview=preview)
-        row = issuance.issue_from_csr(
-            csr_data, form.profile.data, ca_name=form.ca.data, days=form.days.data,
-            actor=current_actor(),
+        row = issuance.issue_checked(
+            checked, ca_name=form.ca.data, days=form.days.data,
+            requested_by=current_user.id, actor=current_actor(),
         )
     except PortalError as error:
         show_error(form, error, ISSUE_ALIASES | {"profile": "profile", "ca": "ca"})
-        return render_template("issue.html", form=form, preview=None), error.status_code
+        return render_template("issue.html", form=form, preview=None), status_of(error)
     flash(f"Issued certificate {row.serial} for {row.common_name or row.sans}.", "success")
     return redirect(url_for("certs.detail", certificate_id=row.id))
 
@@ -111,11 +98,12 @@ def generate():
             output=form.output.data,
             ca_name=form.ca.data,
             days=form.days.data,
+            requested_by=current_user.id,
             actor=current_actor(),
         )
     except PortalError as error:
         show_error(form, error, ALIASES)
-        return render_template("generate.html", form=form), error.status_code
+        return render_template("generate.html", form=form), status_of(error)
     return Response(
         bundle.data,
         mimetype=bundle.mimetype,

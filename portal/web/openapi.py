@@ -51,6 +51,20 @@ CERTIFICATE = {
             "pattern": "^-----BEGIN CERTIFICATE-----\n",
             "description": "PEM; null while the row is pending.",
         },
+        "validity": {
+            "type": "object",
+            "description": "In the answer to an issuance only: the validity signed, and why "
+                           "it is shorter than requested when it is.",
+            "required": ["requested_days", "days", "capped", "note"],
+            "additionalProperties": False,
+            "properties": {
+                "requested_days": {"type": ["integer", "null"]},
+                "days": {"type": "integer", "minimum": 0},
+                "capped": {"type": "boolean",
+                           "description": "true: capped at PORTAL_MAX_DAYS or at the CA's end."},
+                "note": NULLABLE_STRING,
+            },
+        },
     },
 }
 ERROR = {
@@ -172,7 +186,9 @@ def openapi_document() -> dict:
                     "summary": "Search certificates, a page at a time",
                     "parameters": [
                         _query("q", {"type": "string", "maxLength": 200},
-                               "Common name, SAN or user name prefix, or a serial."),
+                               "Common name, SAN or user name prefix; a serial or its first "
+                               "digits (any notation, or `2A0275…C0F0`); `DNS:x`, `IP:x`, "
+                               "`email:x` prefixes."),
                         _query("status", {"type": "string",
                                           "enum": ["pending", "issued", "revoked"]}, "Status."),
                         _query("profile", {"type": "string",

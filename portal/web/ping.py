@@ -2,10 +2,12 @@
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..ca.clientcert import load_forwarded_certificate, load_presented_certificate
+from ..ca.clientcert import load_presented_certificate
 from ..errors import PortalError
 from ..proxies import PEER_ADDRESS
 from ..services.client_auth import authenticate_connection
+from .errors import status_of
+from .mod_wsgi_peer import mod_wsgi_client_certificate
 
 bp = Blueprint("ping", __name__)
 
@@ -13,13 +15,16 @@ FORWARDED_CERT_HEADER = "X-SSL-Client-Cert"
 
 
 def _peer_certificate():
-    """The certificate of this connection's TLS peer (gunicorn, or Werkzeug's dev server)."""
-    sock = request.environ.get("gunicorn.socket")
+    """The certificate of this connection's TLS peer (gunicorn, Werkzeug's server, mod_wsgi).
+
+    An `SSL_CLIENT_CERT` environ key is believed only under mod_wsgi (see mod_wsgi_peer).
+    """
+    environ = request.environ
+    sock = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
     if sock is not None and hasattr(sock, "getpeercert"):
         der = sock.getpeercert(binary_form=True)
         return load_presented_certificate(der) if der else None
-    pem = request.environ.get("SSL_CLIENT_CERT")  # Werkzeug's development server
-    return load_forwarded_certificate(pem) if pem else None
+    return mod_wsgi_client_certificate(environ)
 
 
 def _wants_json() -> bool:
@@ -43,7 +48,7 @@ def ping():
         response = jsonify(body) if _wants_json() else current_app.response_class(
             body, mimetype="text/plain"
         )
-        response.status_code = exc.status_code
+        response.status_code = status_of(exc)
         return response
     if _wants_json():
         return jsonify(

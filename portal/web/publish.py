@@ -2,7 +2,8 @@
 
 The default CA is at /ca.crt, /ca.pem, /crl.der and /crl.pem; every CA (the default too) at
 /ca/<name>/... . CRLs are served from stored bytes, kept per process and checked against the
-database with one small query per request; a request signs only when it finds a CRL due.
+database with one small query per request; a request signs only when it finds a CRL due
+(services/crl_serving.py).
 """
 
 from datetime import datetime
@@ -13,9 +14,9 @@ from werkzeug.http import http_date, parse_date, parse_etags
 
 from ..ca.crl import der_to_pem
 from ..ca.pem import to_pem
+from ..clock import utcnow
 from ..errors import NotFound
-from ..services import crl as crl_service
-from ..services import crl_cache
+from ..services import crl_cache, crl_serving
 from ..services.authorities import chain_of, get_ca
 
 bp = Blueprint("publish", __name__)
@@ -52,13 +53,10 @@ def _not_modified(environ: dict, etag: str, last_modified: datetime) -> bool:
 
 def serve_crl(name: str | None, environ: dict, *, pem: bool) -> Response:
     """A CA's CRL: one small query, cached bytes, headers written out directly."""
-    state = crl_cache.current_state(name)
+    state = crl_serving.current_crl(name)
     if state is None:
         return _plain(404, f"no CA named {name!r}" if name else "there is no CA yet")
-    now = crl_service.utcnow()
-    if state.is_due(now):
-        state = crl_service.ensure_fresh(state, now=now)
-        now = crl_service.utcnow()
+    now = utcnow()
     if not state.published:
         return _plain(503, f"CA {state.ca_name} has no CRL yet and its key cannot sign one: "
                            "the CA secret is missing or wrong (see /healthz).")

@@ -8,7 +8,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -16,16 +15,18 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from ..errors import InvalidInput, NotFound, PortalError
+from ..errors import NotFound, PortalError
 from ..models import REQUEST_APPROVED
 from ..services import policy, selfservice
 from .access import current_actor
 from .downloads import certificate_download
+from .errors import status_of
 from .forms import choices, show_error
 from .forms.admin import ActionForm
 from .forms.certs import REASON_LABELS
 from .forms.issue import PROFILE_CHOICES
 from .forms.selfservice import DownloadForm, RenewForm, RequestForm, SelfRevokeForm
+from .uploads import csr_bytes
 
 bp = Blueprint("self", __name__, url_prefix="/account")
 
@@ -65,18 +66,6 @@ def account_page():
     )
 
 
-def _csr_bytes(form) -> bytes | None:
-    """The CSR from the upload, or from the text box."""
-    upload = form.csr_file.data
-    if upload and getattr(upload, "filename", ""):
-        limit = current_app.config["PORTAL_MAX_CSR_BYTES"]
-        data = upload.read(limit + 1)
-        if len(data) > limit:
-            raise InvalidInput(f"the CSR file is larger than {limit} bytes", field="csr_file")
-        return data
-    return (form.csr.data or "").encode("utf-8")
-
-
 def _aliases(form) -> dict[str, str]:
     return CSR_FIELDS if form.method.data == selfservice.METHOD_CSR else FORM_FIELDS
 
@@ -105,12 +94,12 @@ def request_certificate():
             current_user, profile_name=form.profile.data, method=form.method.data,
             common_name=(form.common_name.data or "").strip(), email=form.email.data,
             sans=(form.sans.data or "").splitlines(), key_type=form.key_type.data,
-            csr_data=_csr_bytes(form) if form.method.data == selfservice.METHOD_CSR else None,
+            csr_data=csr_bytes(form) if form.method.data == selfservice.METHOD_CSR else None,
             days=form.days.data, actor=current_actor(),
         )
     except PortalError as error:
         show_error(form, error, _aliases(form))
-        return _request_page(form, error.status_code)
+        return _request_page(form, status_of(error))
     return _after_request(row)
 
 
@@ -152,7 +141,7 @@ def download(request_id: int):
         )
     except PortalError as error:
         show_error(form, error)
-        return _request_detail(row, form, error.status_code)
+        return _request_detail(row, form, status_of(error))
     return Response(bundle.data, mimetype=bundle.mimetype, headers={
         "Content-Disposition": f'attachment; filename="{bundle.filename}"',
         "Cache-Control": "no-store",
@@ -207,7 +196,7 @@ def revoke(certificate_id: int):
                                actor=current_actor())
     except PortalError as error:
         show_error(form, error)
-        return _certificate_page(row, revoke_form=form, status=error.status_code)
+        return _certificate_page(row, revoke_form=form, status=status_of(error))
     flash(f"Certificate {row.serial} is revoked ({REASON_LABELS[form.reason.data]}).",
           "success")
     return redirect(url_for("self.certificate", certificate_id=row.id))
@@ -223,10 +212,10 @@ def renew(certificate_id: int):
     try:
         new = selfservice.renew(
             current_user, row.id, method=form.method.data, key_type=form.key_type.data,
-            csr_data=_csr_bytes(form) if form.method.data == selfservice.METHOD_CSR else None,
+            csr_data=csr_bytes(form) if form.method.data == selfservice.METHOD_CSR else None,
             actor=current_actor(),
         )
     except PortalError as error:
         show_error(form, error, _aliases(form))
-        return _certificate_page(row, renew_form=form, status=error.status_code)
+        return _certificate_page(row, renew_form=form, status=status_of(error))
     return _after_request(new)

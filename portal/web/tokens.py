@@ -9,6 +9,7 @@ from wtforms.validators import Length, Optional
 from ..errors import PortalError
 from ..services import tokens
 from .access import current_actor
+from .errors import status_of
 from .forms import show_error
 
 bp = Blueprint("tokens", __name__, url_prefix="/account/tokens")
@@ -52,7 +53,7 @@ def create():
         )
     except PortalError as error:
         show_error(form, error)
-        return _page(form, status=error.status_code)
+        return _page(form, status=status_of(error))
     return _page(CreateTokenForm(formdata=None), new_token=token)
 
 

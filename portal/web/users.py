@@ -6,6 +6,7 @@ from ..errors import PortalError
 from ..models import ROLE_ADMIN, ROLE_USER
 from ..services import users
 from .access import current_actor, require_admin
+from .errors import status_of
 from .forms import show_error
 from .forms.admin import ActionForm, CreateUserForm
 
@@ -14,8 +15,11 @@ bp.before_request(require_admin)
 
 
 def _page(form=None, status: int = 200, *, shown_password=None):
+    rows = users.list_users()
     return render_template(
-        "users.html", rows=users.list_users(), form=form or CreateUserForm(),
+        # formdata=None: after a success the Add-user form is empty, not refilled from the post
+        "users.html", rows=rows, form=form or CreateUserForm(formdata=None),
+        sole_admin_id=users.sole_active_admin_id(rows),
         action=ActionForm(), shown_password=shown_password,
     ), status
 
@@ -39,7 +43,7 @@ def create():
         )
     except PortalError as error:
         show_error(form, error)
-        return _page(form, error.status_code)
+        return _page(form, status_of(error))
     if generated:
         # Rendered, not flashed: the session cookie is signed, not encrypted.
         return _page(shown_password=(user.username, generated))

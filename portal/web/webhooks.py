@@ -9,6 +9,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from ..errors import PortalError
 from ..services import notify_health, webhooks
 from .access import current_actor, require_admin
+from .errors import status_of
 from .forms import choices, show_error
 from .forms.admin import ActionForm
 
@@ -56,7 +57,7 @@ def create():
                                    actor=current_actor())
     except PortalError as error:
         show_error(form, error)
-        return _page(form, error.status_code)
+        return _page(form, status_of(error))
     if given is None:
         return _page(shown_secret=(row.url, row.secret))
     flash(f"Added webhook {row.url}.", "success")

@@ -17,6 +17,7 @@ from portal.ca.names import check_dns_name, check_email
 from portal.ca.profiles import PROFILES, PublicationUrls
 from portal.errors import PolicyViolation
 from portal.services import issuance
+from portal.web.errors import status_of
 from tests.pki import make_csr
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -99,7 +100,7 @@ def test_the_net_is_live_on_the_issuance_path_and_nothing_is_written(app, root_c
                                   "(SELECT count(*) FROM audit_events)").fetchone()
         with pytest.raises(lint.LintRefused) as refused:
             issuance.issue_from_csr(make_csr("www.example.com"), "server", actor="test")
-        assert isinstance(refused.value, PolicyViolation) and refused.value.status_code == 400
+        assert isinstance(refused.value, PolicyViolation) and status_of(refused.value) == 400
         assert "pkilint reports" in refused.value.message
         after = database.execute("SELECT (SELECT count(*) FROM certificates), "
                                  "(SELECT count(*) FROM audit_events)").fetchone()
@@ -165,3 +166,10 @@ def test_localhost_is_waived_only_when_asked(ca_signer):
         profile=PROFILES["server"], serial=x509.random_serial_number(), not_before=NOW,
         not_after=NOW + timedelta(days=10), urls=URLS, allow_localhost=True,
     )
+
+
+def test_the_thresholds_are_pkilints_warning():
+    # lint.py and pkilint_values.py import pkilint on first use only (see benchmarks/cli_startup.py)
+    from pkilint.validation import ValidationFindingSeverity
+
+    assert lint.THRESHOLD == pkilint_values.THRESHOLD == ValidationFindingSeverity.WARNING

@@ -47,6 +47,9 @@ def browser():
         instance.close()
 
 
+DIALOGS: list[str] = []  # every JavaScript dialog the tab showed (each is accepted)
+
+
 @pytest.fixture(scope="module")
 def page(browser, site):
     """One signed-in tab (the sign-in itself is the first test)."""
@@ -55,7 +58,7 @@ def page(browser, site):
         viewport={"width": 1360, "height": 900},
     )
     tab = context.new_page()
-    tab.on("dialog", lambda dialog: dialog.accept())
+    tab.on("dialog", lambda dialog: (DIALOGS.append(dialog.message), dialog.accept()))
     yield tab
     context.close()
 
@@ -125,8 +128,10 @@ def test_4_revoke_and_find_it_in_the_list(page):
     page.click("a.row-link:has-text('shop.example.com')")
     page.select_option("#reason", "keyCompromise")
     page.check("#confirm")
-    page.click("button:has-text('Revoke certificate')")  # the confirm() dialog is accepted
+    DIALOGS.clear()
+    page.click("button:has-text('Revoke certificate')")
     page.wait_for_selector(".banner-danger:has-text('Revoked')")
+    assert DIALOGS == []  # asked once, by the box: no second confirmation
     page.goto("/certificates")
     page.select_option("select[name=status]", "revoked")  # filters apply on change
     page.wait_for_url(re.compile(r"status=revoked"))

@@ -30,6 +30,7 @@ from portal.services import (
 )
 from portal.services.authorities import create_ca, get_signer, urls_for
 from portal.services.secrets import ca_secret
+from tests.peer import presenting
 from tests.pki import make_csr
 from tests.web.conftest import csrf_token
 
@@ -198,18 +199,18 @@ def test_the_process_cache_starts_empty_after_a_fork_and_on_clear(app, root_ca):
 def test_a_leaf_of_a_revoked_intermediate_is_refused_at_ping(issuing, client):
     leaf = _issue("issuing")
     pem = to_pem(leaf.certificate).decode()
-    assert client.get("/ping", environ_base={"SSL_CLIENT_CERT": pem}).text == "pong"
+    assert client.get("/ping", environ_base=presenting(pem)).text == "pong"
     certificates.revoke_certificate(issuing.serial, reason="cACompromise", actor="test")
-    refused = client.get("/ping", environ_base={"SSL_CLIENT_CERT": pem})
+    refused = client.get("/ping", environ_base=presenting(pem))
     assert refused.status_code == 403
     assert "issued by CA issuing" in refused.text and "revoked" in refused.text
 
 
 def test_a_leaf_under_a_revoked_ca_higher_up_is_refused_at_ping(issuing, client):
     pem = to_pem(_issue("issuing").certificate).decode()
-    assert client.get("/ping", environ_base={"SSL_CLIENT_CERT": pem}).text == "pong"
+    assert client.get("/ping", environ_base=presenting(pem)).text == "pong"
     certificates.revoke_certificate(_serial_of("policy"), reason="keyCompromise", actor="test")
-    refused = client.get("/ping", environ_base={"SSL_CLIENT_CERT": pem})
+    refused = client.get("/ping", environ_base=presenting(pem))
     assert refused.status_code == 403
     assert "the certificate of CA policy above it is revoked" in refused.text
 

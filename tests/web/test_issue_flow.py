@@ -102,3 +102,15 @@ def test_revoke_needs_the_confirmation_and_shows_in_the_list(admin_web):
     again = admin_web.post(f"{location}/revoke", data={
         "reason": "superseded", "confirm": "y", "csrf_token": token})
     assert again.status_code == 409
+
+
+def test_signing_parses_and_verifies_the_csr_once(admin_web, monkeypatch):
+    """The preview's checks are the ones the signing step uses: not a second parse."""
+    from portal.ca import csr as csr_module
+
+    parsed = []
+    parse = csr_module._parse
+    monkeypatch.setattr(csr_module, "_parse", lambda data: parsed.append(data) or parse(data))
+    response = _post_issue(admin_web, "sign")
+    assert response.status_code == 302
+    assert len(parsed) == 1

@@ -133,3 +133,60 @@ def test_searches_use_an_index_for_every_term(admin_web, rows, q):
         # "USING INDEX" or, better, "USING COVERING INDEX"
         assert any("INDEX ix_certificates_common_name " in step for step in plan), plan
         assert any("INDEX ix_certificate_names_value " in step for step in plan), plan
+
+
+def test_serial_prefixes_in_any_notation(admin_web, rows):
+    serial = f"{0xA0000000 + 42:X}"  # A000002A; A00000 is the prefix of every row
+    assert _names(admin_web, f"/certificates?q={serial[:7]}") == [
+        f"host-{n:05}" for n in range(47, 31, -1) if f"{0xA0000000 + n:X}".startswith(serial[:7])]
+    for typed in ("a000002", "A0:00:00:2", "a0:00:00:2", "0xA000002", "A0 00 00 2"):
+        assert "host-00042" in _names(admin_web, f"/certificates?q={typed}"), typed
+    # the list's own short form, pasted back: first digits, an ellipsis, last digits
+    assert _names(admin_web, f"/certificates?q={serial[:6]}…{serial[-4:]}") == ["host-00042"]
+    assert _names(admin_web, "/certificates?q=A0000…FFFF") == []
+
+
+def test_type_value_forms_as_the_list_shows_them(admin_web, rows):
+    assert _names(admin_web, "/certificates?q=DNS:alt-02999") == ["host-02999"]
+    assert _names(admin_web, "/certificates?q=dns:ALT-02999.example.com") == ["host-02999"]
+    assert _names(admin_web, "/certificates?q=IP:alt-02999") == []  # the kind counts
+    assert _names(admin_web, "/certificates?q=email:alt-02999") == []
+
+
+def test_ip_and_email_forms(admin_web, root_ca):
+    from portal.models import CertificateName
+    add_rows(root_ca.id, 2, start=7000)
+    first, second = (db.session.scalars(
+        db.select(CertificateName).order_by(CertificateName.id.desc()).limit(2)).all())
+    first.kind, first.value = "IP", "10.1.2.3"
+    second.kind, second.value = "email", "grafana-ops@example.org"
+    db.session.commit()
+    assert _names(admin_web, "/certificates?q=IP:10.1.2") == ["host-07001"]
+    assert _names(admin_web, "/certificates?q=email:Grafana-ops@") == ["host-07000"]
+    assert _names(admin_web, "/certificates?q=DNS:10.1.2") == []
+
+
+@pytest.mark.parametrize("q", ["A00000", "a0:00:00:2", "DNS:alt-0001", "A00000…002A"])
+def test_prefix_searches_use_an_index_for_every_term(admin_web, rows, q):
+    with QueryPlans() as recorded:
+        assert admin_web.get(f"/certificates?q={q}").status_code == 200
+    assert recorded.plans
+    for _statement, plan in recorded.plans:
+        assert not any(step.startswith("SCAN certificates") for step in plan), plan
+        assert not any(step.startswith("SCAN certificate_names") for step in plan), plan
+        assert any("INDEX ix_certificates_common_name " in step for step in plan), plan
+    if not q.startswith("DNS:"):
+        assert any("INDEX ix_certificates_serial " in step
+                   for _s, plan in recorded.plans for step in plan), recorded.plans
+
+
+def test_the_api_search_takes_the_same_forms(client, rows):
+    from portal.services import tokens
+    _row, token = tokens.create_token("alice", actor="test")
+    headers = {"Authorization": f"Bearer {token}"}
+    for q in ("DNS:alt-02999", "A0000BB7", "a0:00:0b:b7"):
+        items = client.get(f"/api/v1/certificates?q={q}", headers=headers).json["items"]
+        assert [item["common_name"] for item in items] == ["host-02999"], q
+    items = client.get("/api/v1/certificates?q=a0000bb", headers=headers).json["items"]
+    expected = [f"host-{n:05}" for n in range(2999, 2991, -1)]
+    assert [item["common_name"] for item in items] == expected

@@ -29,3 +29,12 @@ class RevokeForm(FlaskForm):
         "I understand that revocation cannot be undone",
         validators=[DataRequired("Tick the box to confirm the revocation.")],
     )
+
+
+class BulkRevokeForm(RevokeForm):
+    """The same reason and box, for the certificates ticked in the list (`ids`, read apart)."""
+
+    confirm = BooleanField(
+        "I understand that revoking the selected certificates cannot be undone",
+        validators=[DataRequired("Tick the box to confirm the revocation.")],
+    )

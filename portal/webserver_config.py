@@ -24,7 +24,7 @@ server {{
     ssl_verify_client      optional;
     ssl_verify_depth       4;
     ssl_crl                {crl};
-
+{nginx_ocsp}
     client_max_body_size 1m;
 
     # nginx replaces whatever a client sent under these names: the portal takes the client's
@@ -88,7 +88,7 @@ APACHE = """\
 #   portal crl export --out {crl} --format pem --then 'apachectl graceful'
 # and let the portal believe this proxy's header: PORTAL_TRUSTED_PROXIES={proxy_address}
 
-<VirtualHost {https_listen}>
+{apache_stapling_cache}<VirtualHost {https_listen}>
     ServerName {server_name}
 
     SSLEngine on
@@ -99,7 +99,7 @@ APACHE = """\
     SSLCACertificateFile  {ca_bundle}
     SSLCARevocationFile   {crl}
     SSLCARevocationCheck  chain no_crl_for_cert_ok
-    SSLVerifyClient optional
+{apache_ocsp}    SSLVerifyClient optional
     SSLVerifyDepth  4
     SSLOptions +ExportCertData
 
@@ -150,8 +150,8 @@ APACHE = """\
 """
 
 
-# The paths served over plain HTTP: the CA certificates and CRLs, default and per CA.
-PUBLIC_PATHS = r"(ca/[A-Za-z0-9._-]+/)?(ca\.crt|ca\.pem|crl\.der|crl\.pem)"
+# The paths served over plain HTTP: the CA certificates, CRLs and OCSP, default and per CA.
+PUBLIC_PATHS = r"(ca/[A-Za-z0-9._-]+/)?(ca\.crt|ca\.pem|crl\.der|crl\.pem|ocsp(/.*)?)"
 
 
 @dataclass(frozen=True)
@@ -170,6 +170,56 @@ class WebServerSite:
     proxy_key: str
     proxy_bundle: str
     proxy_serial: str
+    ocsp_url: str = ""  # the portal's OCSP responder (plain HTTP); "" leaves OCSP out
+
+
+def nginx_ocsp(site: WebServerSite) -> str:
+    """nginx: client certificates checked by OCSP (cached), the server certificate stapled."""
+    if not site.ocsp_url:
+        return ""
+    return f"""
+    # OCSP, besides the CRL above: each new handshake asks the portal's responder about the
+    # client certificate (and the CAs above it); ssl_ocsp_cache keeps an answer until its
+    # nextUpdate (PORTAL_OCSP_RESPONSE_SECONDS), so a revocation bites within that time,
+    # without a reload or a new CRL file. While the responder cannot be reached, clients are
+    # refused.
+    ssl_ocsp           on;
+    ssl_ocsp_responder {site.ocsp_url};
+    ssl_ocsp_cache     shared:portal_ocsp:1m;
+    # The server certificate's own status, stapled to every handshake.
+    ssl_stapling            on;
+    ssl_stapling_verify     on;
+    ssl_stapling_responder  {site.ocsp_url};
+    ssl_trusted_certificate {site.ca_bundle};
+"""
+
+
+def apache_ocsp(site: WebServerSite) -> str:
+    """Apache: the client certificate checked by OCSP on each handshake, stapling on."""
+    if not site.ocsp_url:
+        return ""
+    return f"""
+    # OCSP, besides the CRL above: each new handshake asks the portal's responder about the
+    # client certificate (mod_ssl keeps no answers), so a revocation bites on the next
+    # connection, without a graceful reload or a new CRL file. While the responder cannot be
+    # reached, clients are refused.
+    SSLOCSPEnable leaf
+    SSLOCSPDefaultResponder {site.ocsp_url}
+    SSLOCSPOverrideResponder on
+    SSLOCSPResponderTimeout 10
+    # The server certificate's own status, stapled (SSLStaplingCache is set above).
+    SSLUseStapling on
+    SSLStaplingForceURL {site.ocsp_url}
+    SSLStaplingResponderTimeout 10
+    SSLStaplingReturnResponderErrors off
+"""
+
+
+def apache_stapling_cache(site: WebServerSite) -> str:
+    """Apache: the stapling cache, which must be set outside any VirtualHost."""
+    if not site.ocsp_url:
+        return ""
+    return 'SSLStaplingCache "shmcb:portal-ocsp-stapling(128000)"\n\n'
 
 
 def _upstream_name(upstream: str) -> str:
@@ -197,4 +247,7 @@ def render(kind: str, site: WebServerSite) -> str:
         proxy_bundle=site.proxy_bundle,
         proxy_serial=site.proxy_serial,
         public_paths=PUBLIC_PATHS,
+        nginx_ocsp=nginx_ocsp(site),
+        apache_ocsp=apache_ocsp(site),
+        apache_stapling_cache=apache_stapling_cache(site),
     )

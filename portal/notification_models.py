@@ -1,0 +1,98 @@
+"""The notification tables (issue 17): expiry warnings sent once, webhooks and their outbox.
+
+Re-exported by portal.models: import them from there, as every other table.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .extensions import db
+from .model_types import UTCDateTime, utcnow
+
+# Notifications (issue 17): expiry warnings sent once, webhooks and their delivery outbox.
+NOTICE_OWNER = "owner"  # the mail to the certificate's owner
+NOTICE_ADMINS = "admins"  # the certificate's line in the admins' digest
+NOTICE_WEBHOOK = "webhook"  # the certificate.expiring event
+DELIVERY_PENDING = "pending"
+DELIVERY_DELIVERED = "delivered"
+DELIVERY_FAILED = "failed"  # gave up after the last attempt
+
+
+class ExpiryNotice(db.Model):
+    """One expiry warning of a certificate at one threshold on one channel: sent once.
+
+    The row is inserted (claimed) before the mail goes out, so that two hosts running the job
+    at once cannot both send it; a failed send deletes the claim so that the next run retries.
+    """
+
+    __tablename__ = "expiry_notices"
+    __table_args__ = (
+        UniqueConstraint("certificate_id", "threshold_days", "channel"),
+        # each run looks for stale claims (sent_at IS NULL): without this, a scan of them all
+        Index("ix_expiry_notices_sent_at_claimed_at", "sent_at", "claimed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))
+    threshold_days: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(16))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Webhook(db.Model):
+    """A URL an admin registered for some lifecycle events, with its signing secret."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[str] = mapped_column(Text)  # comma-separated event types
+    secret: Mapped[str] = mapped_column(String(128))  # "whsec_" + base64 of the key
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128))
+
+
+class WebhookDelivery(db.Model):
+    """One event for one webhook: the outbox that `portal notify run` drains, with retries."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "message_id"),
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(64))  # webhook-id: the same on every retry
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=DELIVERY_PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class NotifyState(db.Model):
+    """What the notification job remembers between runs: its last outcome, cursors, flags."""
+
+    __tablename__ = "notify_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(BigInteger, default=0)  # e.g. the last audit id seen
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,140 @@
+"""The validation worker: claims answered challenges from the database and decides them.
+
+It runs in `portal serve` (a thread that polls, with a small pool of validator threads), so a
+slow or hostile target holds a validator thread for at most the timeout, never a request
+thread. Claims are leases written in the database: several hosts share the work, and a host
+that dies mid-validation leaves its challenges to the others once the lease runs out.
+Transient failures (connection, DNS, TLS) are retried with back-off until the deadline.
+"""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from ..acme import validators
+from ..acme.identifiers import Identifier
+from ..acme.problems import AcmeProblem
+from ..acme_models import AcmeAccount, AcmeAuthorization, AcmeChallenge
+from ..extensions import db
+from .acme_authz import record_outcome
+from .acme_nonces import forget_old_nonces
+
+LEASE = timedelta(seconds=60)
+POLL_SECONDS = 0.02
+VALIDATOR_THREADS = 8
+RETRIED = ("connection", "dns", "tls")
+FORGET_NONCES_EVERY = 1500  # polls between two clean-ups of old nonces
+
+
+@dataclass(frozen=True)
+class Job:
+    """One claimed challenge, with what validating it needs."""
+
+    challenge_id: int
+    kind: str
+    token: str
+    identifier: Identifier
+    thumbprint: str
+    attempts: int
+
+
+def claim_due(limit: int) -> list[Job]:
+    """Lease up to `limit` challenges due for an attempt; the jobs this host now holds."""
+    now = datetime.now(UTC)
+    rows = db.session.execute(
+        select(AcmeChallenge.id, AcmeChallenge.type, AcmeChallenge.token,
+               AcmeChallenge.attempts, AcmeAuthorization.identifier_type,
+               AcmeAuthorization.identifier_value, AcmeAccount.thumbprint)
+        .join(AcmeAuthorization, AcmeAuthorization.id == AcmeChallenge.authorization_id)
+        .join(AcmeAccount, AcmeAccount.id == AcmeAuthorization.account_id)
+        .where(AcmeChallenge.status == "processing", AcmeChallenge.next_attempt_at <= now,
+               or_(AcmeChallenge.claimed_until.is_(None), AcmeChallenge.claimed_until < now))
+        .order_by(AcmeChallenge.next_attempt_at).limit(limit)
+    ).all()
+    jobs = []
+    for row in rows:
+        taken = db.session.execute(
+            update(AcmeChallenge).where(
+                AcmeChallenge.id == row.id, AcmeChallenge.status == "processing",
+                or_(AcmeChallenge.claimed_until.is_(None), AcmeChallenge.claimed_until < now))
+            .values(claimed_until=now + LEASE)
+        ).rowcount
+        if taken:
+            jobs.append(Job(row.id, row.type, row.token,
+                            Identifier(row.identifier_type, row.identifier_value),
+                            row.thumbprint, row.attempts))
+    db.session.commit()
+    return jobs
+
+
+def run_job(job: Job, settings: validators.ValidationSettings) -> None:
+    """Validate one job and record the outcome (in the caller's app context)."""
+    error = None
+    retry_at = None
+    try:
+        validators.validate(job.kind, job.identifier, job.token, job.thumbprint, settings)
+    except AcmeProblem as problem:
+        error = problem.document()
+        error.pop("status", None)
+        if problem.kind in RETRIED:
+            retry_at = datetime.now(UTC) + timedelta(seconds=min(2 ** job.attempts, 30))
+    record_outcome(job.challenge_id, error, retry_at=retry_at)
+
+
+def run_once(settings: validators.ValidationSettings, limit: int = 100) -> int:
+    """Claim and validate what is due, one after the other, here; how many (for tests, CLI)."""
+    jobs = claim_due(limit)
+    for job in jobs:
+        run_job(job, settings)
+    return len(jobs)
+
+
+def _run_in_pool(app, job: Job, settings, busy: set, lock: threading.Lock) -> None:
+    try:
+        with app.app_context():
+            try:
+                run_job(job, settings)
+            finally:
+                db.session.remove()
+    except Exception:  # the claim's lease runs out and the challenge is tried again
+        app.logger.exception("acme: validating challenge %s failed", job.challenge_id)
+    finally:
+        with lock:
+            busy.discard(job.challenge_id)
+
+
+def run_periodically(app, stop: threading.Event | None = None, *,
+                     parent_pid: int | None = None) -> None:
+    """`portal serve`'s validation worker: poll for answered challenges, validate in a pool.
+
+    With `parent_pid`, it returns once that process is gone (the server stopped or died).
+    """
+    import os
+
+    stop = stop or threading.Event()
+    settings = validators.parse_settings(app.config)
+    busy: set[int] = set()
+    lock = threading.Lock()
+    polls = 0
+    with ThreadPoolExecutor(VALIDATOR_THREADS, thread_name_prefix="portal-acme-va") as pool:
+        while not stop.wait(POLL_SECONDS):
+            if parent_pid is not None and os.getppid() != parent_pid:
+                return
+            polls += 1
+            try:
+                with app.app_context():
+                    with lock:
+                        room = VALIDATOR_THREADS * 4 - len(busy)
+                    jobs = claim_due(room) if room > 0 else []
+                    if polls % FORGET_NONCES_EVERY == 0:
+                        forget_old_nonces()
+                    db.session.remove()
+                for job in jobs:
+                    with lock:
+                        busy.add(job.challenge_id)
+                    pool.submit(_run_in_pool, app, job, settings, busy, lock)
+            except Exception:  # the thread must outlive a database hiccup
+                app.logger.exception("acme: the validation poll failed")

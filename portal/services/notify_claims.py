@@ -1,0 +1,104 @@
+"""Expiry warnings claimed in bulk before their mails go out, and settled in bulk after.
+
+A claim is a row of expiry_notices (unique per certificate, threshold and channel) with no
+sent_at yet. A run makes all its claims in one transaction, by INSERT ... SELECT ... ON
+CONFLICT DO NOTHING RETURNING: a row another host claimed first is not returned, so it is that
+host's to send. After the mails, one transaction marks sent the claims whose mail the SMTP
+server accepted and deletes the others (the next run sends them). A host that dies in between
+leaves claims without sent_at: they go stale after STALE_CLAIM and are sent again, so a
+warning may arrive twice, but is never lost. A run still sending renews its claims every
+KEEP_CLAIMS, so that a slow server never makes them look stale.
+"""
+
+import json
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import Integer, delete, func, literal, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..extensions import db
+from ..models import ExpiryNotice, UTCDateTime
+from .notify_due import Due, chunks
+
+STALE_CLAIM = timedelta(minutes=15)  # a claim never marked sent: its host died mid-send
+KEEP_CLAIMS = STALE_CLAIM / 3  # how often a run still sending renews its claims
+_NOTICES = ExpiryNotice.__table__
+_COLUMNS = ["certificate_id", "threshold_days", "channel", "claimed_at", "sent_at"]
+
+Key = tuple[int, int, str]  # certificate id, threshold, channel
+
+
+def forget_stale(now: datetime) -> None:
+    """Delete the claims of hosts that died before marking them sent (in the session)."""
+    db.session.execute(delete(_NOTICES).where(
+        _NOTICES.c.sent_at.is_(None), _NOTICES.c.claimed_at < now - STALE_CLAIM))
+
+
+def claim(wanted: list[tuple[Due, str]], now: datetime, *, sent: set[str] = frozenset()
+          ) -> dict[Key, int]:
+    """Insert the notice rows of these (item, channel) pairs (in the session, not committed).
+
+    One INSERT ... SELECT per channel and threshold, from the certificate ids as one array
+    parameter; rows another host claimed first are skipped (ON CONFLICT DO NOTHING). Returns
+    the ids of the rows this run inserted, by (certificate, threshold, channel): the warnings
+    it now owns. Rows of a channel in `sent` are sent already (a marker whose own dedupe lies
+    elsewhere).
+    """
+    insert, id_table = _DIALECTS[db.session.get_bind().dialect.name]
+    by_channel: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for item, channel in wanted:
+        by_channel[channel, item.threshold].append(item.id)
+    owned: dict[Key, int] = {}
+    for (channel, threshold), ids in sorted(by_channel.items()):
+        certificate_id = id_table(ids)
+        rows = select(certificate_id, literal(threshold), literal(channel),
+                      literal(now, UTCDateTime()),
+                      literal(now if channel in sent else None, UTCDateTime())
+                      ).where(true())  # SQLite: without a WHERE, ON CONFLICT would be a join's ON
+        statement = (
+            insert(_NOTICES).from_select(_COLUMNS, rows)
+            .on_conflict_do_nothing(index_elements=_COLUMNS[:3])
+            .returning(_NOTICES.c.id, _NOTICES.c.certificate_id)
+        )
+        owned.update(((certificate, threshold, channel), notice)
+                     for notice, certificate in db.session.execute(statement))
+    return owned
+
+
+def _sqlite_ids(ids: list[int]):
+    return func.json_each(json.dumps(ids)).table_valued("value").c.value
+
+
+def _postgresql_ids(ids: list[int]):
+    return func.unnest(literal(ids, postgresql.ARRAY(Integer))).column_valued()
+
+
+_DIALECTS = {"sqlite": (sqlite.insert, _sqlite_ids),
+             "postgresql": (postgresql.insert, _postgresql_ids)}
+
+
+def keep(notices: list[int], now: datetime) -> None:
+    """Renew this run's claims not yet marked sent, so that no host takes them for stale."""
+    for where in _id_sets(notices):
+        db.session.execute(update(_NOTICES).where(where, _NOTICES.c.sent_at.is_(None))
+                           .values(claimed_at=now))
+
+
+def settle(sent: list[int], unsent: list[int], now: datetime) -> None:
+    """Mark the claims whose mail was accepted as sent; delete the others (in the session)."""
+    for where in _id_sets(sent):
+        db.session.execute(update(_NOTICES).where(where, _NOTICES.c.sent_at.is_(None))
+                           .values(sent_at=now))
+    for where in _id_sets(unsent):
+        db.session.execute(delete(_NOTICES).where(where, _NOTICES.c.sent_at.is_(None)))
+
+
+def _id_sets(ids: list[int]):
+    """Conditions selecting exactly these notice ids: one range when they are consecutive."""
+    ids = sorted(ids)
+    if ids and ids[-1] - ids[0] + 1 == len(ids):  # unique ids filling the range: all ours
+        yield _NOTICES.c.id.between(ids[0], ids[-1])
+        return
+    for chunk in chunks(ids):
+        yield _NOTICES.c.id.in_(chunk)

@@ -1,0 +1,139 @@
+"""Which certificates are due for an expiry warning, on which channel, at which threshold.
+
+One query finds them: the (status, not_after) index gives the window, the unique notice index
+tells each channel's lack, and for the rows that lack one, the common_name (or owner_id) index
+tells whether a renewal exists. Once every due certificate is warned, a run reads no
+certificate row into Python.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, case, exists, false, or_, select
+from sqlalchemy.orm import aliased
+
+from ..extensions import db
+from ..models import (
+    NOTICE_ADMINS,
+    NOTICE_OWNER,
+    NOTICE_WEBHOOK,
+    STATUS_ISSUED,
+    Certificate,
+    CertificateAuthority,
+    ExpiryNotice,
+    User,
+)
+
+SHORT_LIVED = timedelta(days=14)  # ACME-style certificates: renewed by their automation
+CHUNK = 500  # ids per IN (...) list
+CHANNELS = (NOTICE_OWNER, NOTICE_ADMINS, NOTICE_WEBHOOK)
+
+
+@dataclass(frozen=True)
+class Due:
+    """A certificate due for a warning at one threshold."""
+
+    id: int
+    serial: str
+    subject: str
+    ca: str
+    not_after: datetime
+    owner_id: int | None
+    threshold: int
+    channels: frozenset = frozenset()  # the channels that lack this warning
+
+
+def chunks(values: list, size: int = CHUNK):
+    """`values` in slices of at most `size` (for IN lists)."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def due_selection(now: datetime, thresholds: tuple[int, ...], *, owners: bool = True,
+                  admins: bool = True, hooks: bool = True):
+    """Issued certificates in the warning window lacking a notice on a channel asked for.
+
+    A notice lacks at the certificate's current threshold. The window is read by the
+    (status, not_after) index, and each row's notices by the unique (certificate, threshold,
+    channel) index. Each channel's lack is also a column (`lacks_<channel>`), and so are the
+    current threshold (`threshold`) and whether a renewal exists (`renewed`, evaluated only
+    for the rows returned).
+    """
+    table = Certificate.__table__.c
+    notices = ExpiryNotice.__table__.c
+    people = User.__table__.c
+    threshold = case(*[(table.not_after <= now + timedelta(days=days), days)
+                       for days in thresholds])
+
+    def lacking(channel: str):
+        return ~exists().where(notices.certificate_id == table.id,
+                               notices.threshold_days == threshold, notices.channel == channel)
+
+    lacks = {}
+    if owners:
+        lacks[NOTICE_OWNER] = and_(lacking(NOTICE_OWNER), exists().where(
+            people.id == table.owner_id, people.active.is_(True), people.email.is_not(None),
+            people.email != ""))
+    if admins:
+        lacks[NOTICE_ADMINS] = lacking(NOTICE_ADMINS)
+    if hooks:
+        lacks[NOTICE_WEBHOOK] = lacking(NOTICE_WEBHOOK)
+    return (
+        select(table.id, table.serial, table.subject, table.profile, table.not_before,
+               table.not_after, table.owner_id, table.ca_id, threshold.label("threshold"),
+               renewal_exists(now).label("renewed"),
+               *[condition.label(f"lacks_{channel}") for channel, condition in lacks.items()])
+        .where(table.status == STATUS_ISSUED, table.not_after > now,
+               table.not_after <= now + timedelta(days=thresholds[-1]),
+               or_(*lacks.values()) if lacks else false())
+    )
+
+
+def due_certificates(now: datetime, thresholds: tuple[int, ...], **channels) -> list[Due]:
+    """Certificates due on some channel (see due_selection), neither short-lived nor renewed."""
+    if not thresholds:
+        return []
+    result = db.session.execute(due_selection(now, thresholds, **channels))
+    lacks = [channel for channel in CHANNELS if f"lacks_{channel}" in result.keys()]
+    rows = result.all()
+    if not rows:
+        return []
+    short_lived_ok = {
+        name.strip() for name in
+        str(current_app.config["PORTAL_NOTIFY_SHORT_LIVED_PROFILES"]).split(",") if name.strip()
+    }
+    ca_names = dict(db.session.execute(
+        select(CertificateAuthority.id, CertificateAuthority.name)).all())
+    due = []
+    for (id_, serial, subject, profile, not_before, not_after, owner_id, ca_id, threshold,
+         renewed, *flags) in rows:
+        if renewed or (not_after - not_before < SHORT_LIVED and profile not in short_lived_ok):
+            continue
+        due.append(Due(id=id_, serial=serial, subject=subject, ca=ca_names.get(ca_id, "?"),
+                       not_after=not_after, owner_id=owner_id, threshold=threshold,
+                       channels=frozenset(channel for channel, lacking in zip(lacks, flags,
+                                                                               strict=True)
+                                          if lacking)))
+    due.sort(key=lambda item: (item.not_after, item.id))
+    return due
+
+
+def renewal_exists(now: datetime):
+    """Whether a newer valid certificate has the same subject, SANs, owner and common name.
+
+    Certificates without a common name are matched on their owner (and only when they have
+    one); each form reads an index (common_name, or owner_id), not the whole table.
+    """
+    table = Certificate.__table__
+    newer = aliased(table)
+    valid = (newer.c.status == STATUS_ISSUED, newer.c.not_before <= now,
+             newer.c.not_after > table.c.not_after, newer.c.subject == table.c.subject,
+             newer.c.sans == table.c.sans)
+    named = exists().where(newer.c.common_name == table.c.common_name, newer.c.id != table.c.id,
+                           newer.c.owner_id.is_not_distinct_from(table.c.owner_id), *valid)
+    unnamed = exists().where(newer.c.owner_id == table.c.owner_id, newer.c.id != table.c.id,
+                             newer.c.common_name.is_(None), *valid)
+    # CASE, not OR: SQLite would run both subqueries, even the one that cannot match
+    return case((table.c.common_name.is_not(None), named),
+                (table.c.owner_id.is_not(None), unnamed), else_=false())

@@ -1,0 +1,143 @@
+"""Answering one OCSP request: the stored response when there is a fresh one, else signed now.
+
+Per request: the request is parsed, its issuer found among the portal's CAs by CertID hashes
+(kept per process), the CAs' state read (one small query: a revoked or expired CA, or one under
+it, answers `unauthorized`: it signs nothing, and nothing it signed before is served), then the
+stored response read (one indexed query). Only a request with a nonce, a response missing or
+past half of its validity, or an unknown serial costs a signature.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from ..ca import ocsp
+from ..errors import CAKeyUnavailable, CAUnusable
+from ..extensions import db
+from ..models import CertificateAuthority
+from . import ca_state, cache
+from .driver import DriverConnection, prepared
+from .ocsp_store import (
+    SELECT_CERTIFICATE,
+    SELECT_STORED,
+    aware,
+    ca_responder,
+    count,
+    flush_counters,
+    serial_text,
+    sign,
+    status_from_row,
+    store,
+)
+
+ISSUERS_RELOAD_SECONDS = 10  # an unknown issuer reloads the CA list at most this often
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An OCSP response to send: its bytes, and its times when it may be cached (RFC 5019)."""
+
+    der: bytes
+    this_update: datetime | None = None
+    next_update: datetime | None = None
+    cacheable: bool = False
+
+
+def _error(status: str) -> Answer:
+    return Answer(ocsp.unsuccessful(status))
+
+
+def _issuers() -> dict:
+    """(algorithm, issuerNameHash, issuerKeyHash) -> (CA id, CA name), for every CA."""
+    table = cache.table("ocsp.issuers")
+    by_fingerprint = cache.table("ocsp.issuer_hashes")
+    found = {}
+    for ca_id, name, fingerprint, der in db.session.execute(select(
+            CertificateAuthority.id, CertificateAuthority.name,
+            CertificateAuthority.fingerprint_sha256, CertificateAuthority.certificate_der)):
+        hashes = by_fingerprint.get(fingerprint)
+        if hashes is None:
+            from cryptography import x509
+
+            hashes = by_fingerprint[fingerprint] = ocsp.issuer_hashes(
+                x509.load_der_x509_certificate(der))
+        for algorithm, (name_hash, key_hash) in hashes.by_algorithm.items():
+            found[(algorithm, name_hash, key_hash)] = (ca_id, name)
+    db.session.rollback()
+    table["map"], table["at"] = found, time.monotonic()
+    return found
+
+
+def find_issuer(query: ocsp.OCSPQuery) -> tuple[int, str] | None:
+    """The portal CA a request's CertID names (id, name), or None."""
+    table = cache.table("ocsp.issuers")
+    key = (query.hash_algorithm, query.issuer_name_hash, query.issuer_key_hash)
+    known = table.get("map")
+    if known is not None and key in known:
+        return known[key]
+    if known is None or time.monotonic() - table["at"] > ISSUERS_RELOAD_SECONDS:
+        return _issuers().get(key)
+    return None
+
+
+def answer(request_der: bytes, *, ca_name: str | None = None) -> Answer:
+    """The response to one DER OCSP request (at /ca/<ca_name>/ocsp: for that CA only)."""
+    try:
+        query = ocsp.parse_request(request_der)
+    except ocsp.MalformedRequest:
+        return _error("malformedRequest")
+    serial = serial_text(query.serial)
+    issuer = find_issuer(query)
+    if issuer is None or (ca_name is not None and issuer[1] != ca_name):
+        return _error("unauthorized")  # not a CA of this portal (or not this URL's CA)
+    if serial is None:
+        return _error("malformedRequest")  # no certificate can carry such a serial
+    ca_id = issuer[0]
+    engine = db.engine
+    stored = None
+    with DriverConnection(engine) as connection:
+        try:
+            state = ca_state.ca_states_on(connection, engine)[ca_id]
+        except KeyError:  # the CA is gone (a restore from before it): nobody answers for it
+            return _error("unauthorized")
+        if not state.usable:
+            return _error("unauthorized")  # a revoked or expired CA vouches for nothing
+        flush_counters(connection, engine)
+        values = {"ca_id": ca_id, "serial": serial, "hash_algorithm": query.hash_algorithm}
+        stored = prepared(SELECT_STORED, engine).first(connection.cursor, values)
+        connection.rollback()
+        now = datetime.now(UTC)
+        if stored is not None:
+            _status, this_update, next_update, der = stored
+            der = bytes(der)  # some drivers hand back a memoryview
+            this_update, next_update = aware(this_update), aware(next_update)
+            if query.nonce is None and now < this_update + (next_update - this_update) / 2:
+                count("served")
+                return Answer(der, this_update, next_update, cacheable=True)
+        try:
+            return _sign_now(connection, engine, ca_id, serial, query)
+        except (CAKeyUnavailable, CAUnusable) as exc:
+            current_app.logger.error("OCSP: CA %s cannot sign: %s", issuer[1], exc.message)
+            if stored is not None and now < next_update and query.nonce is None:
+                count("served")  # still valid: better than no answer
+                return Answer(bytes(stored[3]), this_update, next_update, cacheable=True)
+            return _error("tryLater")
+
+
+def _sign_now(connection: DriverConnection, engine, ca_id: int, serial: str,
+              query: ocsp.OCSPQuery) -> Answer:
+    row = prepared(SELECT_CERTIFICATE, engine).first(
+        connection.cursor, {"ca_id": ca_id, "serial": serial})
+    connection.rollback()
+    status = status_from_row(row)
+    responder = ca_responder(ca_id)
+    signed = sign(responder, query.serial, query.hash_algorithm, status, nonce=query.nonce)
+    count("served")
+    if query.nonce is not None:
+        return Answer(signed.der)  # for this client alone: not to be cached
+    if status.status != ocsp.UNKNOWN:
+        store(connection, engine, responder, serial, query.hash_algorithm, signed)
+    return Answer(signed.der, signed.this_update, signed.next_update, cacheable=True)
