@@ -274,7 +274,7 @@ def issue_for_key(
             "certificate.issue", actor=actor, serial=values["serial"],
             detail=f"{profile.name} {values['subject']} by {issuer.name}",
         ))
-        ocsp_store.insert_presigned(connection, engine, presigned)  # same commit
+        ocsp_store.insert_presigned(connection, db.engine, presigned)  # same commit
         connection.commit()
     return IssuedCertificate(certificate=certificate, **values)
 
