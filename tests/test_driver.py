@@ -10,6 +10,7 @@ from portal.extensions import db
 from portal.models import AuditEvent, Certificate
 from portal.services import audit, certificates, issuance
 from portal.services.driver import DriverStatement, thread_connection
+from tests.peer import presenting
 from tests.pki import make_csr
 
 
@@ -114,8 +115,8 @@ def test_ping_verifies_a_certificates_signature_once_and_its_record_every_time(
     monkeypatch.setattr(clientcert, "find_issuer",
                         lambda *args: verified.append(1) or original(*args))
     for _ in range(3):
-        assert client.get("/ping", environ_base={"SSL_CLIENT_CERT": pem}).text == "pong"
+        assert client.get("/ping", environ_base=presenting(pem)).text == "pong"
     assert len(verified) == 1  # a signature check costs as much as the TLS handshake's own
     certificates.revoke_certificate(leaf.serial, reason="keyCompromise", actor="test")
-    refused = client.get("/ping", environ_base={"SSL_CLIENT_CERT": pem})
+    refused = client.get("/ping", environ_base=presenting(pem))
     assert refused.status_code == 403 and "revoked" in refused.text
