@@ -17,6 +17,7 @@ APACHE_WSGI = """\
 # instance owner's crontab, with PORTAL_INSTANCE={instance}:
 #   */15 * * * *  portal crl export --out {crl} --format pem --then 'apachectl graceful'
 #   */5 * * * *   portal notify run
+#   */5 * * * *   portal ocsp refresh
 #   17 */6 * * *  portal init | grep -q 'created the server certificate' && apachectl graceful
 {load_module}
 # No Python in Apache's own processes: the portal runs only in the daemon processes below.
@@ -27,7 +28,7 @@ WSGIDaemonProcess portal{user_options} processes={processes} threads={threads} \
     python-home={python_home} home={instance} display-name=%{{GROUP}} \\
     lang=C.UTF-8 locale=C.UTF-8 \\
     queue-timeout=45 connect-timeout=15 socket-timeout=60 request-timeout=60
-
+{ocsp_daemon}
 <VirtualHost {https_listen}>
     ServerName {server_name}
 
@@ -39,7 +40,7 @@ WSGIDaemonProcess portal{user_options} processes={processes} threads={threads} \
     SSLCACertificateFile  {ca_bundle}
     SSLCARevocationFile   {crl}
     SSLCARevocationCheck  chain no_crl_for_cert_ok
-    SSLVerifyClient optional
+{ocsp}    SSLVerifyClient optional
     SSLVerifyDepth  4
 
     LimitRequestBody 1048576
@@ -88,7 +89,7 @@ WSGIDaemonProcess portal{user_options} processes={processes} threads={threads} \
     RewriteCond %{{REQUEST_URI}} !^/({public_paths})$
     RewriteRule ^ https://%{{SERVER_NAME}}{https_port}%{{REQUEST_URI}} [R=308,L]
     WSGIScriptAlias / {wsgi_script}
-</VirtualHost>
+{ocsp_location}</VirtualHost>
 """
 
 
@@ -111,12 +112,67 @@ class WsgiSite:
     group: str | None = None
     processes: int = 2
     threads: int = 8
+    ocsp_url: str = ""  # the portal's OCSP responder on this Apache's plain HTTP; "": no OCSP
+
+
+# The responder's paths (the default one and each CA's), answered by their own daemon process.
+OCSP_PATHS = r"^/(ca/[A-Za-z0-9._-]+/)?ocsp(/.*)?$"
 
 
 def _https_port_suffix(listen: str) -> str:
     """':PORT' for a redirect to a non-default HTTPS port, '' for 443."""
     port = listen.rsplit(":", 1)[-1] if ":" in listen else listen
     return "" if port in ("443", "*") or not port.isdigit() else f":{port}"
+
+
+def ocsp_daemon(site: WsgiSite, user_options: str) -> str:
+    """The stapling cache and the daemon process that answers OCSP, apart from the pages."""
+    if not site.ocsp_url:
+        return ""
+    return f"""
+# OCSP: mod_ssl asks the portal's responder about each client certificate while the handshake
+# waits (and about the server certificate, to staple it), through this Apache's plain-HTTP
+# virtual host below. Those answers come from a daemon process of their own, so they never
+# queue behind the pages' threads (a slow upload or a burst of pages cannot make handshakes
+# wait); a handshake holds an Apache worker thread, never a daemon thread. The stapling
+# cache must be set outside any VirtualHost.
+WSGIDaemonProcess portal-ocsp{user_options} processes=1 threads=8 \\
+    python-home={site.python_home} home={site.instance} display-name=%{{GROUP}} \\
+    lang=C.UTF-8 locale=C.UTF-8 \\
+    queue-timeout=10 connect-timeout=10 socket-timeout=30 request-timeout=30
+SSLStaplingCache "shmcb:portal-ocsp-stapling(128000)"
+"""
+
+
+def ocsp_directives(site: WsgiSite) -> str:
+    """mod_ssl: client certificates checked by OCSP on each handshake, stapling on."""
+    if not site.ocsp_url:
+        return ""
+    return f"""
+    # OCSP, besides the CRL above: each new handshake asks the portal's responder about the
+    # client certificate (mod_ssl keeps no answers), so a revocation bites on the next
+    # connection, without a graceful reload or a new CRL file. While the responder cannot be
+    # reached (or does not answer within 10 s), clients with a certificate are refused.
+    SSLOCSPEnable leaf
+    SSLOCSPDefaultResponder {site.ocsp_url}
+    SSLOCSPOverrideResponder on
+    SSLOCSPResponderTimeout 10
+    # The server certificate's own status, stapled (SSLStaplingCache is set above).
+    SSLUseStapling on
+    SSLStaplingForceURL {site.ocsp_url}
+    SSLStaplingResponderTimeout 10
+    SSLStaplingReturnResponderErrors off
+"""
+
+
+def ocsp_location(site: WsgiSite) -> str:
+    """The plain-HTTP responder paths, handed to the OCSP daemon process."""
+    if not site.ocsp_url:
+        return ""
+    return f"""    <LocationMatch "{OCSP_PATHS}">
+        WSGIProcessGroup portal-ocsp
+    </LocationMatch>
+"""
 
 
 def render_apache_wsgi(site: WsgiSite) -> str:
@@ -148,4 +204,7 @@ def render_apache_wsgi(site: WsgiSite) -> str:
         wsgi_script=site.wsgi_script,
         wsgi_folder=folder,
         public_paths=PUBLIC_PATHS,
+        ocsp_daemon=ocsp_daemon(site, user_options),
+        ocsp=ocsp_directives(site),
+        ocsp_location=ocsp_location(site),
     )

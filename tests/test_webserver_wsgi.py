@@ -5,10 +5,12 @@ The real Apache running the printed site is in tests/e2e/test_apache_wsgi.py.
 
 import os
 import pwd
+import re
 import sys
 from pathlib import Path
 
 import portal
+from portal.ca.urls import certificate_base_url
 from portal.models import Certificate
 
 
@@ -77,3 +79,36 @@ def test_a_broken_mod_wsgi_express_is_one_error_line(runner, root_ca, tmp_path):
     assert result.exit_code == 1 and result.stdout == ""
     assert result.stderr.strip().splitlines() == [
         f"Error: `{express} module-config` failed: no apxs here"]
+
+
+def test_ocsp_is_on_by_default_with_its_own_daemon_and_the_crl_as_fallback(runner, root_ca,
+                                                                          instance, app):
+    result = configure(runner, "--server-name", "localhost")
+    assert result.exit_code == 0, result.output
+    site, url = result.stdout, certificate_base_url(app.config["PORTAL_PUBLIC_URL"]) + "/ocsp"
+    https_host, http_host = site.split("<VirtualHost *:443>")[1].split("<VirtualHost *:80>")
+    for line in ("SSLOCSPEnable leaf", f"SSLOCSPDefaultResponder {url}",
+                 "SSLOCSPOverrideResponder on", "SSLOCSPResponderTimeout 10",
+                 "SSLUseStapling on", f"SSLStaplingForceURL {url}",
+                 f"SSLCARevocationFile   {instance / 'crl.pem'}"):
+        assert f"\n    {line}\n" in https_host, line
+    head = site.split("<VirtualHost")[0]  # the stapling cache belongs outside any VirtualHost
+    assert 'SSLStaplingCache "shmcb:portal-ocsp-stapling(128000)"\n' in head
+    assert re.search(r"\nWSGIDaemonProcess portal-ocsp( user=\S+ group=\S+)? processes=1 "
+                     r"threads=8 \\\n", head)
+    # the plain-HTTP responder is answered by that daemon, never queued behind the pages
+    assert ('    <LocationMatch "^/(ca/[A-Za-z0-9._-]+/)?ocsp(/.*)?$">\n'
+            "        WSGIProcessGroup portal-ocsp\n    </LocationMatch>\n") in http_host
+    assert "portal-ocsp" not in https_host and "portal ocsp refresh" in head
+
+
+def test_ocsp_url_names_the_responder_or_off_leaves_ocsp_out(runner, root_ca, instance):
+    given = configure(runner, "--ocsp-url", "http://127.0.0.1:8080/ocsp").stdout
+    assert "    SSLOCSPDefaultResponder http://127.0.0.1:8080/ocsp\n" in given
+    assert "    SSLStaplingForceURL http://127.0.0.1:8080/ocsp\n" in given
+    for spelling in ("off", "OFF"):
+        result = configure(runner, "--ocsp-url", spelling)
+        assert result.exit_code == 0, result.output
+        for word in ("SSLOCSP", "Stapling", "portal-ocsp", "LocationMatch"):
+            assert word not in result.stdout, word
+        assert f"SSLCARevocationFile   {instance / 'crl.pem'}" in result.stdout

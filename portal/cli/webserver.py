@@ -49,6 +49,7 @@ def webserver_config_command(kind, server_name, upstream, https_listen, http_lis
         click.echo(apache_wsgi_site(
             server_name=server_name, https_listen=https_listen, http_listen=http_listen,
             crl_file=crl_file, python_home=python_home, user=daemon_user, group=daemon_group,
+            ocsp_url=responder_url(ocsp_url),
         ), nl=False)
         return
     ensure_server_certificate()

@@ -67,7 +67,7 @@ def _warn_unless_named(server_name: str, certificate: str) -> None:
 
 def apache_wsgi_site(*, server_name: str, https_listen: str | None, http_listen: str | None,
                      crl_file: str | None, python_home: str | None, user: str | None,
-                     group: str | None) -> str:
+                     group: str | None, ocsp_url: str = "") -> str:
     """The text of the mod_wsgi site for this instance (issuing the server certificate first)."""
     ensure_server_certificate()
     files = server_files()
@@ -88,5 +88,5 @@ def apache_wsgi_site(*, server_name: str, https_listen: str | None, http_listen:
         ca_bundle=files.client_ca_bundle, crl=crl, https_listen=https_listen or "*:443",
         http_listen=http_listen or "*:80", instance=instance, python_home=python_home,
         wsgi_script=os.path.join(os.path.dirname(os.path.abspath(portal.__file__)), "wsgi.py"),
-        load_module=load_module, user=user, group=group,
+        load_module=load_module, user=user, group=group, ocsp_url=ocsp_url,
     ))

@@ -1,5 +1,8 @@
 """The portal inside a real Apache with mod_wsgi, configured only from what
-`portal webserver-config apache-wsgi` prints: /ping, the admin pages, the API, plain HTTP.
+`portal webserver-config apache-wsgi` prints: /ping, the admin pages, the API, plain HTTP,
+and OCSP: Apache asks the portal's responder in its own plain-HTTP virtual host, so a revoked
+certificate is refused in the handshake without a reload or a new CRL file. A second Apache
+with `--ocsp-url off` shows the CRL-only way: the portal's 403, then the CRL and a reload.
 
 Apache runs with its own ServerRoot, PidFile, ErrorLog and sockets in a temporary folder, on
 free loopback ports. mod_wsgi runs no daemon as root and Apache serves nothing as root, so as
@@ -7,6 +10,7 @@ root the test runs Apache in a user namespace where it is an ordinary user (mapp
 outside: it reads and writes the instance folder as the `portal` commands of the test do).
 """
 
+import hashlib
 import os
 import re
 import subprocess
@@ -52,9 +56,11 @@ WSGISocketPrefix {folder}/wsgi
 class Apache:
     """Apache with the site `portal webserver-config apache-wsgi` printed."""
 
-    def __init__(self, folder: Path, env: dict):
+    def __init__(self, folder: Path, env: dict, ocsp: bool = True):
         self.folder, self.env = folder, env
         self.https_port, self.http_port = free_port(), free_port()
+        # This Apache's own plain-HTTP virtual host, as PORTAL_PUBLIC_URL/ocsp would be.
+        self.ocsp_url = f"http://127.0.0.1:{self.http_port}/ocsp" if ocsp else "off"
         self.program = require_program("apache2")
         self.crl = folder / "crl.pem"
         run_portal("crl", "export", "--out", str(self.crl), "--format", "pem", env=env,
@@ -63,7 +69,7 @@ class Apache:
             "webserver-config", "apache-wsgi", "--server-name", "localhost",
             "--https-listen", f"127.0.0.1:{self.https_port}",
             "--http-listen", f"127.0.0.1:{self.http_port}",
-            "--crl-file", str(self.crl), env=env, check=True,
+            "--crl-file", str(self.crl), "--ocsp-url", self.ocsp_url, env=env, check=True,
         )
         self.site = site.stdout.decode()
         (folder / "site.conf").write_text(self.site)
@@ -117,11 +123,10 @@ def stranger(folder: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def serve(tmp_path_factory, name: str, *, ocsp: bool):
     """An initialised instance served by Apache and mod_wsgi, with certificates to present."""
     require_program("apache2")
-    folder = tmp_path_factory.mktemp("apache-wsgi")
+    folder = tmp_path_factory.mktemp(name)
     os.chmod(folder, 0o755)
     instance = folder / "instance"
     env = {"PORTAL_INSTANCE": str(instance)}
@@ -132,10 +137,11 @@ def site(tmp_path_factory):
     certs = {
         "alice": issue(env, folder, "alice", "client", "/CN=alice"),
         "bob": issue(env, folder, "bob", "client", "/CN=bob"),
+        "olga": issue(env, folder, "olga", "client", "/CN=olga"),
         "web": issue(env, folder, "web", "server", "/CN=web.example.com",
                      "-addext", "subjectAltName=DNS:web.example.com"),
     }
-    server = Apache(folder, env)
+    server = Apache(folder, env, ocsp=ocsp)
     server.start()
     try:
         yield {"server": server, "certs": certs, "env": env, "folder": folder,
@@ -143,6 +149,18 @@ def site(tmp_path_factory):
                "origin": f"https://localhost:{server.https_port}"}
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The site as printed by default: OCSP on, the CRL as the fallback."""
+    yield from serve(tmp_path_factory, "apache-wsgi", ocsp=True)
+
+
+@pytest.fixture(scope="module")
+def crl_only(tmp_path_factory):
+    """The site printed with `--ocsp-url off`: Apache checks the CRL file alone."""
+    yield from serve(tmp_path_factory, "apache-wsgi-crl", ocsp=False)
 
 
 def test_the_site_is_complete_and_names_this_virtualenv(site):
@@ -156,7 +174,9 @@ def test_the_site_is_complete_and_names_this_virtualenv(site):
     for line in ("SSLEngine on", "SSLVerifyClient optional", "Require ssl-verify-client",
                  "SSLOptions +ExportCertData +StdEnvVars",
                  f"SSLCARevocationFile   {site['server'].crl}",
-                 f"SSLCACertificateFile  {site['ca']}", "LimitRequestBody 1048576"):
+                 f"SSLCACertificateFile  {site['ca']}", "LimitRequestBody 1048576",
+                 "SSLOCSPEnable leaf", f"SSLOCSPDefaultResponder {site['server'].ocsp_url}",
+                 "SSLUseStapling on", "WSGIProcessGroup portal-ocsp"):
         assert line in text, line
 
 
@@ -197,7 +217,45 @@ def test_a_forged_certificate_header_changes_nothing(site):
         assert code == 200 and '"subject":"CN=bob"' in body, (name, body)
 
 
-def test_a_revoked_certificate_gets_403_on_the_next_request(site):
+def test_ocsp_refuses_a_revoked_certificate_in_the_next_handshake_without_reload(site):
+    cert, key, serial = site["certs"]["olga"]
+    assert curl(site, "--cert", str(cert), "--key", str(key)) == (0, "pong", 200)
+    crl = site["server"].crl
+    crl_before = hashlib.sha256(crl.read_bytes()).hexdigest()
+    run_portal("cert", "revoke", serial, "--reason", "keyCompromise", env=site["env"],
+               check=True)
+    # No reload and no CRL export: Apache read the CRL before the revocation, and the portal
+    # itself would answer 403 "revoked"; only mod_ssl's OCSP check ends the handshake. The
+    # revocation re-signs the stored answer before `cert revoke` returns, and mod_ssl keeps
+    # no answers, so the very next connection is refused (whichever daemon thread answers).
+    for _connection in range(3):
+        status, body, code = curl(site, "--cert", str(cert), "--key", str(key))
+        assert status != 0 and code == 0 and body == "", (status, body, code)
+    assert site["server"].process.poll() is None
+    assert hashlib.sha256(crl.read_bytes()).hexdigest() == crl_before
+    alice = ("--cert", str(site["certs"]["alice"][0]), "--key", str(site["certs"]["alice"][1]))
+    assert curl(site, *alice) == (0, "pong", 200)
+
+
+def test_openssl_s_client_status_shows_a_stapled_good_response(site):
+    openssl = require_program("openssl")
+    for _attempt in range(100):  # mod_ssl fetches the staple in the handshake, then caches it
+        result = subprocess.run(
+            [openssl, "s_client", "-connect", f"127.0.0.1:{site['server'].https_port}",
+             "-servername", "localhost", "-status", "-CAfile", str(site["ca"])],
+            input="", capture_output=True, text=True, timeout=60,
+        )
+        if "OCSP Response Status: successful" in result.stdout:
+            break
+        subprocess.run(["sleep", "0.2"], check=True)
+    assert "OCSP Response Status: successful" in result.stdout, result.stdout[-2000:]
+    assert "Cert Status: good" in result.stdout
+    assert "Verify return code: 0 (ok)" in result.stdout
+
+
+def test_a_revoked_certificate_gets_403_on_the_next_request(crl_only):
+    site = crl_only
+    assert "SSLOCSP" not in site["server"].site and "Stapling" not in site["server"].site
     cert, key, serial = site["certs"]["bob"]
     assert curl(site, "--cert", str(cert), "--key", str(key)) == (0, "pong", 200)
     run_portal("cert", "revoke", serial, env=site["env"], check=True)
