@@ -194,15 +194,18 @@ def nginx_ocsp(site: WebServerSite) -> str:
 """
 
 
-def apache_ocsp(site: WebServerSite) -> str:
-    """Apache: the client certificate checked by OCSP on each handshake, stapling on."""
+def apache_ocsp(site) -> str:
+    """Apache: the client certificate checked by OCSP on each handshake, stapling on.
+
+    `site`: anything with an `ocsp_url` (the proxy site and the mod_wsgi site share these).
+    """
     if not site.ocsp_url:
         return ""
     return f"""
     # OCSP, besides the CRL above: each new handshake asks the portal's responder about the
     # client certificate (mod_ssl keeps no answers), so a revocation bites on the next
     # connection, without a graceful reload or a new CRL file. While the responder cannot be
-    # reached, clients are refused.
+    # reached (or does not answer within 10 s), clients with a certificate are refused.
     SSLOCSPEnable leaf
     SSLOCSPDefaultResponder {site.ocsp_url}
     SSLOCSPOverrideResponder on
