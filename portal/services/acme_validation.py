@@ -21,6 +21,7 @@ from ..acme_models import AcmeAccount, AcmeAuthorization, AcmeChallenge
 from ..extensions import db
 from .acme_authz import record_outcome
 from .acme_nonces import forget_old_nonces
+from .transaction import DatabaseError, database_problem
 
 LEASE = timedelta(seconds=60)
 POLL_SECONDS = 0.02
@@ -136,5 +137,7 @@ def run_periodically(app, stop: threading.Event | None = None, *,
                     with lock:
                         busy.add(job.challenge_id)
                     pool.submit(_run_in_pool, app, job, settings, busy, lock)
+            except DatabaseError as exc:  # a restart or an outage: one line, the next poll retries
+                app.logger.warning("acme: validation poll skipped: %s", database_problem(exc))
             except Exception:  # the thread must outlive a database hiccup
                 app.logger.exception("acme: the validation poll failed")
