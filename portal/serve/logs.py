@@ -16,3 +16,13 @@ class ServeLogger(RedactingLogger):
         if msg in STOP_MESSAGES and (msg != "Handling signal: %s" or args[:1] in STOP_SIGNALS):
             return self.debug(msg, *args, **kwargs)
         return super().info(msg, *args, **kwargs)
+
+    def warning(self, msg, *args, **kwargs):
+        """Warning, except a worker ended by the SIGQUIT of a quick stop (Ctrl-C).
+
+        gunicorn answers SIGINT by sending its workers SIGQUIT; one still starting dies of it
+        rather than exiting, which gunicorn reports as a warning though the stop was asked for.
+        """
+        if msg in STOP_MESSAGES and args[1:2] == ("SIGQUIT",):
+            return self.debug(msg, *args, **kwargs)
+        return super().warning(msg, *args, **kwargs)
