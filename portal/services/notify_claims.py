@@ -1,7 +1,7 @@
 """Expiry warnings claimed in bulk before their mails go out, and settled in bulk after.
 
 A claim is a row of expiry_notices (unique per certificate, threshold and channel) with no
-sent_at yet. A run makes all its claims in one transaction, by INSERT ... SELECT ... ON
+sent_at yet. A run makes all its claims in one statement, by INSERT ... SELECT ... ON
 CONFLICT DO NOTHING RETURNING: a row another host claimed first is not returned, so it is that
 host's to send. After the mails, one transaction marks sent the claims whose mail the SMTP
 server accepted and deletes the others (the next run sends them). A host that dies in between
@@ -11,10 +11,9 @@ KEEP_CLAIMS, so that a slow server never makes them look stale.
 """
 
 import json
-from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, delete, func, literal, select, true, update
+from sqlalchemy import Integer, String, case, delete, func, literal, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
@@ -39,43 +38,49 @@ def claim(wanted: list[tuple[Due, str]], now: datetime, *, sent: set[str] = froz
           ) -> dict[Key, int]:
     """Insert the notice rows of these (item, channel) pairs (in the session, not committed).
 
-    One INSERT ... SELECT per channel and threshold, from the certificate ids as one array
-    parameter; rows another host claimed first are skipped (ON CONFLICT DO NOTHING). Returns
-    the ids of the rows this run inserted, by (certificate, threshold, channel): the warnings
-    it now owns. Rows of a channel in `sent` are sent already (a marker whose own dedupe lies
-    elsewhere).
+    One INSERT ... SELECT for the whole run, from the (certificate, threshold, channel) triples
+    as one parameter (a JSON array on SQLite, three arrays on PostgreSQL); rows another host
+    claimed first are skipped (ON CONFLICT DO NOTHING). Returns the ids of the rows this run
+    inserted, by (certificate, threshold, channel): the warnings it now owns. Rows of a
+    channel in `sent` are sent already (a marker whose own dedupe lies elsewhere).
     """
-    insert, id_table = _DIALECTS[db.session.get_bind().dialect.name]
-    by_channel: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for item, channel in wanted:
-        by_channel[channel, item.threshold].append(item.id)
-    owned: dict[Key, int] = {}
-    for (channel, threshold), ids in sorted(by_channel.items()):
-        certificate_id = id_table(ids)
-        rows = select(certificate_id, literal(threshold), literal(channel),
-                      literal(now, UTCDateTime()),
-                      literal(now if channel in sent else None, UTCDateTime())
-                      ).where(true())  # SQLite: without a WHERE, ON CONFLICT would be a join's ON
-        statement = (
-            insert(_NOTICES).from_select(_COLUMNS, rows)
-            .on_conflict_do_nothing(index_elements=_COLUMNS[:3])
-            .returning(_NOTICES.c.id, _NOTICES.c.certificate_id)
-        )
-        owned.update(((certificate, threshold, channel), notice)
-                     for notice, certificate in db.session.execute(statement))
-    return owned
+    if not wanted:
+        return {}
+    insert, triples = _DIALECTS[db.session.get_bind().dialect.name]
+    certificate_id, threshold, channel = triples(
+        [(item.id, item.threshold, channel) for item, channel in wanted])
+    sent_at = (case((channel.in_(sorted(sent)), literal(now, UTCDateTime())),
+                    else_=literal(None, UTCDateTime())) if sent else literal(None, UTCDateTime()))
+    rows = select(certificate_id, threshold, channel, literal(now, UTCDateTime()), sent_at
+                  ).where(true())  # SQLite: without a WHERE, ON CONFLICT would be a join's ON
+    statement = (
+        insert(_NOTICES).from_select(_COLUMNS, rows)
+        .on_conflict_do_nothing(index_elements=_COLUMNS[:3])
+        .returning(_NOTICES.c.id, _NOTICES.c.certificate_id, _NOTICES.c.threshold_days,
+                   _NOTICES.c.channel)
+    )
+    return {(certificate, days, name): notice
+            for notice, certificate, days, name in db.session.execute(statement)}
 
 
-def _sqlite_ids(ids: list[int]):
-    return func.json_each(json.dumps(ids)).table_valued("value").c.value
+def _sqlite_triples(triples: list[tuple[int, int, str]]):
+    value = func.json_each(json.dumps(triples)).table_valued("value").c.value
+    return (func.json_extract(value, "$[0]"), func.json_extract(value, "$[1]"),
+            func.json_extract(value, "$[2]"))
 
 
-def _postgresql_ids(ids: list[int]):
-    return func.unnest(literal(ids, postgresql.ARRAY(Integer))).column_valued()
+def _postgresql_triples(triples: list[tuple[int, int, str]]):
+    ids, days, channels = (list(column) for column in zip(*triples, strict=True))
+    table = func.unnest(literal(ids, postgresql.ARRAY(Integer)),
+                        literal(days, postgresql.ARRAY(Integer)),
+                        literal(channels, postgresql.ARRAY(String))
+                        ).table_valued("certificate_id", "threshold_days", "channel"
+                                       ).render_derived()
+    return table.c.certificate_id, table.c.threshold_days, table.c.channel
 
 
-_DIALECTS = {"sqlite": (sqlite.insert, _sqlite_ids),
-             "postgresql": (postgresql.insert, _postgresql_ids)}
+_DIALECTS = {"sqlite": (sqlite.insert, _sqlite_triples),
+             "postgresql": (postgresql.insert, _postgresql_triples)}
 
 
 def keep(notices: list[int], now: datetime) -> None:
