@@ -30,10 +30,16 @@ from .gunicorn_internals import TConn, ThreadWorker, check, get_parser, ssl_cont
 
 # How long a stopping worker lets a connection finish its request head, or its lingering close.
 STOP_LINGER = 2.0
+# How often a worker tells the arbiter it is alive (a file's utime; gunicorn does it on every
+# turn of the poller's loop, which was as costly as /ping's own view). The arbiter's limit is
+# `timeout`, 60 s.
+HEARTBEAT_SECONDS = 1.0
 
 
 class PollingThreadWorker(ThreadWorker):
     """gthread whose poller, not a thread, waits for each request's handshake and head."""
+
+    _next_heartbeat = 0.0
 
     def init_process(self):
         """Refuse to start on a gunicorn whose internals changed, naming what changed."""
@@ -42,6 +48,13 @@ class PollingThreadWorker(ThreadWorker):
         self.reading: dict[HeadReader, None] = {}  # in deadline order: each gets now + limit
         self.lingering: dict[Lingering, None] = {}
         super().init_process()
+
+    def notify(self):
+        """Tell the arbiter this worker is alive, at most once every HEARTBEAT_SECONDS."""
+        now = time.monotonic()
+        if now >= self._next_heartbeat:
+            self._next_heartbeat = now + HEARTBEAT_SECONDS
+            super().notify()
 
     def accept(self, listener):
         """Accept a connection; its handshake and request head are read on the poller."""

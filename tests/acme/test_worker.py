@@ -44,3 +44,19 @@ def test_the_worker_leaves_once_its_server_is_gone(acme_app):
     worker.start()
     worker.join()
     assert done.is_set()
+
+
+def test_a_poll_with_nothing_due_asks_one_cheap_question(acme, acme_app, http01):
+    """any_due() says what claim_due() would find: nothing, an answered challenge, then none
+    once it is claimed (another host's lease counts as taken)."""
+    assert not acme_validation.any_due()
+    order = acme.post(acme.directory["newOrder"], {"identifiers": [
+        {"type": "dns", "value": "due.acme.test"}]})
+    authz = acme.post(order.json["authorizations"][0]).json
+    challenge = next(c for c in authz["challenges"] if c["type"] == "http-01")
+    http01.answers[challenge["token"]] = acme.key_authorization(challenge["token"])
+    assert acme.post(challenge["url"], {}).json["status"] == "processing"
+    assert acme_validation.any_due()
+    jobs = acme_validation.claim_due(4)
+    assert [job.token for job in jobs] == [challenge["token"]]
+    assert not acme_validation.any_due()
