@@ -1,9 +1,11 @@
-"""One-time downloads in Chromium: after each, the page says what happened and offers nothing stale.
+"""Feedback in Chromium: one-time downloads say what happened; copy buttons say "Copied".
 
 The admin's "Generate and download", a person's download of an approved request and an
 enrollment link: the file arrives (read back with cryptography), the page shows what happened
 without a reload, the password is gone from the form, and a second click issues nothing. One
-`portal serve` (gunicorn over HTTPS) and one headless Chromium for the module.
+`portal serve` (gunicorn over HTTPS) and one headless Chromium for the module. On a
+certificate's page the copy buttons, pressed from the keyboard, put the serial and the PEM on
+the clipboard (read back) and say so.
 """
 
 import re
@@ -206,3 +208,32 @@ def test_without_javascript_the_plain_form_still_downloads(tabs, site):
     download_info.value.save_as(path)
     bundle = pkcs12.load_pkcs12(path.read_bytes(), b"erin-password-1")
     assert bundle.cert.certificate.subject.rfc4514_string() == "CN=erin"
+
+
+def test_copy_buttons_work_by_keyboard_and_say_copied(tabs, site):
+    admin = tabs("ada", ADMIN_PASSWORD)
+    admin.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    admin.goto("/generate")
+    admin.fill("#common_name", "gina")
+    admin.fill("#password", "gina-password-1")
+    with admin.expect_download():
+        admin.click("button:has-text('Generate and download')")
+    admin.click("#generate-done a[data-certificate]")
+    admin.wait_for_url(re.compile(r"/certificates/\d+$"))
+    serial = admin.inner_text("#serial-value")
+
+    admin.focus("button[data-copy-target=serial-value]")
+    admin.keyboard.press("Enter")
+    admin.wait_for_selector("button[data-copy-target=serial-value]:has-text('Copied')")
+    assert admin.inner_text("#copy-status") == "Copied"
+    assert admin.evaluate("navigator.clipboard.readText()") == serial
+
+    assert not admin.is_visible("#pem-value")  # collapsed until asked for
+    admin.focus("button[data-copy-target=pem-value]")
+    admin.keyboard.press("Space")
+    admin.wait_for_selector("button[data-copy-target=pem-value]:has-text('Copied')")
+    pem = admin.evaluate("navigator.clipboard.readText()")
+    assert pem.startswith("-----BEGIN CERTIFICATE-----")
+    assert pem.endswith("-----END CERTIFICATE-----")
+    admin.click("details.pem summary")
+    assert admin.is_visible("#pem-value")
