@@ -6,7 +6,8 @@
 // data-hide (a CSS selector) are hidden, since they no longer apply. A page in the answer (the
 // server refused the input) lends its error messages to the form on this page, which keeps its
 // other behaviour; a different page (signed out, link used up) replaces this one. Without this
-// script the plain form posts and the browser downloads the file itself.
+// script the plain form posts and the browser downloads the file itself. data-one-time-when
+// ("method=generate") limits this to one choice of a radio group; other choices post as usual.
 (function () {
   "use strict";
 
@@ -122,6 +123,11 @@
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.matches || !form.matches("form[data-one-time]") || !window.fetch) { return; }
+    if (form.dataset.oneTimeWhen) {  // "method=generate": only while that choice is picked
+      var rule = form.dataset.oneTimeWhen.split("=");
+      var checked = form.querySelector("input[name='" + rule[0] + "']:checked");
+      if (!checked || checked.value !== rule[1]) { return; }
+    }
     event.preventDefault();
     if (!form.dataset.busy) { send(form); }  // a second click while the first runs sends nothing
   });
