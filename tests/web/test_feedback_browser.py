@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from tests.conftest import require_program, run_portal
 from tests.e2e.browser import CHROMIUM_FLAGS
 from tests.e2e.servers import portal_serve
+from tests.pki import make_csr
 
 pytestmark = pytest.mark.slow
 
@@ -237,3 +238,36 @@ def test_copy_buttons_work_by_keyboard_and_say_copied(tabs, site):
     assert pem.endswith("-----END CERTIFICATE-----")
     admin.click("details.pem summary")
     assert admin.is_visible("#pem-value")
+
+
+def test_issue_similar_with_a_new_key_then_from_a_csr(tabs, site):
+    admin = tabs("ada", ADMIN_PASSWORD)
+    admin.goto("/generate")
+    admin.fill("#common_name", "hugo")
+    admin.fill("#password", "hugo-password-1")
+    with admin.expect_download():
+        admin.click("button:has-text('Generate and download')")
+    admin.click("#generate-done a[data-certificate]")
+    admin.wait_for_url(re.compile(r"/certificates/\d+$"))
+    old_url = admin.url
+    admin.click("a:has-text('Issue similar')")
+    admin.wait_for_selector("#csr", state="hidden")  # the CSR part shows for its choice only
+    admin.fill("#password", "hugo-password-2")
+    with admin.expect_download() as download_info:
+        admin.click("button:has-text('Issue the new certificate')")
+    path = site["folder"] / "hugo-2.p12"
+    download_info.value.save_as(path)
+    bundle = pkcs12.load_pkcs12(path.read_bytes(), b"hugo-password-2")
+    assert bundle.cert.certificate.subject.rfc4514_string() == "CN=hugo"
+    admin.wait_for_selector("#reissue-done", state="visible")
+    assert not admin.is_visible("button:has-text('Issue the new certificate')")
+
+    admin.goto(old_url + "/reissue")
+    admin.check("input[name=method][value=csr]")
+    admin.fill("#csr", make_csr("ignored").decode())
+    admin.check("#revoke_old")
+    admin.click("button:has-text('Issue the new certificate')")
+    admin.wait_for_selector(".alert-success:has-text('now revoked as superseded')")
+    assert admin.url != old_url and "hugo" in admin.inner_text("h1")
+    admin.goto(old_url)
+    assert "Superseded" in admin.inner_text(".banner-danger")
