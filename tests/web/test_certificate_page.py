@@ -9,6 +9,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import AuditEvent, Certificate, CertificateAuthority
 from portal.notification_models import ExpiryNotice
+from portal.ocsp_models import OCSPResponse
 from portal.services import crl, selfservice
 from portal.services.users import create_user
 from tests.pki import make_csr
@@ -48,8 +49,7 @@ def test_the_timeline_tells_issue_revocation_crl_and_warnings_oldest_first(admin
     whats = [what for _at, what in entries]
     assert whats[:3] == ["Issued.", "Key generated and handed over in a file.",
                          "Expiry warning sent."]
-    assert whats[3:] == ["Revoked.", "Listed on the next CRL."] or \
-        whats[3:] == ["Revoked.", "OCSP answer signed.", "Listed on the next CRL."]
+    assert whats[3:] == ["Revoked.", "Listed on the next CRL."]
     times = [at for at, _what in entries]
     assert times == sorted(times)
     assert "30 days before it expires, by mail" in body
@@ -89,3 +89,17 @@ def test_the_pem_is_shown_inline_and_every_value_has_a_copy_button(admin_web):
     for target in ("serial-value", "sha256-value", "sha1-value", "pem-value"):
         assert re.search(rf'<button type="button" [^>]*data-copy-target="{target}"', body)
     assert f'<span class="mono wrap" id="serial-value">{row.serial}</span>' in body
+
+
+def test_the_stored_ocsp_answers_are_on_the_timeline_once_per_update(admin_web):
+    row = _generate(admin_web)
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    for algorithm in ("sha1", "sha256"):  # one answer per hash algorithm, same update
+        db.session.add(OCSPResponse(ca_id=row.ca_id, serial=row.serial, hash_algorithm=algorithm,
+                                    status="good", this_update=later,
+                                    next_update=later + timedelta(hours=1), signed_by="x" * 64,
+                                    der=b"answer"))
+    db.session.commit()
+    body = admin_web.get(f"/certificates/{row.id}").get_data(as_text=True)
+    whats = [what for _at, what in _timeline(body)]
+    assert whats.count("OCSP answer signed.") == 1 and whats[-1] == "OCSP answer signed."
