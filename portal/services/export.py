@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 from ..models import AuditEvent
-from . import certificates
-from .search import CertificateQuery, search_audit, search_certificates
+from . import audit_search, certificates
+from .search import CertificateQuery, search_certificates
 
 BATCH = 1000
 CERTIFICATE_FIELDS = (
@@ -44,11 +44,13 @@ def _audit_record(event: AuditEvent) -> dict:
             "outcome": event.outcome, "detail": event.detail}
 
 
-def audit_records(q: str = "", *, action: str | None = None) -> Iterator[dict]:
+def audit_records(q: str = "", *, action: str | None = None,
+                  query: audit_search.AuditQuery | None = None) -> Iterator[dict]:
     """Every audit event the audit page shows for this search, newest first."""
+    query = query or audit_search.AuditQuery(q=q, action=action)
     before = None
     while True:
-        rows, before = search_audit(q, action=action, before=before, page_size=BATCH)
+        rows, before = audit_search.search(query, before=before, page_size=BATCH)
         yield from (_audit_record(event) for event in rows)
         if before is None:
             return

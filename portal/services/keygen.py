@@ -87,6 +87,21 @@ def generate_bundle(
 
     `requested_by`: the signed-in user asking, the owner unless `owner_id` names another.
     """
+    profile = get_profile(profile_name, leaf_only=True)
+    subject, names = apply_profile(profile, build_subject(common_name), parse_sans(sans, email))
+    return generate_bundle_for(
+        subject, names, profile, key_type=key_type, password=password,
+        compatibility=compatibility, output=output, ca_name=ca_name, days=days,
+        owner_id=owner_for(owner_id, requested_by), actor=actor, friendly_name=common_name,
+    )
+
+
+def generate_bundle_for(
+    subject: x509.Name, names: tuple[x509.GeneralName, ...], profile, *, key_type: str,
+    password: str, compatibility: str, output: str, ca_name: str | None, days: int | None,
+    owner_id: int | None, actor: str, friendly_name: str,
+) -> GeneratedBundle:
+    """generate_bundle() for a subject and names already put through the profile."""
     if output not in FORMATS:
         raise InvalidInput(f"unknown format {output!r}", field="output")
     if output == FORMAT_PKCS12:
@@ -94,12 +109,11 @@ def generate_bundle(
         secret = check_bundle_options(password, compatibility, key_type)
     else:
         secret = check_bundle_password(password)
-    profile = get_profile(profile_name, leaf_only=True)
-    subject, names = apply_profile(profile, build_subject(common_name), parse_sans(sans, email))
+    common_name = friendly_name
     private_key = generate_private_key(key_type)
     row = issue_for_key(
         private_key.public_key(), key_type, subject, names, profile,
-        ca_name=ca_name, days=days, owner_id=owner_for(owner_id, requested_by), actor=actor,
+        ca_name=ca_name, days=days, owner_id=owner_id, actor=actor,
     )
     certificate = row.certificate
     chain = chain_of(db.session.get(CertificateAuthority, row.ca_id))

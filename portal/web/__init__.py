@@ -33,6 +33,7 @@ def register(app: Flask) -> None:
     from .certs import bp as certs_bp
     from .dashboard import bp as dashboard_bp
     from .issue import bp as issue_bp
+    from .reissue import bp as reissue_bp
     from .users import bp as users_bp
 
     # The pages' templates and static files live beside their blueprints, in portal/web.
@@ -43,7 +44,7 @@ def register(app: Flask) -> None:
     filters.init_app(app)
     for blueprint in (auth_bp, dashboard_bp, certs_bp, issue_bp, cas_bp, users_bp, audit_bp,
                       selfservice.bp, approvals.bp, approvals.policies_bp, enroll.admin_bp,
-                      enroll.bp):
+                      enroll.bp, reissue_bp):
         app.register_blueprint(blueprint)
 
     from .api import bp as api_bp

@@ -4,11 +4,13 @@ from dataclasses import replace
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+from ..ca.pem import to_pem
 from ..ca.revocation import REASONS
 from ..errors import PortalError
 from ..models import STATUS_ISSUED, STATUS_PENDING, STATUS_REVOKED
 from ..services import authorities, bulk_revoke, certificates, export
 from ..services.search import CertificateQuery, search_certificates
+from ..services.timeline import certificate_timeline
 from .access import certificate_for_viewer, current_actor, require_admin
 from .downloads import certificate_download
 from .errors import status_of
@@ -122,6 +124,8 @@ def _detail_page(row, form, status: int = 200):
     return render_template(
         "certs/detail.html", row=row, form=form, reasons=REASON_LABELS,
         facts=describe_certificate(certificate) if certificate else None,
+        pem=to_pem(certificate).decode("ascii") if certificate else None,
+        timeline=certificate_timeline(row),
     ), status
 
 

@@ -111,5 +111,8 @@ def generate():
             "Content-Disposition": f'attachment; filename="{bundle.filename}"',
             "Cache-Control": "no-store",
             "X-Certificate-Serial": bundle.certificate.serial,
+            # for the page's script: the new certificate's page (downloads.js)
+            "X-Certificate-Location": url_for(
+                "certs.detail", certificate_id=bundle.certificate.id),
         },
     )

@@ -146,6 +146,8 @@ def download(request_id: int):
         "Content-Disposition": f'attachment; filename="{bundle.filename}"',
         "Cache-Control": "no-store",
         "X-Certificate-Serial": bundle.certificate.serial,
+        "X-Certificate-Location": url_for("self.certificate",
+                                          certificate_id=bundle.certificate.id),
     })
 
 

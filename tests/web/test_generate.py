@@ -102,3 +102,12 @@ def test_generation_is_audited_without_the_password(admin_web):
     events = db.session.scalars(select(AuditEvent).filter_by(action="key.generate")).all()
     assert len(events) == 1 and events[0].actor == "web:alice"
     assert PASSWORD not in events[0].detail
+
+
+def test_the_download_names_the_new_certificates_page(admin_web):
+    """The page's script links the new certificate from this header (downloads.js)."""
+    response = _generate(admin_web)
+    assert response.status_code == 200, response.get_data(as_text=True)[-2000:]
+    row = db.session.scalars(select(Certificate).where(
+        Certificate.serial == response.headers["X-Certificate-Serial"])).one()
+    assert response.headers["X-Certificate-Location"] == f"/certificates/{row.id}"
