@@ -175,8 +175,9 @@ def tabs(browser, site):
         tab.context.close()
 
 
-def _problems(tab, path, width) -> list[str]:
-    """Everything wrong with the page on screen, in both colour schemes."""
+def _problems(tab, path, width, slug) -> list[str]:
+    """Everything wrong with the page on screen, in both colour schemes (each screenshotted)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     problems = []
     scroll = tab.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
     if scroll[0] > scroll[1]:
@@ -189,6 +190,7 @@ def _problems(tab, path, width) -> list[str]:
             problems.append(f"audit search box {search:.0f} px wide")
     for scheme in ("light", "dark"):
         tab.emulate_media(color_scheme=scheme)
+        tab.screenshot(path=str(SCREENSHOTS / f"{slug}-{scheme}.png"))
         problems += [f"axe, {scheme}: {line}" for line in blocking_violations(tab)]
     tab.emulate_media(color_scheme="light")
     return [f"{path} at {width} px: {problem}" for problem in problems]
@@ -238,10 +240,8 @@ def test_every_page_fits_shows_its_navigation_and_passes_axe(tabs, width):
             path = page.format(**tabs["ids"])
             tab.goto(path)
             tab.wait_for_selector("h1")
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            slug = re.sub(r"[^a-z0-9]+", "-", f"{who}{path}").strip("-")
-            tab.screenshot(path=str(SCREENSHOTS / f"{width}-{slug}.png"))
-            problems += _problems(tab, path, width)
+            slug = re.sub(r"[^a-z0-9]+", "-", f"{width}-{who}{path}").strip("-")
+            problems += _problems(tab, path, width, slug)
     assert problems == [], "\n".join(problems)
 
 
