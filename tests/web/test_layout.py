@@ -211,7 +211,7 @@ def _navigation_problems(tab) -> list[str]:
     if not missing:
         return []
     button = tab.locator(".topbar .menu-button")
-    if not button.evaluate(FULLY_VISIBLE):
+    if button.count() != 1 or not button.evaluate(FULLY_VISIBLE):
         return [f"navigation items hidden without a visible menu button: {missing}"]
     button.press("Enter")
     problems = []
@@ -265,7 +265,7 @@ def test_table_rows_show_status_expiry_and_downloads_at_390_px(tabs):
     row = user.locator("table.table tbody tr").first
     for column in ("Status", "Expires"):
         cell = row.locator(f"td[data-label='{column}']")
-        assert cell.evaluate(FULLY_VISIBLE), column
+        assert cell.count() == 1 and cell.evaluate(FULLY_VISIBLE), column
     downloads = row.locator("a").filter(has_text=re.compile("PEM|Download|download"))
     assert downloads.count() >= 1
     assert all(downloads.nth(i).evaluate(FULLY_VISIBLE) for i in range(downloads.count()))
