@@ -10,6 +10,7 @@ past half of its validity, or an unknown serial costs a signature.
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from flask import current_app
 from sqlalchemy import select
@@ -18,8 +19,8 @@ from ..ca import ocsp
 from ..errors import CAKeyUnavailable, CAUnusable
 from ..extensions import db
 from ..models import CertificateAuthority
-from . import ca_state, cache
-from .driver import DriverConnection, prepared
+from . import ca_state, cache, ocsp_cache
+from .driver import DriverConnection, prepared, thread_connection
 from .ocsp_store import (
     SELECT_CERTIFICATE,
     SELECT_STORED,
@@ -85,6 +86,20 @@ def find_issuer(query: ocsp.OCSPQuery) -> tuple[int, str] | None:
 
 def answer(request_der: bytes, *, ca_name: str | None = None) -> Answer:
     """The response to one DER OCSP request (at /ca/<ca_name>/ocsp: for that CA only)."""
+    engine = db.engine
+    with thread_connection(engine) as connection:
+        kept = ocsp_cache.current(connection, engine)  # the one query of an answer kept here
+        now = datetime.now(UTC)
+        found = kept.find(request_der, ca_name, now)
+        if found is not None:
+            count("served")
+            flush_counters(connection, engine)
+            return found
+        return _answer(connection, engine, kept, request_der, ca_name, now)
+
+
+def _answer(connection: DriverConnection, engine, kept: ocsp_cache.Generation,
+            request_der: bytes, ca_name: str | None, now: datetime) -> Answer:
     try:
         query = ocsp.parse_request(request_der)
     except ocsp.MalformedRequest:
@@ -96,39 +111,40 @@ def answer(request_der: bytes, *, ca_name: str | None = None) -> Answer:
     if serial is None:
         return _error("malformedRequest")  # no certificate can carry such a serial
     ca_id = issuer[0]
-    engine = db.engine
-    stored = None
-    with DriverConnection(engine) as connection:
-        try:
-            state = ca_state.ca_states_on(connection, engine)[ca_id]
-        except KeyError:  # the CA is gone (a restore from before it): nobody answers for it
-            return _error("unauthorized")
-        if not state.usable:
-            return _error("unauthorized")  # a revoked or expired CA vouches for nothing
-        flush_counters(connection, engine)
-        values = {"ca_id": ca_id, "serial": serial, "hash_algorithm": query.hash_algorithm}
-        stored = prepared(SELECT_STORED, engine).first(connection.cursor, values)
-        connection.rollback()
-        now = datetime.now(UTC)
-        if stored is not None:
-            _status, this_update, next_update, der = stored
-            der = bytes(der)  # some drivers hand back a memoryview
-            this_update, next_update = aware(this_update), aware(next_update)
-            if query.nonce is None and now < this_update + (next_update - this_update) / 2:
-                count("served")
-                return Answer(der, this_update, next_update, cacheable=True)
-        try:
-            return _sign_now(connection, engine, ca_id, serial, query)
-        except (CAKeyUnavailable, CAUnusable) as exc:
-            current_app.logger.error("OCSP: CA %s cannot sign: %s", issuer[1], exc.message)
-            if stored is not None and now < next_update and query.nonce is None:
-                count("served")  # still valid: better than no answer
-                return Answer(bytes(stored[3]), this_update, next_update, cacheable=True)
-            return _error("tryLater")
+    try:
+        states = ca_state.ca_states_on(connection, engine)
+        state = states[ca_id]
+    except KeyError:  # the CA is gone (a restore from before it): nobody answers for it
+        return _error("unauthorized")
+    if not state.usable:
+        return _error("unauthorized")  # a revoked or expired CA vouches for nothing
+    flush_counters(connection, engine)
+    values = {"ca_id": ca_id, "serial": serial, "hash_algorithm": query.hash_algorithm}
+    stored = prepared(SELECT_STORED, engine).first(connection.cursor, values)
+    connection.rollback()
+    keep = None if query.nonce is not None else partial(
+        kept.keep, request_der, ca_name=issuer[1], ca_until=states.usable_until(ca_id))
+    if stored is not None:
+        _status, this_update, next_update, der = stored
+        der = bytes(der)  # some drivers hand back a memoryview
+        this_update, next_update = aware(this_update), aware(next_update)
+        if query.nonce is None and now < this_update + (next_update - this_update) / 2:
+            count("served")
+            result = Answer(der, this_update, next_update, cacheable=True)
+            keep(result)
+            return result
+    try:
+        return _sign_now(connection, engine, ca_id, serial, query, keep)
+    except (CAKeyUnavailable, CAUnusable) as exc:
+        current_app.logger.error("OCSP: CA %s cannot sign: %s", issuer[1], exc.message)
+        if stored is not None and now < next_update and query.nonce is None:
+            count("served")  # still valid: better than no answer
+            return Answer(der, this_update, next_update, cacheable=True)
+        return _error("tryLater")
 
 
 def _sign_now(connection: DriverConnection, engine, ca_id: int, serial: str,
-              query: ocsp.OCSPQuery) -> Answer:
+              query: ocsp.OCSPQuery, keep) -> Answer:
     row = prepared(SELECT_CERTIFICATE, engine).first(
         connection.cursor, {"ca_id": ca_id, "serial": serial})
     connection.rollback()
@@ -138,6 +154,9 @@ def _sign_now(connection: DriverConnection, engine, ca_id: int, serial: str,
     count("served")
     if query.nonce is not None:
         return Answer(signed.der)  # for this client alone: not to be cached
-    if status.status != ocsp.UNKNOWN:
-        store(connection, engine, responder, serial, query.hash_algorithm, signed)
-    return Answer(signed.der, signed.this_update, signed.next_update, cacheable=True)
+    result = Answer(signed.der, signed.this_update, signed.next_update, cacheable=True)
+    if status.status == ocsp.UNKNOWN:
+        keep(result, unknown=True)
+    elif store(connection, engine, responder, serial, query.hash_algorithm, signed):
+        keep(result)  # what the database now holds (a "good" that lost to a revocation: not)
+    return result

@@ -31,6 +31,7 @@ from ..models import (
 from . import cache
 from .authorities import ca_certificate
 from .driver import DriverConnection, prepared
+from .ocsp_cache import raise_epoch
 from .ocsp_signing import OCSPSigner, response_signer
 
 SIGNER_RECHECK_SECONDS = 60  # how long a process trusts its responder without asking the database
@@ -196,8 +197,21 @@ _GOOD = ocsp.CertificateStatus(ocsp.GOOD)
 
 
 def after_revocation(ca_id: int, serial: str) -> None:
-    """Replace every stored answer for a revoked certificate before the revocation returns."""
+    """Replace every stored answer for a revoked certificate before the revocation returns.
+
+    Then the revocation epoch is raised: every process drops the answers (and responders) it
+    kept, on its next request (ocsp_cache). It is raised even when re-signing failed and the
+    stored answers were dropped instead; if raising it fails, the revocation raises.
+    """
     engine = db.engine
+    try:
+        _replace_answers(engine, ca_id, serial)
+    finally:
+        with DriverConnection(engine) as connection:
+            raise_epoch(connection, engine)
+
+
+def _replace_answers(engine: Engine, ca_id: int, serial: str) -> None:
     try:
         # A revoked responder certificate is replaced: the next signature issues a new one.
         if db.session.execute(delete(OCSPResponder).where(
