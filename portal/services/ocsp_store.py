@@ -213,9 +213,15 @@ def after_revocation(ca_id: int, serial: str) -> None:
 
 def _replace_answers(engine: Engine, ca_id: int, serial: str) -> None:
     try:
-        # A revoked responder certificate is replaced: the next signature issues a new one.
-        if db.session.execute(delete(OCSPResponder).where(
-                OCSPResponder.ca_id == ca_id, OCSPResponder.serial == serial)).rowcount:
+        # A revoked responder certificate is replaced: the next signature issues a new one,
+        # and what it signed is dropped, so that each is signed anew on its next request.
+        fingerprint = db.session.scalar(select(OCSPResponder.fingerprint_sha256).where(
+            OCSPResponder.ca_id == ca_id, OCSPResponder.serial == serial))
+        if fingerprint is not None:
+            db.session.execute(delete(OCSPResponder).where(
+                OCSPResponder.ca_id == ca_id, OCSPResponder.serial == serial))
+            db.session.execute(delete(OCSPResponse).where(
+                OCSPResponse.ca_id == ca_id, OCSPResponse.signed_by == fingerprint))
             cache.table("ocsp.responders").pop(ca_id, None)
         db.session.commit()
         if ca_responder(ca_id, create=False) is None:
