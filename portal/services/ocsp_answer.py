@@ -1,12 +1,15 @@
-"""Answering one OCSP request: the stored response when there is a fresh one, else signed now.
+"""Answering one OCSP request: kept in this process, else stored, else signed now.
 
-Per request: the request is parsed, its issuer found among the portal's CAs by CertID hashes
-(kept per process), the CAs' state read (one small query: a revoked or expired CA, or one under
-it, answers `unauthorized`: it signs nothing, and nothing it signed before is served), then the
-stored response read (one indexed query). Only a request with a nonce, a response missing or
-past half of its validity, or an unknown serial costs a signature.
+Per request: the revocation epoch is read (one single-row query); an answer this process kept
+for the same request bytes under that epoch is sent as it is (ocsp_cache). Otherwise the
+request is parsed, its issuer found among the portal's CAs by CertID hashes (kept per process),
+the CAs' state read (one small query: a revoked or expired CA, or one under it, answers
+`unauthorized`: it signs nothing, and nothing it signed before is served), then the stored
+response read (one indexed query) and kept. Only a request with a nonce, a response missing or
+past half of its validity, or an unknown serial not asked for lately costs a signature.
 """
 
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +38,35 @@ from .ocsp_store import (
 )
 
 ISSUERS_RELOAD_SECONDS = 10  # an unknown issuer reloads the CA list at most this often
+
+
+class SignatureBudget:
+    """A token bucket: at most `rate` signatures a second in this process, `rate` at once."""
+
+    def __init__(self, rate: float, clock=time.monotonic):
+        self.rate = rate
+        self._clock = clock
+        self._tokens = rate
+        self._at = clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        """Spend one signature if the budget has one left."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.rate, self._tokens + (now - self._at) * self.rate)
+            self._at = now
+            if self._tokens < 1:
+                return False
+            self._tokens -= 1
+            return True
+
+
+# Each request for a serial the CA never issued costs a signature (the answer names the
+# serial, so none can be signed ahead). The same request again gets the answer kept for it
+# (ocsp_cache.UNKNOWN_SECONDS); new made-up serials past this rate get an unsigned tryLater,
+# so a scan costs each worker at most this many signatures a second (~140 µs each).
+UNKNOWN_SIGNATURES_PER_SECOND = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +181,9 @@ def _sign_now(connection: DriverConnection, engine, ca_id: int, serial: str,
         connection.cursor, {"ca_id": ca_id, "serial": serial})
     connection.rollback()
     status = status_from_row(row)
+    if status.status == ocsp.UNKNOWN and not cache.process_cache().value(
+            "ocsp.unknown_budget", lambda: SignatureBudget(UNKNOWN_SIGNATURES_PER_SECOND)).take():
+        return _error("tryLater")  # made-up serials, faster than this process signs them
     responder = ca_responder(ca_id)
     signed = sign(responder, query.serial, query.hash_algorithm, status, nonce=query.nonce)
     count("served")

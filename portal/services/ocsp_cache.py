@@ -18,7 +18,7 @@ push the real answers out.
 import secrets
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -69,13 +69,13 @@ class Generation:
     def keep(self, request_der: bytes, answer, *, ca_name: str, ca_until: datetime,
              unknown: bool = False) -> None:
         """Keep an answer (cacheable, without a nonce) to serve again to the same request."""
-        half = (answer.next_update - answer.this_update) / 2
+        until = answer.this_update + (answer.next_update - answer.this_update) / 2
         if unknown:
-            half = min(half, timedelta(seconds=UNKNOWN_SECONDS))
+            until = min(until, datetime.now(UTC) + timedelta(seconds=UNKNOWN_SECONDS))
         table, bound = (self.unknown, MAX_UNKNOWN) if unknown else (self.answers, MAX_ANSWERS)
         if len(table) >= bound:
             _drop_oldest(table)
-        table[request_der] = Cached(answer, ca_name, answer.this_update + half, ca_until)
+        table[request_der] = Cached(answer, ca_name, until, ca_until)
 
 
 def _drop_oldest(table: dict) -> None:
