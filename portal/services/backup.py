@@ -35,10 +35,11 @@ from sqlalchemy.engine import URL
 
 from ..errors import Conflict, InvalidInput, PortalError
 from ..extensions import db
-from . import audit, cache, sessions
+from . import audit, cache, ocsp_cache, sessions
 from . import carry_forward as carrying
 from . import crl as crl_service
 from .client_ca_bundle import write_client_ca_bundle
+from .driver import DriverConnection
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_DUMP_MAGIC = b"PGDMP"
@@ -228,6 +229,9 @@ def restore(path: str, *, force: bool = False, actor: str = "cli") -> BackupRepo
     sessions.end_everyone()
     db.session.commit()
     carried = carrying.carry_forward(revocations, actor=actor)
+    # Other processes' kept OCSP answers were read from the database before: they drop them.
+    with DriverConnection(db.engine) as connection:
+        ocsp_cache.raise_epoch(connection, db.engine)
     crls = crl_service.refresh(force=True, actor=actor)
     report = BackupReport(path, kind, os.path.getsize(path), count, carried, crls)
     audit.record("backup.restore", actor=actor, detail=f"{report.kind} {report.path}; "

@@ -9,7 +9,7 @@ from ..ca.revocation import parse_reason
 from ..errors import Conflict, InvalidInput, NotFound
 from ..extensions import db
 from ..models import STATUS_REVOKED, Certificate
-from . import audit
+from . import audit, ocsp_store
 from .crl import publish_after_revocation
 
 MAX_BULK = 500  # certificates per request: more than a list page holds, less than a mistake
@@ -27,8 +27,9 @@ class BulkRevocation:
 def revoke_many(certificate_ids: list[int], *, reason: str | None, actor: str) -> BulkRevocation:
     """Revoke the certificates with these ids with one reason; every CRL concerned re-signed.
 
-    All are revoked in one transaction (each with its own audit event) or none are; each CA's
-    CRL is then re-signed once, so it lists all of them before this returns. Certificates
+    All are revoked in one transaction (each with its own audit event) or none are; their
+    stored OCSP answers then say revoked, and each CA's CRL is re-signed once, so it lists
+    all of them before this returns. Certificates
     already revoked are left as they are and reported; if every one was, it is a Conflict.
     """
     reason_name = parse_reason(reason)
@@ -41,7 +42,7 @@ def revoke_many(certificate_ids: list[int], *, reason: str | None, actor: str) -
     if len(rows) != len(wanted):
         raise NotFound("some of the selected certificates do not exist", field="ids")
     now = datetime.now(UTC).replace(microsecond=0)
-    revoked, already, ca_ids = [], [], set()
+    revoked, already, ca_ids, revoked_rows = [], [], set(), []
     for row in sorted(rows, key=lambda certificate: certificate.id):
         changed = db.session.execute(
             update(Certificate)
@@ -52,6 +53,7 @@ def revoke_many(certificate_ids: list[int], *, reason: str | None, actor: str) -
             already.append(row.serial)
             continue
         revoked.append(row.serial)
+        revoked_rows.append((row.ca_id, row.serial))
         ca_ids.add(row.ca_id)
         audit.record("certificate.revoke", actor=actor, serial=row.serial,
                      detail=f"{reason_name} (one of {len(wanted)} revoked together)")
@@ -59,6 +61,8 @@ def revoke_many(certificate_ids: list[int], *, reason: str | None, actor: str) -
         db.session.rollback()
         raise Conflict("every selected certificate is already revoked", field="ids")
     db.session.commit()
+    for ca_id, serial in revoked_rows:
+        ocsp_store.after_revocation(ca_id, serial)  # stored answers say revoked first
     for ca_id in sorted(ca_ids):
         publish_after_revocation(ca_id, actor=actor)
     return BulkRevocation(reason=reason_name, revoked=revoked, already_revoked=already)

@@ -85,6 +85,16 @@ class CAStates:
         """The state of the CA with this id (KeyError when there is none)."""
         return self._state(self._rows[ca_id])
 
+    def usable_until(self, ca_id: int) -> datetime:
+        """The earliest notAfter of the CA's certificate and of those above it."""
+        row = self._rows[ca_id]
+        until, seen = row[5], {ca_id}
+        while row[2] in self._rows and row[2] not in seen:
+            seen.add(row[2])
+            row = self._rows[row[2]]
+            until = min(until, row[5])
+        return until
+
     def values(self) -> list[CAState]:
         """Every CA's state."""
         return [self._state(row) for row in self._rows.values()]

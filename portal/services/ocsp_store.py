@@ -31,6 +31,7 @@ from ..models import (
 from . import cache
 from .authorities import ca_certificate
 from .driver import DriverConnection, prepared
+from .ocsp_cache import raise_epoch
 from .ocsp_signing import OCSPSigner, response_signer
 
 SIGNER_RECHECK_SECONDS = 60  # how long a process trusts its responder without asking the database
@@ -196,12 +197,31 @@ _GOOD = ocsp.CertificateStatus(ocsp.GOOD)
 
 
 def after_revocation(ca_id: int, serial: str) -> None:
-    """Replace every stored answer for a revoked certificate before the revocation returns."""
+    """Replace every stored answer for a revoked certificate before the revocation returns.
+
+    Then the revocation epoch is raised: every process drops the answers (and responders) it
+    kept, on its next request (ocsp_cache). It is raised even when re-signing failed and the
+    stored answers were dropped instead; if raising it fails, the revocation raises.
+    """
     engine = db.engine
     try:
-        # A revoked responder certificate is replaced: the next signature issues a new one.
-        if db.session.execute(delete(OCSPResponder).where(
-                OCSPResponder.ca_id == ca_id, OCSPResponder.serial == serial)).rowcount:
+        _replace_answers(engine, ca_id, serial)
+    finally:
+        with DriverConnection(engine) as connection:
+            raise_epoch(connection, engine)
+
+
+def _replace_answers(engine: Engine, ca_id: int, serial: str) -> None:
+    try:
+        # A revoked responder certificate is replaced: the next signature issues a new one,
+        # and what it signed is dropped, so that each is signed anew on its next request.
+        fingerprint = db.session.scalar(select(OCSPResponder.fingerprint_sha256).where(
+            OCSPResponder.ca_id == ca_id, OCSPResponder.serial == serial))
+        if fingerprint is not None:
+            db.session.execute(delete(OCSPResponder).where(
+                OCSPResponder.ca_id == ca_id, OCSPResponder.serial == serial))
+            db.session.execute(delete(OCSPResponse).where(
+                OCSPResponse.ca_id == ca_id, OCSPResponse.signed_by == fingerprint))
             cache.table("ocsp.responders").pop(ca_id, None)
         db.session.commit()
         if ca_responder(ca_id, create=False) is None:
