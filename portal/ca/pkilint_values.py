@@ -45,9 +45,7 @@ class ValueNode:
 @functools.cache
 def _validators() -> SimpleNamespace:
     """The validators per kind of value, made on first use (importing pkilint is slow)."""
-    import publicsuffixlist
     from pkilint import validation
-    from pkilint.cabf.serverauth import serverauth_name
     from pkilint.pkix import general_name
 
     return SimpleNamespace(
@@ -61,6 +59,17 @@ def _validators() -> SimpleNamespace:
         mailbox=(general_name.MailboxAddressSyntaxValidator(),),
         domain=(general_name.DomainNameSyntaxValidator(),),
         dns_name=general_name.GeneralNameTypeName.DNS_NAME,
+    )
+
+
+@functools.cache
+def _wildcard_validators() -> SimpleNamespace:
+    """The CA/B name validator of pkilint and the public suffix list, made on the first wildcard."""
+    import publicsuffixlist
+    from pkilint.cabf.serverauth import serverauth_name
+    from pkilint.pkix import general_name
+
+    return SimpleNamespace(
         cabf_dns=(serverauth_name.DnsNameLdhLabelSyntaxValidator(),),
         pkix_syntax=general_name.DomainNameSyntaxValidator.VALIDATION_NOT_PREFERRED_NAME_SYNTAX,
         public_suffixes=publicsuffixlist.PublicSuffixList(),
@@ -139,11 +148,11 @@ def _wildcards(sans):
 
 def wildcard_findings(sans) -> list[str]:
     """The CA/B objections to each wildcard dNSName (BR 7.1.2.7.12 syntax, public suffix)."""
-    known = _validators()
     findings: list[str] = []
     for index, name in _wildcards(sans):
+        known = _wildcard_validators()
         where = f"subjectAltName entry {index + 1}"
-        found = run(known.cabf_dns, ValueNode(name, known.dns_name), where)
+        found = run(known.cabf_dns, ValueNode(name, _validators().dns_name), where)
         base = name[2:]
         if not found and name.startswith("*.") and known.public_suffixes.is_public(base):
             found = [f'portal.wildcard_public_suffix (Wildcard over the public suffix "{base}": '
@@ -154,13 +163,13 @@ def wildcard_findings(sans) -> list[str]:
 
 def waived_wildcard_findings(sans) -> frozenset[str]:
     """The exact PKIX finding texts (`code (message)`) that CA/B-valid wildcards are spared."""
-    known = _validators()
     waived = set()
     for _index, name in _wildcards(sans):
-        base = name[2:]
+        known, base = _validators(), name[2:]
         if (name.startswith("*.") and not wildcard_findings([x509.DNSName(name)])
                 and not run(known.dns, ValueNode(base, known.dns_name), "")):
-            waived.add(f'{known.pkix_syntax.code} (Invalid domain name syntax: "{name}")')
+            code = _wildcard_validators().pkix_syntax.code
+            waived.add(f'{code} (Invalid domain name syntax: "{name}")')
     return frozenset(waived)
 
 

@@ -5,8 +5,14 @@ slow or hostile target holds a validator thread for at most the timeout, never a
 thread. Claims are leases written in the database: several hosts share the work, and a host
 that dies mid-validation leaves its challenges to the others once the lease runs out.
 Transient failures (connection, DNS, TLS) are retried with back-off until the deadline.
+
+On one host, a request that answers a challenge also wakes the worker through a pipe that
+`portal serve` opens before it forks both, so the validation starts at once rather than at
+the next poll; the poll stays, for the challenges answered through other hosts.
 """
 
+import os
+import selectors
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +34,40 @@ POLL_SECONDS = 0.02
 VALIDATOR_THREADS = 8
 RETRIED = ("connection", "dns", "tls")
 FORGET_NONCES_EVERY = 1500  # polls between two clean-ups of old nonces
+_WAKE: tuple[int, int] | None = None  # this host's wake-up pipe: (read end, write end)
+
+
+def open_wake_pipe() -> None:
+    """Open the pipe that wakes this host's validation worker (before forking it and gunicorn)."""
+    global _WAKE
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    _WAKE = (read_end, write_end)
+
+
+def wake() -> None:
+    """Tell this host's validation worker a challenge was answered (nothing without the pipe)."""
+    if _WAKE is not None:
+        try:
+            os.write(_WAKE[1], b"!")
+        except OSError:  # the pipe is full (the worker will wake anyway) or gone
+            pass
+
+
+def _sleep(stop: threading.Event) -> bool:
+    """Wait for a wake-up or the poll interval; False once `stop` is set."""
+    if _WAKE is None:
+        return not stop.wait(POLL_SECONDS)
+    with selectors.DefaultSelector() as selector:
+        selector.register(_WAKE[0], selectors.EVENT_READ)
+        readable = selector.select(POLL_SECONDS)
+    if readable:
+        try:
+            os.read(_WAKE[0], 4096)
+        except OSError:
+            pass
+    return not stop.is_set()
 
 
 @dataclass(frozen=True)
@@ -113,15 +153,13 @@ def run_periodically(app, stop: threading.Event | None = None, *,
 
     With `parent_pid`, it returns once that process is gone (the server stopped or died).
     """
-    import os
-
     stop = stop or threading.Event()
     settings = validators.parse_settings(app.config)
     busy: set[int] = set()
     lock = threading.Lock()
     polls = 0
     with ThreadPoolExecutor(VALIDATOR_THREADS, thread_name_prefix="portal-acme-va") as pool:
-        while not stop.wait(POLL_SECONDS):
+        while _sleep(stop):
             if parent_pid is not None and os.getppid() != parent_pid:
                 return
             polls += 1
