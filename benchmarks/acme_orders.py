@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -69,6 +70,11 @@ class LeanClient:
             if self.connection is None:
                 self.connection = http.client.HTTPSConnection(self.host, self.port,
                                                               context=self.context, timeout=60)
+                # http.client sends a POST's headers and body in two writes: without
+                # TCP_NODELAY (which urllib3, so certbot, and Go, so lego, set), Nagle holds
+                # the body until the server's delayed ACK, ~40 ms per request.
+                self.connection.connect()
+                self.connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
                 self.requests += 1
                 self.connection.request(method, urlsplit(url).path, body=body,

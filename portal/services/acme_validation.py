@@ -30,7 +30,7 @@ from .acme_nonces import forget_old_nonces
 from .transaction import DatabaseError, database_problem
 
 LEASE = timedelta(seconds=60)
-POLL_SECONDS = 0.02
+POLL_SECONDS = 0.1  # for challenges answered through other hosts, and retries: this host wakes it
 VALIDATOR_THREADS = 8
 RETRIED = ("connection", "dns", "tls")
 FORGET_NONCES_EVERY = 1500  # polls between two clean-ups of old nonces
