@@ -40,7 +40,7 @@ class AcmeEndpoint(db.Model):
 
 
 class AcmeNonce(db.Model):
-    """A Replay-Nonce handed out and not used yet: using one deletes its row."""
+    """A Replay-Nonce used already (its value and issue time): a second use is refused."""
 
     __tablename__ = "acme_nonces"
 

@@ -86,3 +86,42 @@ def ocsp_findings(path: Path) -> str:
     if result.returncode != 0 and not findings:
         findings = f"pkilint exited {result.returncode}"
     return findings
+
+
+# What pkilint's PKIX profile still reports for a wildcard: RFC 5280 knows no `*` label, so its
+# DomainNameSyntaxValidator calls the name invalid. That one finding per wildcard is expected;
+# the pre-signing lint waives exactly it, the CA/B way (portal/ca/pkilint_values.py).
+def wildcard_pkix_finding(name: str) -> str:
+    """The PKIX profile's one finding for a wildcard dNSName, as lint_pkix_cert prints it."""
+    return f'pkix.invalid_domain_name_syntax (ERROR): Invalid domain name syntax: "{name}"'
+
+
+def pkix_findings_besides_wildcards(path: Path, wildcards: list[str]) -> list[str]:
+    """lint_pkix_cert's finding lines, less exactly one expected finding per wildcard."""
+    lines = [line.strip() for line in pkilint_findings(path).splitlines()
+             if line.startswith(" ")]
+    for name in wildcards:
+        assert wildcard_pkix_finding(name) in lines, lines
+        lines.remove(wildcard_pkix_finding(name))
+    return lines
+
+
+# The CA/B findings a private CA's server certificate has by design (no certificatePolicies,
+# internal names, a subject CN, an SKI that RFC 5280 asks for, up to 825 days): none of them is
+# about a name's syntax or a wildcard.
+CABF_PRIVATE_PKI_FINDINGS = frozenset({
+    "cabf.serverauth.subscriber.certificate_policies_extension_absent",
+    "cabf.internal_domain_name",
+    "cabf.serverauth.dv.common_name_attribute_present",
+    "cabf.serverauth.subscriber.subject_key_identifier_extension_present",
+    "cabf.serverauth.certificate_validity_period_exceeds_200_days",
+})
+
+
+def cabf_findings(path: Path) -> set[str]:
+    """The finding codes of pkilint's CA/B profile (`lint_cabf_serverauth_cert -t DV-FINAL`)."""
+    command = [require_program("lint_cabf_serverauth_cert"), "lint", "-t",
+               "DV-FINAL-CERTIFICATE", "-s", "WARNING", str(path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert not result.stderr.strip(), result.stderr
+    return {line.split()[0] for line in result.stdout.splitlines() if line.startswith(" ")}

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from ..ca.names import check_dns_name
-from ..ca.pkilint_values import san_findings
+from ..ca.pkilint_values import checked_san_findings
 from ..errors import PolicyViolation
 from .problems import AcmeProblem
 
@@ -92,8 +92,8 @@ def parse_identifier(raw) -> Identifier:
             raise AcmeProblem("rejectedIdentifier", exc.message, identifier={
                 "type": "dns", "value": value[:255]}) from None
         # What the pre-signing lint would refuse at finalize is refused now, before any
-        # validation (pkilint's PKIX profile refuses wildcards, for one).
-        findings = san_findings([x509.DNSName(name)])
+        # validation (a wildcard over a public suffix, for one).
+        findings = checked_san_findings([x509.DNSName(name)])
         if findings:
             raise AcmeProblem("rejectedIdentifier", f"{name} cannot be issued: the lint "
                               f"reports {findings[0]}", identifier={"type": "dns",

@@ -168,10 +168,15 @@ def check_before_signing(
     `allow_localhost` waives the one finding the portal's own HTTPS certificate has by design:
     the single-label DNS name `localhost`, which browsers need.
 
+    A wildcard dNSName is linted the CA/B way (pkilint_values.waived_wildcard_findings): the
+    one PKIX syntax finding for it is waived, every other finding stays fatal.
+
     `serial` may be any serial of the kind the real certificate will carry: it is not part of
     the shape (a random positive 159-bit number always lints the same).
     """
-    findings = pkilint_values.san_findings(sans) + pkilint_values.subject_findings(subject)
+    waived = pkilint_values.waived_wildcard_findings(sans)
+    findings = (pkilint_values.checked_san_findings(sans)
+                + pkilint_values.subject_findings(subject))
     if not findings:
         issuer = signer.certificate
         shape = shape_of(
@@ -187,7 +192,8 @@ def check_before_signing(
                 not_before=not_before, not_after=not_after, urls=urls, path_length=path_length,
             ).issuer_name(issuer.subject)
             with _LOCK:
-                verdict = tuple(lint_builder(builder, issuer.public_key()))
+                verdict = tuple(pkilint_values.without_waived(
+                    lint_builder(builder, issuer.public_key()), waived))
                 if len(_VERDICTS) >= MAX_SHAPES:
                     _VERDICTS.clear()
                 if not verdict:  # a refused shape is linted again next time (it is rare)

@@ -5,6 +5,13 @@ read only the node's value (`node.pdu`) and whether it sits inside nameConstrain
 (`node.parents`). Handing them a node made from the value alone runs pkilint's own checks in
 microseconds, where decoding a whole certificate with pyasn1 takes milliseconds. This is the
 one module that relies on that; tests/ca/test_lint.py fails if pkilint changes it.
+
+Wildcards are linted the CA/Browser Forum way. pkilint's PKIX profile reports `*.name` as
+`pkix.invalid_domain_name_syntax` (RFC 5280 knows no wildcards); its CA/B profile drops that
+finding for every dNSName (DnsNameGeneralNamePreferredNameSyntaxFilter) and checks the name with
+DnsNameLdhLabelSyntaxValidator, which allows one leftmost `*` label. Here only that one finding,
+for that one wildcard name, is waived, and only when the name passes the CA/B validator, the
+rest of the name passes the PKIX validators, and the rest is not a public suffix.
 """
 
 import functools
@@ -52,6 +59,20 @@ def _validators() -> SimpleNamespace:
         mailbox=(general_name.MailboxAddressSyntaxValidator(),),
         domain=(general_name.DomainNameSyntaxValidator(),),
         dns_name=general_name.GeneralNameTypeName.DNS_NAME,
+    )
+
+
+@functools.cache
+def _wildcard_validators() -> SimpleNamespace:
+    """The CA/B name validator of pkilint and the public suffix list, made on the first wildcard."""
+    import publicsuffixlist
+    from pkilint.cabf.serverauth import serverauth_name
+    from pkilint.pkix import general_name
+
+    return SimpleNamespace(
+        cabf_dns=(serverauth_name.DnsNameLdhLabelSyntaxValidator(),),
+        pkix_syntax=general_name.DomainNameSyntaxValidator.VALIDATION_NOT_PREFERRED_NAME_SYNTAX,
+        public_suffixes=publicsuffixlist.PublicSuffixList(),
     )
 
 
@@ -117,3 +138,49 @@ def subject_findings(subject: x509.Name) -> list[str]:
             findings += run(known.domain, node, "the subject's DC")
     return findings
 
+
+
+def _wildcards(sans):
+    for index, entry in enumerate(sans):
+        if isinstance(entry, x509.DNSName) and entry.value.startswith("*"):
+            yield index, entry.value
+
+
+def wildcard_findings(sans) -> list[str]:
+    """The CA/B objections to each wildcard dNSName (BR 7.1.2.7.12 syntax, public suffix)."""
+    findings: list[str] = []
+    for index, name in _wildcards(sans):
+        known = _wildcard_validators()
+        where = f"subjectAltName entry {index + 1}"
+        found = run(known.cabf_dns, ValueNode(name, _validators().dns_name), where)
+        base = name[2:]
+        if not found and name.startswith("*.") and known.public_suffixes.is_public(base):
+            found = [f'portal.wildcard_public_suffix (Wildcard over the public suffix "{base}": '
+                     f'"{name}") at {where}']
+        findings += found
+    return findings
+
+
+def waived_wildcard_findings(sans) -> frozenset[str]:
+    """The exact PKIX finding texts (`code (message)`) that CA/B-valid wildcards are spared."""
+    waived = set()
+    for _index, name in _wildcards(sans):
+        known, base = _validators(), name[2:]
+        if (name.startswith("*.") and not wildcard_findings([x509.DNSName(name)])
+                and not run(known.dns, ValueNode(base, known.dns_name), "")):
+            code = _wildcard_validators().pkix_syntax.code
+            waived.add(f'{code} (Invalid domain name syntax: "{name}")')
+    return frozenset(waived)
+
+
+def without_waived(findings, waived: frozenset[str]) -> list[str]:
+    """`findings` (`code (message) at where` lines) less those whose `code (message)` is waived."""
+    if not waived:
+        return list(findings)
+    return [text for text in findings if text.partition(" at ")[0] not in waived]
+
+
+def checked_san_findings(sans) -> list[str]:
+    """Pkilint's findings for the SAN values, wildcards linted the CA/B way."""
+    return without_waived(wildcard_findings(sans) + san_findings(sans),
+                          waived_wildcard_findings(sans))

@@ -64,6 +64,7 @@ def start_acme_validation(app) -> int:
     from ..services import acme_validation
 
     parent = os.getpid()
+    acme_validation.open_wake_pipe()  # gunicorn's workers, forked later, inherit its write end
     pid = os.fork()
     if pid:
         return pid

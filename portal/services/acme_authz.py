@@ -148,6 +148,10 @@ def answer_challenge(challenge: AcmeChallenge, authz: AcmeAuthorization, actor: 
         audit.record("acme.challenge.answer", actor=actor,
                      detail=f"{challenge.type} for {authz.identifier_value}")
     db.session.commit()
+    if taken:
+        from .acme_validation import wake  # acme_validation imports this module
+
+        wake()
     db.session.refresh(challenge)
 
 

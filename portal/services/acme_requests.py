@@ -4,6 +4,7 @@ Every POST to an ACME resource goes through `authenticate` before its resource r
 Pebble's wfe: the view only parses the HTTP request and renders the result.
 """
 
+import functools
 import json
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -36,8 +37,15 @@ def account_url(base: str, account_id: int) -> str:
 
 
 def stored_key(account: AcmeAccount) -> jws.AccountKey:
-    """The account's key as stored."""
-    return jws.account_key(json.loads(account.jwk))
+    """The account's key as stored (parsed once per process: a key never changes in place)."""
+    return _parsed_key(account.jwk)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_key(jwk_text: str) -> jws.AccountKey:
+    # Keyed on the stored JWK text itself: a keyChange stores another text, so the old
+    # key's entry is never found again for that account.
+    return jws.account_key(json.loads(jwk_text))
 
 
 def authenticate(

@@ -71,9 +71,11 @@ class DriverStatement:
 
     def __init__(self, statement, dialect: Dialect, column_keys: Sequence[str] | None = None):
         self._dialect = dialect
-        # SQLite reports the new row's id on the cursor; PostgreSQL needs RETURNING.
+        # SQLite reports the new row's id on the cursor; PostgreSQL needs RETURNING (for a
+        # table that has an id column at all).
         inserts = isinstance(statement, Insert)
-        self._returns_id = inserts and not dialect.postfetch_lastrowid
+        self._returns_id = (inserts and not dialect.postfetch_lastrowid
+                            and "id" in statement.table.c)
         self._reads_lastrowid = inserts and dialect.postfetch_lastrowid
         defaults = {}
         if inserts and column_keys is not None:

@@ -47,7 +47,8 @@ def dns_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, dns_server):
-    with acme_server(tmp_path_factory.mktemp("certbot"), names=(NAME, "eab.acme.test"),
+    with acme_server(tmp_path_factory.mktemp("certbot"), "--domain", "example.test",
+                     names=(NAME, "eab.acme.test"),
                      env={"PORTAL_ACME_DNS_SERVER": f"127.0.0.1:{dns_server.port}"}) as s:
         yield s
 
@@ -82,20 +83,37 @@ def test_certbot_with_external_account_binding(server, tmp_path):
     assert shown_field(server, certificate.serial_number, "owner") == "admin"
 
 
-def test_certbot_dns01_through_its_manual_hooks(server, dns_server, tmp_path):
+def manual_dns01(server, dns_server, folder, *names):
+    """certbot certonly --manual dns-01, its hooks writing into the test's DNS server."""
     records = dns_server.folder
-    auth, cleanup = tmp_path / "auth.sh", tmp_path / "cleanup.sh"
+    auth, cleanup = folder / "auth.sh", folder / "cleanup.sh"
     auth.write_text('#!/bin/sh\necho "$CERTBOT_VALIDATION" >> '
                     f'"{records}/_acme-challenge.$CERTBOT_DOMAIN."\n')
     cleanup.write_text(f'#!/bin/sh\nrm -f "{records}/_acme-challenge.$CERTBOT_DOMAIN."\n')
     auth.chmod(0o755)
     cleanup.chmod(0o755)
-    certbot(server, tmp_path, "certonly", "--manual", "--preferred-challenges", "dns",
+    domains = [arg for name in names for arg in ("-d", name)]
+    certbot(server, folder, "certonly", "--manual", "--preferred-challenges", "dns",
             "--manual-auth-hook", str(auth), "--manual-cleanup-hook", str(cleanup),
-            "--agree-tos", "--email", "ops@acme.test", "-d", "dns.acme.test")
+            "--agree-tos", "--email", "ops@acme.test", *domains)
+
+
+def test_certbot_dns01_through_its_manual_hooks(server, dns_server, tmp_path):
+    manual_dns01(server, dns_server, tmp_path, "dns.acme.test")
     live = tmp_path / "config" / "live" / "dns.acme.test"
     certificate = check_received(live / "cert.pem", live / "chain.pem")
     sans = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert sans.get_values_for_type(x509.DNSName) == ["dns.acme.test"]
     assert "_acme-challenge.dns.acme.test." in dns_server.queries
-    assert not (records / "_acme-challenge.dns.acme.test.").exists()  # cleaned up
+    assert not (dns_server.folder / "_acme-challenge.dns.acme.test.").exists()  # cleaned up
+
+
+def test_certbot_gets_a_wildcard_and_its_base_name_by_dns01(server, dns_server, tmp_path):
+    # Refused at newOrder (rejectedIdentifier) before wildcards were linted the CA/B way.
+    manual_dns01(server, dns_server, tmp_path, "*.example.test", "example.test")
+    live = tmp_path / "config" / "live" / "example.test"
+    certificate = check_received(live / "cert.pem", live / "chain.pem",
+                                 wildcards=("*.example.test",))
+    sans = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sorted(sans.get_values_for_type(x509.DNSName)) == ["*.example.test", "example.test"]
+    assert "_acme-challenge.example.test." in dns_server.queries

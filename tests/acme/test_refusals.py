@@ -73,6 +73,37 @@ def test_a_replayed_nonce_is_a_bad_nonce_with_a_fresh_one(acme):
     assert_problem(acme.post(acme.kid, None, nonce="bm90LWEtbm9uY2U"), "badNonce")
 
 
+def test_a_nonce_is_handed_out_without_a_write_and_only_its_own_kind_is_taken(acme, acme_app,
+                                                                              monkeypatch):
+    import base64
+    import time
+
+    from portal.acme_models import AcmeNonce
+    from portal.services import acme_nonces
+
+    used = db.session.query(AcmeNonce).count()
+    nonces = {acme.new_nonce() for _ in range(3)}
+    assert len(nonces) == 3 and db.session.query(AcmeNonce).count() == used  # nothing written
+    good = nonces.pop()
+    raw = bytearray(base64.urlsafe_b64decode(good + "="))
+    raw[7] ^= 1  # one random bit changed: the tag no longer matches
+    forged = base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
+    assert_problem(acme.post(acme.kid, None, nonce=forged), "badNonce")
+    # made with another instance's key (another CA secret)
+    acme_app.extensions["acme_nonce_key"] = b"k" * 32
+    stranger = acme_nonces.new_nonce()
+    del acme_app.extensions["acme_nonce_key"]
+    assert_problem(acme.post(acme.kid, None, nonce=stranger), "badNonce")
+    # an hour old: refused, though never used
+    an_hour_ago = time.time() - 3601
+    monkeypatch.setattr(acme_nonces.time, "time", lambda: an_hour_ago)
+    old = acme_nonces.new_nonce()
+    monkeypatch.undo()
+    assert_problem(acme.post(acme.kid, None, nonce=old), "badNonce")
+    assert acme.post(acme.kid, None, nonce=good).status == 200
+    assert db.session.query(AcmeNonce).count() == used + 1  # only the one taken is a row
+
+
 def test_a_url_header_that_is_not_the_request_url_is_unauthorized(acme):
     body = acme.sign(acme.directory["newOrder"], {"identifiers": [
         {"type": "dns", "value": "www.acme.test"}]})

@@ -57,13 +57,26 @@ def test_an_ip_is_offered_no_dns01(acme):
     assert sorted(c["type"] for c in authz["challenges"]) == ["http-01", "tls-alpn-01"]
 
 
-def test_a_wildcard_is_refused_before_validation_as_the_lint_would_refuse_it(acme):
-    # pkilint's PKIX profile (lint_pkix_cert -s WARNING) reports *.name as invalid syntax, and
-    # the pre-signing lint follows it: refused at newOrder rather than failing finalize.
+def test_a_wildcard_is_offered_dns01_only_and_its_base_name_everything(acme):
+    # Refused (rejectedIdentifier) before the lint learnt wildcards the CA/B way.
     reply = acme.post(acme.directory["newOrder"], {"identifiers": [
-        {"type": "dns", "value": "*.acme.test"}]})
-    assert reply.status == 400 and reply.problem == "rejectedIdentifier"
-    assert "invalid_domain_name_syntax" in reply.json["detail"]
+        {"type": "dns", "value": "*.acme.test"}, {"type": "dns", "value": "acme.test"}]})
+    assert reply.status == 201, reply
+    assert reply.json["identifiers"] == [{"type": "dns", "value": "*.acme.test"},
+                                         {"type": "dns", "value": "acme.test"}]
+    offered = {}
+    for url in reply.json["authorizations"]:
+        authz = acme.post(url).json
+        assert authz["identifier"] == {"type": "dns", "value": "acme.test"}  # §7.1.4
+        offered[authz.get("wildcard", False)] = sorted(c["type"] for c in authz["challenges"])
+    assert offered == {True: ["dns-01"], False: ["dns-01", "http-01", "tls-alpn-01"]}
+
+
+@pytest.mark.parametrize("name", ["*.", "*.*.acme.test", "a.*.acme.test", "*.test"])
+def test_a_wildcard_the_cabf_refuses_is_refused_at_new_order(acme, name):
+    reply = acme.post(acme.directory["newOrder"], {"identifiers": [
+        {"type": "dns", "value": name}]})
+    assert reply.status == 400 and reply.problem == "rejectedIdentifier", reply
 
 
 def test_an_ip_address_certificate_through_http01(acme, http01):

@@ -173,3 +173,59 @@ def test_the_thresholds_are_pkilints_warning():
     from pkilint.validation import ValidationFindingSeverity
 
     assert lint.THRESHOLD == pkilint_values.THRESHOLD == ValidationFindingSeverity.WARNING
+
+
+WILDCARD_PKIX_FINDING = (
+    'pkix.invalid_domain_name_syntax (Invalid domain name syntax: "*.example.test")')
+
+
+def test_a_wildcard_is_signed_as_the_cabf_lints_it_with_only_its_pkix_finding_waived(ca_signer):
+    sans = [x509.DNSName("*.example.test"), x509.DNSName("example.test")]
+    lint.forget_verdicts()
+    check(ca_signer, sans)  # refused before: the PKIX profile calls *.name invalid syntax
+    # The one finding waived is pkilint's own, word for word; fails if pkilint changes it.
+    assert pkilint_values.waived_wildcard_findings(sans) == {WILDCARD_PKIX_FINDING}
+    assert [text.partition(" at ")[0] for text in pkilint_values.san_findings(sans)] == [
+        WILDCARD_PKIX_FINDING]
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = signer.certificate_builder(
+        issuer_key_identifier=ca_signer.key_identifier, public_key=key.public_key(),
+        subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "*.example.test")]),
+        sans=tuple(sans), profile=PROFILES["server"], serial=x509.random_serial_number(),
+        not_before=NOW, not_after=NOW + timedelta(days=10), urls=URLS,
+    ).issuer_name(ca_signer.certificate.subject)
+    whole = lint.lint_builder(builder, ca_signer.certificate.public_key())
+    assert [text.partition(" at ")[0] for text in whole] == [WILDCARD_PKIX_FINDING]
+
+
+@pytest.mark.parametrize(("name", "code"), [
+    ("*.co.uk", "portal.wildcard_public_suffix"),
+    ("*.github.io", "portal.wildcard_public_suffix"),
+    ("*.", "cabf.serverauth.invalid_dnsname_syntax"),
+    ("*.*.example.test", "cabf.serverauth.invalid_dnsname_syntax"),
+    ("*.a_b.example.test", "cabf.serverauth.invalid_dnsname_syntax"),
+    ("f*.example.test", "pkix.invalid_domain_name_syntax"),
+    ("www.*.example.test", "pkix.invalid_domain_name_syntax"),
+])
+def test_a_wildcard_the_cabf_refuses_is_not_signed(ca_signer, name, code):
+    with pytest.raises(lint.LintRefused) as refused:
+        check(ca_signer, [x509.DNSName("ok.example.com"), x509.DNSName(name)])
+    assert code in refused.value.message and "entry 2" in refused.value.message
+
+
+def test_every_other_finding_beside_a_wildcard_stays_fatal(ca_signer, monkeypatch):
+    with pytest.raises(lint.LintRefused) as refused:
+        check(ca_signer, [x509.DNSName("*.example.test"), x509.DNSName("localhost")])
+    assert '"localhost"' in refused.value.message and "entry 2" in refused.value.message
+    real = profiles.leaf_extensions
+
+    def non_critical_key_usage(*args, **kwargs):
+        return [(value, False if isinstance(value, x509.KeyUsage) else critical)
+                for value, critical in real(*args, **kwargs)]
+
+    monkeypatch.setattr(signer, "leaf_extensions", non_critical_key_usage)
+    lint.forget_verdicts()
+    with pytest.raises(lint.LintRefused) as refused:
+        check(ca_signer, [x509.DNSName("*.example.test")])
+    assert "pkix.key_usage_extension_not_critical" in refused.value.message
+    assert "1 more" not in refused.value.message  # the wildcard's own finding is waived
