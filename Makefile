@@ -32,6 +32,12 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,postgres]'
 	touch $@
 
+# axe-core, which the browser tests inject into every page they visit (pinned in tests/).
+AXE := tests/node_modules/axe-core/axe.min.js
+$(AXE): tests/package.json tests/package-lock.json
+	npm ci --prefix tests --no-audit --no-fund --loglevel=error
+	touch $@
+
 ## run: set everything up (virtualenv, database, a CA, a first admin) and serve the portal
 run: $(BIN)/.installed-run
 	$(MAKE) translations
@@ -39,7 +45,7 @@ run: $(BIN)/.installed-run
 	$(PORTAL) serve
 
 ## test: set up and run the whole suite
-test: $(BIN)/.installed
+test: $(BIN)/.installed $(AXE)
 	$(MAKE) translations
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n auto --dist loadfile $(PYTEST_ARGS)

@@ -14,6 +14,7 @@ from tests.conftest import ROOT, require_program, run_portal
 from tests.e2e.browser import CHROMIUM_FLAGS
 from tests.e2e.servers import portal_serve
 from tests.pki import make_csr
+from tests.web.axe import assert_accessible
 
 pytestmark = pytest.mark.slow
 
@@ -64,9 +65,10 @@ def page(browser, site):
 
 
 def shot(tab, name: str) -> None:
-    """Save a full-page screenshot of what the person sees."""
+    """Save a full-page screenshot of what the person sees; axe must find nothing serious."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    assert_accessible(tab, name)
 
 
 def test_1_sign_in(page):

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from tests.conftest import ROOT, require_program, run_portal
 from tests.e2e.browser import CHROMIUM_FLAGS
 from tests.e2e.servers import portal_serve
+from tests.web.axe import assert_accessible
 
 pytestmark = pytest.mark.slow
 
@@ -68,9 +69,10 @@ def _sign_in(tab, username, password):
 
 
 def shot(tab, name: str) -> None:
-    """Save a full-page screenshot of what the person sees."""
+    """Save a full-page screenshot of what the person sees; axe must find nothing serious."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    assert_accessible(tab, name)
 
 
 def _ping(site, p12, password) -> tuple[str, int]:

@@ -108,3 +108,47 @@
     }
   } catch (error) { /* no Intl: dates stay in UTC */ }
 })();
+
+// Layout helpers: the Menu button that folds the navigation on narrow screens, and the column
+// names that each table cell shows when narrow screens stack a table's rows as cards.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    var button = document.querySelector(".topbar .menu-button");
+    var menu = button && document.getElementById(button.getAttribute("aria-controls"));
+    if (menu) {
+      var setOpen = function (open) {
+        menu.classList.toggle("open", open);
+        button.setAttribute("aria-expanded", open ? "true" : "false");
+      };
+      button.closest(".topbar").classList.add("js-menu");
+      button.hidden = false;
+      button.addEventListener("click", function () { setOpen(!menu.classList.contains("open")); });
+      document.addEventListener("keydown", function (event) {
+        if (event.key === "Escape" && menu.classList.contains("open")) {
+          setOpen(false);
+          button.focus();
+        }
+      });
+    }
+
+    document.querySelectorAll("table.table").forEach(function (table) {
+      var names = [];
+      table.querySelectorAll("thead th").forEach(function (th) {
+        // A head cell whose only text is for screen readers (an actions column) gives no label.
+        var hidden = th.querySelector(".sr-only"), name = th.textContent.trim();
+        if (hidden && hidden.textContent.trim() === name) { name = ""; }
+        for (var i = 0; i < (th.colSpan || 1); i++) { names.push(name); }
+      });
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        var column = 0;
+        Array.prototype.forEach.call(row.cells, function (cell) {
+          if (names[column] !== undefined && cell.colSpan === 1 && !cell.hasAttribute("data-label")) {
+            cell.setAttribute("data-label", names[column]);
+          }
+          column += cell.colSpan || 1;
+        });
+      });
+    });
+  });
+})();
