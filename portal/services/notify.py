@@ -161,7 +161,7 @@ def _mails(mailed: list[tuple[Due, str]], owned: dict, owners: dict,
 def _translations(saved: str | None):
     """The catalogue for a recipient: their saved language if offered, else the default."""
     config = current_app.config
-    offered = config.get("PORTAL_LANGUAGE_LIST") or [config["PORTAL_DEFAULT_LANGUAGE"]]
+    offered = current_app.extensions.get("portal.languages") or [config["PORTAL_DEFAULT_LANGUAGE"]]
     return translations_for(recipient_language(saved, offered,
                                                config["PORTAL_DEFAULT_LANGUAGE"]))
 

@@ -52,7 +52,7 @@ def negotiate(accept: list[tuple[str, float]], offered: list[str]) -> str | None
 
 def offered_languages() -> list[str]:
     """The languages this portal offers (PORTAL_LANGUAGES)."""
-    return current_app.config["PORTAL_LANGUAGE_LIST"]
+    return current_app.extensions["portal.languages"]
 
 
 def select_locale() -> str:
@@ -120,7 +120,7 @@ def init_app(app: Flask) -> None:
     offered, default = parse_languages(
         app.config["PORTAL_LANGUAGES"], app.config["PORTAL_DEFAULT_LANGUAGE"]
     )
-    app.config["PORTAL_LANGUAGE_LIST"] = offered
+    app.extensions["portal.languages"] = offered  # checked, in PORTAL_LANGUAGES order
     app.config["PORTAL_DEFAULT_LANGUAGE"] = default
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
     app.jinja_env.globals.update(html_lang=lambda: html_lang(get_locale()),

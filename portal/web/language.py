@@ -51,7 +51,7 @@ def choose():
     from ..services import users
     from .access import current_actor
 
-    offered = current_app.config["PORTAL_LANGUAGE_LIST"]
+    offered = current_app.extensions["portal.languages"]
     name = normalise_language(request.form.get("language", ""))
     if name not in offered:
         abort(400)

@@ -65,7 +65,7 @@ def test_wrong_language_settings_stop_the_start(instance, settings, problem):
 def test_zh_hans_spelled_any_way_is_accepted(instance):
     app = create_app({"TESTING": True, "PORTAL_LANGUAGES": "en,zh-Hans",
                       "PORTAL_DEFAULT_LANGUAGE": "ZH_HANS"})
-    assert app.config["PORTAL_LANGUAGE_LIST"] == ["en", "zh_Hans"]
+    assert app.extensions["portal.languages"] == ["en", "zh_Hans"]
     assert app.config["PORTAL_DEFAULT_LANGUAGE"] == "zh_Hans"
 
 
