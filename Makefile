@@ -5,7 +5,11 @@ BIN := $(VENV)/bin
 PORTAL := $(BIN)/portal
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean translations
+
+# The compiled catalogues (.mo) are built from the committed .po files, never committed.
+PO_FILES := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
+MO_FILES := $(PO_FILES:.po=.mo)
 
 # Two installs: `make run` gets what serving needs (the package, pkilint for the lint before
 # signing, the PostgreSQL driver); `make test`, `lint` and `bench` add the test extra
@@ -15,6 +19,12 @@ $(BIN)/.installed-run: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[postgres]'
 	touch $@
+
+## translations: compile the catalogues (portal/translations/<lang>/LC_MESSAGES/messages.mo)
+translations: $(MO_FILES)
+
+%.mo: %.po
+	$(BIN)/pybabel compile --domain messages --input-file $< --output-file $@
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,11 +40,13 @@ $(AXE): tests/package.json tests/package-lock.json
 
 ## run: set everything up (virtualenv, database, a CA, a first admin) and serve the portal
 run: $(BIN)/.installed-run
+	$(MAKE) translations
 	$(PORTAL) init
 	$(PORTAL) serve
 
 ## test: set up and run the whole suite
 test: $(BIN)/.installed $(AXE)
+	$(MAKE) translations
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n auto --dist loadfile $(PYTEST_ARGS)
 

@@ -55,6 +55,11 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_OCSP_DAYS": 14,
     "PORTAL_OCSP_URL_IN_CERTS": True,
     "PORTAL_OCSP_REFRESH_INTERVAL": 300,
+    # Languages (issue 18): the ones offered (comma-separated: en, ja, ko, zh_Hans) and the
+    # one used when the reader's browser asks for none of them (and for mails to users who
+    # never chose one).
+    "PORTAL_LANGUAGES": "en,ja,ko,zh_Hans",
+    "PORTAL_DEFAULT_LANGUAGE": "en",
     # Upper bounds for untrusted input.
     "PORTAL_MAX_CSR_BYTES": 64 * 1024,
     "PORTAL_MAX_SANS": 100,

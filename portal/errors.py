@@ -1,5 +1,8 @@
 """Typed errors with a message fit to show a user, raised by the CA core and the services.
 
+Each message is a msgid (marked with `N_` from portal/translatable.py) with named
+placeholders given as keyword arguments: `.message` is the English sentence, `.msgid` and
+`.params` let the web layer show it in the reader's language (portal/web/i18n.py).
 They say what went wrong, not how to answer it: the web layer maps each kind to an HTTP status
 (portal/web/errors.py), the CLI prints the message as one line.
 """
@@ -8,9 +11,12 @@ They say what went wrong, not how to answer it: the web layer maps each kind to 
 class PortalError(Exception):
     """Base of every error the portal reports to a user instead of crashing."""
 
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, field: str | None = None, **params):
+        text = message % params if params else message
+        super().__init__(text)
+        self.message = text  # in English: what the CLI and the logs print
+        self.msgid = message  # untranslated, with %(name)s placeholders (marked with N_)
+        self.params = params  # the placeholders' values; a PortalError among them is nested
         self.field = field  # the form field or CLI option the error concerns, if any
 
 

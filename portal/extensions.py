@@ -1,5 +1,6 @@
 """Extension objects, alone here so that nothing imports in a circle."""
 
+from flask_babel import gettext
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
@@ -9,6 +10,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from .lazy_migrate import LazyMigrate
 from .limiter import PortalLimiter
+from .translatable import N_
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -32,7 +34,8 @@ csrf = CSRFProtect()
 # Sign-in: Flask-Login keeps who is signed in; pages that need it send people to auth.login.
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Please sign in to continue."
+login_manager.login_message = N_("Please sign in to continue.")
+login_manager.localize_callback = gettext  # flashed in the reader's language
 login_manager.login_message_category = "info"
 # No binding to the client's address ("strong" protection): Flask-Login reads it from
 # X-Forwarded-For, which anyone can send. Sessions live in the database instead (web/sessions.py).

@@ -64,6 +64,9 @@ class User(db.Model):
     role: Mapped[str] = mapped_column(String(8), default=ROLE_USER)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # What they chose with the switcher (en, ja, ko, zh_Hans; None: the browser's choice);
+    # their pages and their mails follow it.
+    language: Mapped[str | None] = mapped_column(String(16))
 
     # Flask-Login: the session holds "<id>:<stamp>"; a new password changes the stamp, which
     # signs the user out everywhere; a disabled user is not active.

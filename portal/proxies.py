@@ -10,6 +10,7 @@ import ipaddress
 from collections.abc import Iterable
 
 from .errors import ConfigurationError
+from .translatable import N_
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # The connection's own peer, kept in the environ when REMOTE_ADDR is replaced by the client's.
@@ -25,8 +26,9 @@ def parse_trusted_proxies(text: str | None) -> tuple[IPNetwork, ...]:
             networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError:
             raise ConfigurationError(
-                f"PORTAL_TRUSTED_PROXIES: {entry!r} is not an IP address or network "
-                "(host names are not accepted: write the proxy's address, e.g. 127.0.0.1)"
+                N_("PORTAL_TRUSTED_PROXIES: %(entry)r is not an IP address or network (host "
+                   "names are not accepted: write the proxy's address, e.g. 127.0.0.1)"),
+                entry=entry
             ) from None
     return tuple(networks)
 

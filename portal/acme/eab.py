@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..errors import CAKeyUnavailable
+from ..translatable import N_
 from .jws import AccountKey, account_key
 from .problems import AcmeProblem
 
@@ -24,7 +25,7 @@ _ALGORITHMS = ("HS256", "HS384", "HS512")
 
 def _wrapping_key(secret: str) -> bytes:
     if not secret or len(secret.strip()) < 16:
-        raise CAKeyUnavailable("the CA secret is not configured: EAB keys cannot be used")
+        raise CAKeyUnavailable(N_("the CA secret is not configured: EAB keys cannot be used"))
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
                 info=b"portal ACME EAB HMAC key v1").derive(secret.strip().encode())
 
@@ -39,12 +40,12 @@ def seal_hmac_key(hmac_key: bytes, secret: str, *, key_id: str) -> bytes:
 def unseal_hmac_key(sealed: bytes, secret: str, *, key_id: str) -> bytes:
     """Decrypt an HMAC key sealed by seal_hmac_key."""
     if not sealed.startswith(_MAGIC):
-        raise CAKeyUnavailable("the stored EAB key is not in a format this portal knows")
+        raise CAKeyUnavailable(N_("the stored EAB key is not in a format this portal knows"))
     body = sealed[len(_MAGIC):]
     try:
         return AESGCM(_wrapping_key(secret)).decrypt(body[:12], body[12:], key_id.encode())
     except InvalidTag:
-        raise CAKeyUnavailable("the CA secret does not decrypt the EAB key") from None
+        raise CAKeyUnavailable(N_("the CA secret does not decrypt the EAB key")) from None
 
 
 def binding_key_id(binding) -> str:

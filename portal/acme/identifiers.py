@@ -8,6 +8,7 @@ from cryptography import x509
 from ..ca.names import check_dns_name
 from ..ca.pkilint_values import checked_san_findings
 from ..errors import PolicyViolation
+from ..translatable import N_
 from .problems import AcmeProblem
 
 
@@ -76,8 +77,9 @@ def parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     try:
         return ipaddress.ip_network(text.strip())
     except ValueError:
-        raise PolicyViolation(f"{text[:60]!r} is not an IP network (CIDR such as 10.0.0.0/8)",
-                              field="network") from None
+        raise PolicyViolation(N_("%(text)r is not an IP network (CIDR such as 10.0.0.0/8)"),
+                              field="network",
+            text=text[:60]) from None
 
 
 def parse_identifier(raw) -> Identifier:

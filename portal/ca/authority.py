@@ -6,6 +6,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID, PublicKeyAlgorithmOID
 
 from ..errors import InvalidInput, PolicyViolation
+from ..translatable import N_
 from .keys import check_key_policy, generate_private_key, public_keys_match, signature_hash_for
 from .lint import check_before_signing
 from .names import check_text
@@ -57,7 +58,7 @@ def check_may_have_intermediates(parent: CASigner) -> None:
     """Refuse an intermediate under a CA whose pathLenConstraint is 0."""
     if parent.path_length == 0:
         raise PolicyViolation(
-            "the parent CA may not have intermediates below it (its path length is 0)",
+            N_("the parent CA may not have intermediates below it (its path length is 0)"),
             field="parent",
         )
 
@@ -101,14 +102,15 @@ def create_intermediate_ca(
 def load_certificate_file(data: bytes) -> x509.Certificate:
     """Load one certificate (the first, for a PEM bundle) from PEM or DER bytes."""
     if not data or not data.strip():
-        raise InvalidInput("the certificate file is empty", field="cert")
+        raise InvalidInput(N_("the certificate file is empty"), field="cert")
     try:
         if data.lstrip().startswith(b"-----"):
             return x509.load_pem_x509_certificates(data)[0]
         return x509.load_der_x509_certificate(data)
     except (ValueError, x509.InvalidVersion) as exc:
         raise InvalidInput(
-            f"not a certificate in PEM or DER ({str(exc).splitlines()[0][:100]})", field="cert"
+            N_("not a certificate in PEM or DER (%(value)s)"), field="cert",
+            value=str(exc).splitlines()[0][:100]
         ) from None
 
 
@@ -120,26 +122,27 @@ def check_ca_pair(certificate: x509.Certificate, private_key, *, now: datetime |
         constraints = None
     if constraints is None or not constraints.ca:
         raise PolicyViolation(
-            "this certificate is not a CA certificate (basicConstraints CA:TRUE is missing)",
+            N_("this certificate is not a CA certificate (basicConstraints CA:TRUE is missing)"),
             field="cert",
         )
     try:
         usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
         if not usage.key_cert_sign:
             raise PolicyViolation(
-                "this CA certificate's keyUsage does not allow signing certificates",
+                N_("this CA certificate's keyUsage does not allow signing certificates"),
                 field="cert",
             )
     except x509.ExtensionNotFound:
         pass
     if certificate.public_key_algorithm_oid == PublicKeyAlgorithmOID.RSASSA_PSS:
         raise PolicyViolation(
-            "CA certificates with an RSA-PSS key (id-RSASSA-PSS) are not accepted: the portal "
-            "signs with PKCS#1 v1.5, which such a key must not make",
+            N_("CA certificates with an RSA-PSS key (id-RSASSA-PSS) are not accepted: the "
+               "portal signs with PKCS#1 v1.5, which such a key must not make"),
             field="cert",
         )
     check_key_policy(certificate.public_key())
     if not public_keys_match(private_key, certificate.public_key()):
-        raise PolicyViolation("the private key does not belong to this certificate", field="key")
+        raise PolicyViolation(N_("the private key does not belong to this certificate"),
+                              field="key")
     if certificate.not_valid_after_utc <= (now or datetime.now(UTC)):
-        raise PolicyViolation("this CA certificate has expired", field="cert")
+        raise PolicyViolation(N_("this CA certificate has expired"), field="cert")

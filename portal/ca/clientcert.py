@@ -9,6 +9,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ..errors import ClientCertificateRefused
+from ..translatable import N_
 
 _PEM_BODY = re.compile(
     r"-----BEGIN CERTIFICATE-----(?P<body>[A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----"
@@ -21,7 +22,7 @@ def load_presented_certificate(data: bytes) -> x509.Certificate:
     try:
         return x509.load_der_x509_certificate(data)
     except (ValueError, x509.InvalidVersion):
-        raise ClientCertificateRefused("the client certificate cannot be parsed") from None
+        raise ClientCertificateRefused(N_("the client certificate cannot be parsed")) from None
 
 
 def load_forwarded_certificate(value: str) -> x509.Certificate | None:
@@ -34,12 +35,13 @@ def load_forwarded_certificate(value: str) -> x509.Certificate | None:
     if not value or value in ("(null)", "-"):
         return None
     if len(value) > MAX_HEADER_CERT:
-        raise ClientCertificateRefused("the forwarded client certificate is too large")
+        raise ClientCertificateRefused(N_("the forwarded client certificate is too large"))
     if "%" in value:
         value = unquote(value)
     match = _PEM_BODY.search(value)
     if match is None:
-        raise ClientCertificateRefused("the forwarded client certificate is not a PEM certificate")
+        raise ClientCertificateRefused(N_("the forwarded client certificate is not a PEM "
+                                          "certificate"))
     body = "".join(match.group("body").split())
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
     pem = "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
@@ -47,7 +49,7 @@ def load_forwarded_certificate(value: str) -> x509.Certificate | None:
         return x509.load_pem_x509_certificate(pem.encode())
     except (ValueError, x509.InvalidVersion):
         raise ClientCertificateRefused(
-            "the forwarded client certificate cannot be parsed"
+            N_("the forwarded client certificate cannot be parsed")
         ) from None
 
 
@@ -81,23 +83,24 @@ def check_client_certificate(
     if issuer is None:
         issuer = find_issuer(certificate, authorities)
     if issuer is None:
-        raise ClientCertificateRefused("the client certificate was not issued by this portal's CA")
+        raise ClientCertificateRefused(N_("the client certificate was not issued by this "
+                                          "portal's CA"))
     if now < certificate.not_valid_before_utc:
-        raise ClientCertificateRefused("the client certificate is not valid yet")
+        raise ClientCertificateRefused(N_("the client certificate is not valid yet"))
     if now > certificate.not_valid_after_utc:
-        raise ClientCertificateRefused("the client certificate has expired")
+        raise ClientCertificateRefused(N_("the client certificate has expired"))
     if now > issuer.not_valid_after_utc:
-        raise ClientCertificateRefused("the client certificate's CA has expired")
+        raise ClientCertificateRefused(N_("the client certificate's CA has expired"))
     try:
         usages = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
         usages = []
     except ValueError:
         raise ClientCertificateRefused(
-            "the client certificate's extensions are malformed"
+            N_("the client certificate's extensions are malformed")
         ) from None
     if ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
         raise ClientCertificateRefused(
-            "the certificate is not for client authentication (no clientAuth usage)"
+            N_("the certificate is not for client authentication (no clientAuth usage)")
         )
     return issuer

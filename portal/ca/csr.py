@@ -8,6 +8,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509.oid import PublicKeyAlgorithmOID
 
 from ..errors import InvalidInput, PolicyViolation
+from ..translatable import N_
 from .keys import check_key_policy
 from .names import (
     check_general_name,
@@ -43,34 +44,38 @@ def _parse(data: bytes) -> x509.CertificateSigningRequest:
         if label not in _PEM_CSR_LABELS:
             shown = label.decode("ascii", "replace")[:40]
             raise InvalidInput(
-                f"this PEM holds a {shown!r}, not a CERTIFICATE REQUEST", field="csr"
+                N_("this PEM holds a %(shown)r, not a CERTIFICATE REQUEST"), field="csr",
+                shown=shown
             )
         loader, data = x509.load_pem_x509_csr, pem + b"\n"
-        problem = "the PEM CERTIFICATE REQUEST is damaged: its content does not parse"
+        problem = N_("the PEM CERTIFICATE REQUEST is damaged: its content does not parse")
     else:
         loader = x509.load_der_x509_csr
-        problem = "not a certificate signing request: expected PEM or DER"
+        problem = N_("not a certificate signing request: expected PEM or DER")
     try:
         return loader(data)
     except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion):
         raise InvalidInput(problem, field="csr") from None
 
 
-def _malformed_extensions(error: Exception) -> str:
+def _malformed_extensions(error: Exception) -> InvalidInput:
     """One line saying what cryptography could not parse, without its internal dump."""
     text = str(error)
     if "does not appear to be an IPv4 or IPv6 address" in text:
-        return (
-            "the CSR's subjectAltName extension is malformed: an IP address entry is neither "
-            "4 nor 16 bytes long"
-        )
+        return InvalidInput(
+            N_("the CSR's subjectAltName extension is malformed: an IP address entry is "
+               "neither 4 nor 16 bytes long"), field="csr")
     if "subject_alternative_name" in text:
-        return "the CSR's subjectAltName extension is malformed: it is not valid DER"
+        return InvalidInput(N_("the CSR's subjectAltName extension is malformed: it is not "
+                               "valid DER"), field="csr")
     if isinstance(error, x509.DuplicateExtension):
-        return f"the CSR requests the extension {error.oid.dotted_string} twice"
+        return InvalidInput(N_("the CSR requests the extension %(oid)s twice"), field="csr",
+                            oid=error.oid.dotted_string)
     if "ParseError" in text:
-        return "the CSR's extensions are malformed: they are not valid DER"
-    return f"the CSR's extensions are malformed ({text[:120]})"
+        return InvalidInput(N_("the CSR's extensions are malformed: they are not valid DER"),
+                            field="csr")
+    return InvalidInput(N_("the CSR's extensions are malformed (%(detail)s)"), field="csr",
+                        detail=text[:120])
 
 
 def _requested_sans(csr: x509.CertificateSigningRequest, max_sans: int) -> list[x509.GeneralName]:
@@ -79,25 +84,26 @@ def _requested_sans(csr: x509.CertificateSigningRequest, max_sans: int) -> list[
     except x509.ExtensionNotFound:
         return []
     except (ValueError, x509.DuplicateExtension, UnsupportedAlgorithm) as exc:
-        raise InvalidInput(_malformed_extensions(exc), field="csr") from None
+        raise _malformed_extensions(exc) from None
     names = list(extension.value)
     if len(names) > max_sans:
         raise PolicyViolation(
-            f"the CSR asks for {len(names)} subject alternative names; at most {max_sans} "
-            "are allowed",
+            N_("the CSR asks for %(count)s subject alternative names; at most %(max_sans)s "
+               "are allowed"),
             field="sans",
+            count=len(names), max_sans=max_sans,
         )
     if not names:  # GeneralNames is SIZE (1..MAX)
-        raise PolicyViolation("the CSR's subjectAltName extension is empty", field="sans")
+        raise PolicyViolation(N_("the CSR's subjectAltName extension is empty"), field="sans")
     checked: list[x509.GeneralName] = []
     for name in names:
         # Wildcards are checked again against the profile when it is applied.
         entry = check_general_name(name, allow_wildcard=True)
         if entry in checked:
             raise PolicyViolation(
-                f"the CSR lists the subject alternative name {describe_general_name(entry)[:90]}"
-                " twice",
+                N_("the CSR lists the subject alternative name %(value)s twice"),
                 field="sans",
+                value=describe_general_name(entry)[:90],
             )
         checked.append(entry)
     return checked
@@ -112,37 +118,40 @@ def load_csr(
     or for extra key usages; the profile decides those.
     """
     if not data or not data.strip():
-        raise InvalidInput("the CSR is empty", field="csr")
+        raise InvalidInput(N_("the CSR is empty"), field="csr")
     if len(data) > max_bytes:
         raise InvalidInput(
-            f"the CSR is {len(data)} bytes; at most {max_bytes} are accepted", field="csr"
+            N_("the CSR is %(count)s bytes; at most %(max_bytes)s are accepted"), field="csr",
+            count=len(data), max_bytes=max_bytes
         )
     csr = _parse(data)
     if csr.public_key_algorithm_oid == PublicKeyAlgorithmOID.RSASSA_PSS:
         # cryptography would re-encode the key as rsaEncryption: the certificate would no
         # longer match its private key (OpenSSL: "key type mismatch").
         raise PolicyViolation(
-            "RSA-PSS keys (id-RSASSA-PSS) are not accepted: make an ordinary RSA key "
-            "(openssl genpkey -algorithm RSA) or an EC key; the certificate can still be used "
-            "with PSS signatures",
+            N_("RSA-PSS keys (id-RSASSA-PSS) are not accepted: make an ordinary RSA key "
+               "(openssl genpkey -algorithm RSA) or an EC key; the certificate can still be "
+               "used with PSS signatures"),
             field="csr",
         )
     try:
         spki = csr_spki(csr)
     except ValueError:
-        raise InvalidInput("the CSR's public key is malformed", field="csr") from None
+        raise InvalidInput(N_("the CSR's public key is malformed"), field="csr") from None
     try:
         public_key = csr.public_key()
     except (ValueError, UnsupportedAlgorithm) as exc:
-        raise PolicyViolation(f"the CSR's key type is not supported ({exc})", field="csr") from None
+        raise PolicyViolation(N_("the CSR's key type is not supported (%(exc)s)"), field="csr",
+            exc=exc) from None
     key_type = check_key_policy(public_key)
     try:
         valid = csr.is_signature_valid
     except (ValueError, UnsupportedAlgorithm) as exc:
-        raise InvalidInput(f"the CSR's signature cannot be checked ({exc})", field="csr") from None
+        raise InvalidInput(N_("the CSR's signature cannot be checked (%(exc)s)"), field="csr",
+            exc=exc) from None
     if not valid:
         raise InvalidInput(
-            "the CSR's signature does not verify: it was altered or not made with its key",
+            N_("the CSR's signature does not verify: it was altered or not made with its key"),
             field="csr",
         )
     try:
@@ -153,7 +162,8 @@ def load_csr(
             requested_subject = csr.subject
         subject, emails = check_subject(requested_subject)
     except ValueError as exc:
-        raise InvalidInput(f"the CSR's subject is malformed ({exc})", field="csr") from None
+        raise InvalidInput(N_("the CSR's subject is malformed (%(exc)s)"), field="csr",
+            exc=exc) from None
     sans = _requested_sans(csr, max_sans)
     for email in emails:
         if x509.RFC822Name(email) not in sans:

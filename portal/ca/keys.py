@@ -4,12 +4,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
 from ..errors import InvalidInput, PolicyViolation
+from ..translatable import N_
 
 KEY_TYPES = ("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519")
 DEFAULT_KEY_TYPE = "ec-p256"
 # What refuses Ed25519, measured (README "What imports where"): said wherever a key type is
 # chosen.
-ED25519_LIMITS = (
+ED25519_LIMITS = N_(
     "Ed25519: not imported by Firefox/NSS, macOS, iOS, Android or Windows, never offered by "
     "browsers as a client certificate, refused in a CA chain by cryptography's verifier, and "
     "only in a modern .p12; OpenSSL, GnuTLS and Java 17 accept it."
@@ -34,7 +35,8 @@ def generate_private_key(key_type: str = DEFAULT_KEY_TYPE) -> PrivateKey:
     if key_type == "ed25519":
         return ed25519.Ed25519PrivateKey.generate()
     raise InvalidInput(
-        f"unknown key type {key_type!r}; choose one of {', '.join(KEY_TYPES)}", field="key_type"
+        N_("unknown key type %(key_type)r; choose one of %(values)s"), field="key_type",
+        key_type=key_type, values=', '.join(KEY_TYPES)
     )
 
 
@@ -59,28 +61,30 @@ def check_key_policy(public_key) -> str:
     if isinstance(public_key, rsa.RSAPublicKey):
         if public_key.key_size < 2048:
             raise PolicyViolation(
-                f"RSA key of {public_key.key_size} bits is too weak: at least 2048 bits are "
-                "required",
+                N_("RSA key of %(key_size)s bits is too weak: at least 2048 bits are required"),
                 field="csr",
+                key_size=public_key.key_size,
             )
         if public_key.key_size > 8192:
-            raise PolicyViolation("RSA keys over 8192 bits are not accepted", field="csr")
+            raise PolicyViolation(N_("RSA keys over 8192 bits are not accepted"), field="csr")
         if public_key.public_numbers().e != 65537:
-            raise PolicyViolation("RSA keys must use the public exponent 65537", field="csr")
+            raise PolicyViolation(N_("RSA keys must use the public exponent 65537"), field="csr")
         return key_type
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         if public_key.curve.name not in _CURVES:
             raise PolicyViolation(
-                f"EC curve {public_key.curve.name} is not accepted: use P-256, P-384 or P-521",
+                N_("EC curve %(name)s is not accepted: use P-256, P-384 or P-521"),
                 field="csr",
+                name=public_key.curve.name,
             )
         return key_type
     if isinstance(public_key, ed25519.Ed25519PublicKey):
         return key_type
     raise PolicyViolation(
-        f"{key_type} keys are not accepted: use RSA (2048 bits or more), EC P-256/P-384/P-521 "
-        "or Ed25519",
+        N_("%(key_type)s keys are not accepted: use RSA (2048 bits or more), EC "
+           "P-256/P-384/P-521 or Ed25519"),
         field="csr",
+        key_type=key_type,
     )
 
 

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..errors import CAKeyUnavailable, InvalidInput
+from ..translatable import N_
 
 _MAGIC = b"portal-ca-key-v1:"
 _NONCE_BYTES = 12
@@ -22,7 +23,7 @@ def new_secret() -> str:
 
 def _wrapping_key(secret: str) -> bytes:
     if len(secret.strip()) < 16:
-        raise CAKeyUnavailable("the CA secret is too short (at least 16 characters)")
+        raise CAKeyUnavailable(N_("the CA secret is too short (at least 16 characters)"))
     return HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=b"portal CA key wrapping v1"
     ).derive(secret.strip().encode())
@@ -43,19 +44,19 @@ def unseal_private_key(sealed: bytes, secret: str | None, *, bound_to: bytes):
     """Decrypt a key sealed by seal_private_key; CAKeyUnavailable without the right secret."""
     if not secret:
         raise CAKeyUnavailable(
-            "the CA secret is not configured (instance/ca-secret or PORTAL_CA_SECRET): "
-            "the portal cannot sign"
+            N_("the CA secret is not configured (instance/ca-secret or PORTAL_CA_SECRET): the "
+               "portal cannot sign")
         )
     if not sealed.startswith(_MAGIC):
-        raise CAKeyUnavailable("the stored CA key is not in a format this portal knows")
+        raise CAKeyUnavailable(N_("the stored CA key is not in a format this portal knows"))
     body = sealed[len(_MAGIC):]
     nonce, ciphertext = body[:_NONCE_BYTES], body[_NONCE_BYTES:]
     try:
         der = AESGCM(_wrapping_key(secret)).decrypt(nonce, ciphertext, bound_to)
     except InvalidTag:
         raise CAKeyUnavailable(
-            "the CA secret does not decrypt the CA key (wrong instance/ca-secret or "
-            "PORTAL_CA_SECRET): the portal cannot sign"
+            N_("the CA secret does not decrypt the CA key (wrong instance/ca-secret or "
+               "PORTAL_CA_SECRET): the portal cannot sign")
         ) from None
     return serialization.load_der_private_key(der, password=None)
 
@@ -63,7 +64,7 @@ def unseal_private_key(sealed: bytes, secret: str | None, *, bound_to: bytes):
 def load_private_key_file(data: bytes, password: bytes | None = None):
     """Load a private key given by a user (PEM or DER, optionally encrypted)."""
     if not data or not data.strip():
-        raise InvalidInput("the key file is empty", field="key")
+        raise InvalidInput(N_("the key file is empty"), field="key")
     if data.lstrip().startswith(b"-----"):
         loader = serialization.load_pem_private_key
     else:
@@ -72,19 +73,20 @@ def load_private_key_file(data: bytes, password: bytes | None = None):
         return loader(data, password=password or None)
     except TypeError as exc:
         if "not encrypted" in str(exc):
-            problem = "the key is not encrypted: leave out its password"
+            problem = N_("the key is not encrypted: leave out its password")
         else:
-            problem = "the key is encrypted: give its password"
+            problem = N_("the key is encrypted: give its password")
         raise InvalidInput(problem, field="key_password") from None
     except ValueError as exc:
         # A wrong password usually fails the padding check ("bad decrypt"), but about once in
         # 256 tries the padding happens to look right and the garbage fails to parse instead.
         if "password" in str(exc).lower() or (password and _is_encrypted(loader, data)):
-            raise InvalidInput("wrong password for the key", field="key_password") from None
+            raise InvalidInput(N_("wrong password for the key"), field="key_password") from None
     except UnsupportedAlgorithm:
         pass
     raise InvalidInput(
-        "not a private key in PEM or DER (or of a type this portal does not support)", field="key"
+        N_("not a private key in PEM or DER (or of a type this portal does not support)"),
+        field="key",
     )
 
 

@@ -8,6 +8,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from ..errors import PolicyViolation
+from ..translatable import N_, Message
 
 # The subject attributes a request may carry, with RFC 5280's upper bounds on their length.
 SUBJECT_ATTRIBUTES = {
@@ -72,9 +73,10 @@ def refuse_invisible(value: str, what: str, *, field: str) -> str:
     found = invisible_character(value)
     if found is not None:
         raise PolicyViolation(
-            f"{what} contains {found}: control characters, format characters (bidi, "
-            "zero-width) and invisible characters are not allowed",
+            N_("%(what)s contains %(found)s: control characters, format characters (bidi, "
+               "zero-width) and invisible characters are not allowed"),
             field=field,
+            what=what, found=found,
         )
     return value
 
@@ -82,17 +84,21 @@ def refuse_invisible(value: str, what: str, *, field: str) -> str:
 def check_text(value: str, what: str, limit: int) -> str:
     """Refuse empty, oversize, control-character and markup-bearing values in a name."""
     if not value or not value.strip():
-        raise PolicyViolation(f"{what} is empty", field="subject")
+        raise PolicyViolation(N_("%(what)s is empty"), field="subject",
+            what=what)
     if len(value.encode("utf-8")) > limit:  # cryptography counts UTF-8 bytes, not characters
         unit = "characters" if value.isascii() else "bytes in UTF-8"
-        raise PolicyViolation(f"{what} is longer than {limit} {unit}", field="subject")
+        raise PolicyViolation(N_("%(what)s is longer than %(limit)s %(unit)s"), field="subject",
+            what=what, limit=limit, unit=unit)
     refuse_invisible(value, what, field="subject")
     if _MARKUP.search(value):
         raise PolicyViolation(
-            f"{what} contains markup (< >), which is not allowed", field="subject"
+            N_("%(what)s contains markup (< >), which is not allowed"), field="subject",
+            what=what
         )
     if value != value.strip():
-        raise PolicyViolation(f"{what} starts or ends with white space", field="subject")
+        raise PolicyViolation(N_("%(what)s starts or ends with white space"), field="subject",
+            what=what)
     return value
 
 
@@ -101,63 +107,73 @@ def check_dns_name(name: str, *, allow_wildcard: bool = True) -> str:
     shown = name[:80]
     if not name.isascii():
         raise PolicyViolation(
-            f"DNS name {shown!r} has non-ASCII characters: write an international name in its "
-            "xn-- (punycode) form",
+            N_("DNS name %(shown)r has non-ASCII characters: write an international name in "
+               "its xn-- (punycode) form"),
             field="sans",
+            shown=shown,
         )
     lowered = name.lower()
     if not lowered:
-        raise PolicyViolation("a DNS name is empty", field="sans")
+        raise PolicyViolation(N_("a DNS name is empty"), field="sans")
     if len(lowered) > 253:
         raise PolicyViolation(
-            f"DNS name {shown!r}… is longer than 253 characters", field="sans"
+            N_("DNS name %(shown)r… is longer than 253 characters"), field="sans",
+            shown=shown
         )
     if lowered.endswith("."):
         raise PolicyViolation(
-            f"DNS name {shown!r} ends with a dot: write it without the trailing dot",
+            N_("DNS name %(shown)r ends with a dot: write it without the trailing dot"),
             field="sans",
+            shown=shown,
         )
     labels = lowered.split(".")
     if "" in labels:
         raise PolicyViolation(
-            f"DNS name {shown!r} is not a valid host name: it has an empty label", field="sans"
+            N_("DNS name %(shown)r is not a valid host name: it has an empty label"), field="sans",
+            shown=shown
         )
     if labels[0] == "*" and not allow_wildcard:
-        raise PolicyViolation(f"wildcard {shown!r} is not allowed here", field="sans")
+        raise PolicyViolation(N_("wildcard %(shown)r is not allowed here"), field="sans",
+            shown=shown)
     if allow_wildcard and labels[0] == "*":
         labels = labels[1:]
         if len(labels) < 2:
-            raise PolicyViolation(f"wildcard {shown!r} is too broad", field="sans")
+            raise PolicyViolation(N_("wildcard %(shown)r is too broad"), field="sans",
+                shown=shown)
     if len(labels) < 2:
         raise PolicyViolation(
-            f"DNS name {shown!r} is a single label: use a fully qualified name "
-            "(RFC 5280 requires a domain name; for this machine use an IP address such as "
-            "127.0.0.1)",
+            N_("DNS name %(shown)r is a single label: use a fully qualified name (RFC 5280 "
+               "requires a domain name; for this machine use an IP address such as 127.0.0.1)"),
             field="sans",
+            shown=shown,
         )
     for label in labels:
         if len(label) > 63:
             raise PolicyViolation(
-                f"DNS name {shown!r} is not a valid host name: a label is longer than 63 "
-                "characters",
+                N_("DNS name %(shown)r is not a valid host name: a label is longer than 63 "
+                   "characters"),
                 field="sans",
+                shown=shown,
             )
         if not _LABEL.fullmatch(label):
             raise PolicyViolation(
-                f"DNS name {shown!r} is not a valid host name: label {label[:63]!r} must be "
-                "letters, digits and inner hyphens",
+                N_("DNS name %(shown)r is not a valid host name: label %(label)r must be "
+                   "letters, digits and inner hyphens"),
                 field="sans",
+                shown=shown, label=label[:63],
             )
     if labels[-1].isdigit():
         raise PolicyViolation(
-            f"DNS name {shown!r} is not a valid host name: its last label is a number",
+            N_("DNS name %(shown)r is not a valid host name: its last label is a number"),
             field="sans",
+            shown=shown,
         )
     if not _TOP_LABEL.fullmatch(labels[-1]):
         raise PolicyViolation(
-            f"DNS name {shown!r} is not a valid host name: its last label (the top-level "
-            "domain) must be at least two characters and end with a letter",
+            N_("DNS name %(shown)r is not a valid host name: its last label (the top-level "
+               "domain) must be at least two characters and end with a letter"),
             field="sans",
+            shown=shown,
         )
     return lowered
 
@@ -165,7 +181,8 @@ def check_dns_name(name: str, *, allow_wildcard: bool = True) -> str:
 def check_email(address: str) -> str:
     """Return an e-mail address (domain in lower case) if it is a plain mailbox."""
     if len(address) > MAX_EMAIL:
-        raise PolicyViolation(f"the e-mail address {address[:40]!r}… is too long", field="email")
+        raise PolicyViolation(N_("the e-mail address %(address)r… is too long"), field="email",
+            address=address[:40])
     local, at, domain = address.rpartition("@")
     if (
         not at
@@ -174,7 +191,8 @@ def check_email(address: str) -> str:
         or local.endswith(".")
         or ".." in local
     ):
-        raise PolicyViolation(f"{address[:80]!r} is not a valid e-mail address", field="email")
+        raise PolicyViolation(N_("%(address)r is not a valid e-mail address"), field="email",
+            address=address[:80])
     return f"{local}@{check_dns_name(domain, allow_wildcard=False)}"
 
 
@@ -194,16 +212,17 @@ def check_general_name(name: x509.GeneralName, *, allow_wildcard: bool) -> x509.
             # form): in a subjectAltName it is malformed (RFC 5280 4.2.1.6).
             size = 8 if isinstance(name.value, ipaddress.IPv4Network) else 32
             raise PolicyViolation(
-                f"the subject alternative name IP:{name.value} is {size} bytes long: an IP "
-                "address entry must be 4 bytes (IPv4) or 16 bytes (IPv6)",
+                N_("the subject alternative name IP:%(value)s is %(size)s bytes long: an IP "
+                   "address entry must be 4 bytes (IPv4) or 16 bytes (IPv6)"),
                 field="sans",
+                value=name.value, size=size,
             )
         return name
     raise PolicyViolation(
-        f"subject alternative names of type {type(name).__name__} are not accepted "
-        f"({describe_general_name(name)[:80]}); only DNS names, IP addresses and e-mail "
-        "addresses",
+        N_("subject alternative names of type %(kind)s are not accepted (%(value)s); only "
+           "DNS names, IP addresses and e-mail addresses"),
         field="sans",
+        kind=type(name).__name__, value=describe_general_name(name)[:80],
     )
 
 
@@ -243,7 +262,8 @@ def parse_san(text: str) -> x509.GeneralName:
         try:
             return x509.IPAddress(ipaddress.ip_address(value.strip()))
         except ValueError:
-            raise PolicyViolation(f"{value[:60]!r} is not an IP address", field="sans") from None
+            raise PolicyViolation(N_("%(value)r is not an IP address"), field="sans",
+                value=value[:60]) from None
     if kind == "email":
         return x509.RFC822Name(check_email(value.strip()))
     return x509.DNSName(check_dns_name(value.strip()))
@@ -257,36 +277,41 @@ def check_subject(name: x509.Name) -> tuple[x509.Name, list[str]]:
     """
     if len(name) > MAX_SUBJECT_ATTRIBUTES:
         raise PolicyViolation(
-            f"the subject has {len(name)} attributes; at most {MAX_SUBJECT_ATTRIBUTES} are "
-            "allowed",
+            N_("the subject has %(count)s attributes; at most %(max_subject_attributes)s are "
+               "allowed"),
             field="subject",
+            count=len(name), max_subject_attributes=MAX_SUBJECT_ATTRIBUTES,
         )
     attributes: list[x509.NameAttribute] = []
     emails: list[str] = []
     for attribute in name:
         value = attribute.value
         if isinstance(value, bytes):
-            raise PolicyViolation("the subject has a binary attribute value", field="subject")
+            raise PolicyViolation(N_("the subject has a binary attribute value"), field="subject")
         if attribute.oid == EMAIL_ATTRIBUTE:
-            emails.append(check_email(check_text(value, "the e-mail address", 254)))
+            emails.append(check_email(check_text(value, Message(N_("the e-mail address")), 254)))
             continue
         if attribute.oid not in SUBJECT_ATTRIBUTES:
             label = attribute.oid._name if attribute.oid._name != "Unknown OID" else None
             raise PolicyViolation(
-                f"the subject attribute {label or attribute.oid.dotted_string} is not allowed",
+                N_("the subject attribute %(value)s is not allowed"),
                 field="subject",
+                value=label or attribute.oid.dotted_string,
             )
         short, limit = SUBJECT_ATTRIBUTES[attribute.oid]
-        check_text(value, f"the subject's {short}", limit)
+        check_text(value, Message(N_("the subject's %(attribute)s"), attribute=short), limit)
         if attribute.oid == NameOID.COUNTRY_NAME and not re.fullmatch(r"[A-Z]{2}", value):
-            raise PolicyViolation("the country (C) must be two capital letters", field="subject")
+            raise PolicyViolation(N_("the country (C) must be two capital letters"),
+                                  field="subject")
         if attribute.oid == NameOID.DOMAIN_COMPONENT and not _LABEL.fullmatch(value.lower()):
-            raise PolicyViolation(f"DC={value[:63]!r} is not a domain label", field="subject")
+            raise PolicyViolation(N_("DC=%(value)r is not a domain label"), field="subject",
+                value=value[:63])
         attributes.append(x509.NameAttribute(attribute.oid, value))
     subject = x509.Name(attributes)
     if len(subject.rfc4514_string()) > MAX_SUBJECT_TEXT:  # the database column's size
         raise PolicyViolation(
-            f"the subject is longer than {MAX_SUBJECT_TEXT} characters", field="subject"
+            N_("the subject is longer than %(max_subject_text)s characters"), field="subject",
+            max_subject_text=MAX_SUBJECT_TEXT
         )
     return subject, emails
 

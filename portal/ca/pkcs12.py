@@ -5,6 +5,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from ..errors import PolicyViolation
+from ..translatable import N_
 
 COMPATIBLE = "compatible"  # 3DES + SHA-1 MAC: macOS Keychain, iOS, Android, older Windows and Java
 MODERN = "modern"  # AES-256-CBC with PBKDF2/SHA-256 and a SHA-256 MAC: OpenSSL 3, NSS, Windows 10+
@@ -36,23 +37,26 @@ def check_bundle_password(password: str, compatibility: str | None = None) -> by
     promises Java, refuses those.
     """
     if not password:
-        raise PolicyViolation("a password is required to protect the key", field="password")
+        raise PolicyViolation(N_("a password is required to protect the key"), field="password")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise PolicyViolation(
-            f"the password must have at least {MIN_PASSWORD_LENGTH} characters",
+            N_("the password must have at least %(min_password_length)s characters"),
             field="password",
+            min_password_length=MIN_PASSWORD_LENGTH,
         )
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise PolicyViolation("the password is too long", field="password")
+        raise PolicyViolation(N_("the password is too long"), field="password")
     if any(ord(character) < 0x20 or 0x7F <= ord(character) < 0xA0 for character in password):
         raise PolicyViolation(
-            "the password may not contain a NUL byte, a line break or another control character",
+            N_("the password may not contain a NUL byte, a line break or another control "
+               "character"),
             field="password",
         )
     if compatibility == COMPATIBLE and not password.isascii():
         raise PolicyViolation(
-            "a compatible .p12 needs a password of ASCII letters, digits and punctuation only: "
-            "Java (keytool) cannot open it otherwise; choose modern to keep this password",
+            N_("a compatible .p12 needs a password of ASCII letters, digits and punctuation "
+               "only: Java (keytool) cannot open it otherwise; choose modern to keep this "
+               "password"),
             field="password",
         )
     return password.encode("utf-8")
@@ -62,9 +66,11 @@ def check_bundle_key_type(key_type: str, compatibility: str) -> None:
     """Refuse a key type that the compatibility choice's target platforms cannot import."""
     if compatibility == COMPATIBLE and key_type in NOT_COMPATIBLE_KEY_TYPES:
         raise PolicyViolation(
-            f"a compatible .p12 cannot hold an {key_type} key: Firefox (NSS), macOS Keychain, "
-            "iOS, Android and Windows do not import it; choose modern, or an EC or RSA key",
+            N_("a compatible .p12 cannot hold an %(key_type)s key: Firefox (NSS), macOS "
+               "Keychain, iOS, Android and Windows do not import it; choose modern, or an EC "
+               "or RSA key"),
             field="compatibility",
+            key_type=key_type,
         )
 
 
@@ -83,8 +89,9 @@ def pkcs12_encryption(
         ).hmac_hash(hashes.SHA256())
     else:
         raise PolicyViolation(
-            f"unknown compatibility {compatibility!r}; choose {' or '.join(COMPATIBILITIES)}",
+            N_("unknown compatibility %(compatibility)r; choose %(values)s"),
             field="compatibility",
+            compatibility=compatibility, values=' or '.join(COMPATIBILITIES),
         )
     return builder.build(password)
 
@@ -108,7 +115,7 @@ def build_pkcs12(
 ) -> bytes:
     """A password-protected PKCS#12 file holding the key, its certificate and the CA chain."""
     if not password:
-        raise PolicyViolation("a password is required to protect the key", field="password")
+        raise PolicyViolation(N_("a password is required to protect the key"), field="password")
     name = (friendly_name or "").encode("utf-8")[:64] or None
     return pkcs12.serialize_key_and_certificates(
         name, private_key, certificate, chain or None, pkcs12_encryption(password, compatibility)
@@ -120,7 +127,7 @@ def build_encrypted_pem(
 ) -> bytes:
     """The key as encrypted PKCS#8 PEM, then the certificate and the CA chain as PEM."""
     if not password:
-        raise PolicyViolation("a password is required to protect the key", field="password")
+        raise PolicyViolation(N_("a password is required to protect the key"), field="password")
     key_pem = private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,

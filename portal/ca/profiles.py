@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
 from ..errors import InvalidInput, PolicyViolation
+from ..translatable import N_
 from .names import check_dns_name, common_name_of, describe_general_name
 
 # Certificates start a little in the past so that a client whose clock lags accepts them.
@@ -95,7 +96,8 @@ def get_profile(name: str, *, leaf_only: bool = False) -> Profile:
     names = LEAF_PROFILES if leaf_only else tuple(PROFILES)
     if name not in names:
         raise InvalidInput(
-            f"unknown profile {name!r}; choose one of {', '.join(names)}", field="profile"
+            N_("unknown profile %(name)r; choose one of %(values)s"), field="profile",
+            name=name, values=', '.join(names)
         )
     return PROFILES[name]
 
@@ -118,9 +120,11 @@ def apply_profile(
         if not isinstance(name, profile.san_kinds):
             allowed = ", ".join(kind.__name__ for kind in profile.san_kinds) or "none"
             raise PolicyViolation(
-                f"the {profile.name} profile does not accept {type(name).__name__} "
-                f"{name.value!s:.80} (allowed: {allowed})",
+                N_("the %(name)s profile does not accept %(kind)s %(value)s (allowed: "
+                   "%(allowed)s)"),
                 field="sans",
+                name=profile.name, kind=type(name).__name__, value=str(name.value)[:80],
+                allowed=allowed,
             )
         if (
             isinstance(name, x509.DNSName)
@@ -128,33 +132,37 @@ def apply_profile(
             and not profile.wildcards
         ):
             raise PolicyViolation(
-                f"the {profile.name} profile does not allow wildcards ({name.value[:80]})",
+                N_("the %(name)s profile does not allow wildcards (%(value)s)"),
                 field="sans",
+                name=profile.name, value=name.value[:80],
             )
         # Each entry's syntax was checked where it was parsed (load_csr, parse_san); what a
         # check missed, the pre-signing lint refuses.
         value = name.value.lower() if isinstance(name, x509.DNSName) else name.value
         if (type(name), value) in seen:
             raise PolicyViolation(
-                f"the subject alternative name {describe_general_name(name)[:90]} is listed "
-                "twice",
+                N_("the subject alternative name %(value)s is listed twice"),
                 field="sans",
+                value=describe_general_name(name)[:90],
             )
         seen.add((type(name), value))
     if profile.requires_san and not names:
         if unusable_cn is not None:  # say why the CN could not serve as the name
             raise PolicyViolation(
-                f"the {profile.name} profile needs at least one DNS name or IP address; the "
-                f"common name cannot be one: {unusable_cn.message}",
+                N_("the %(name)s profile needs at least one DNS name or IP address; the "
+                   "common name cannot be one: %(detail)s"),
                 field="sans",
+                name=profile.name, detail=unusable_cn.message,
             )
         raise PolicyViolation(
-            f"the {profile.name} profile needs at least one DNS name or IP address",
+            N_("the %(name)s profile needs at least one DNS name or IP address"),
             field="sans",
+            name=profile.name,
         )
     if profile.requires_common_name and not common_name:
         raise PolicyViolation(
-            f"the {profile.name} profile needs a common name (CN)", field="subject"
+            N_("the %(name)s profile needs a common name (CN)"), field="subject",
+            name=profile.name
         )
     return subject, tuple(names)
 
@@ -214,13 +222,13 @@ def validity_window(
 ) -> tuple[datetime, datetime]:
     """The validity window: `days` days from now, never past the issuing CA's notAfter."""
     if days < 1:
-        raise InvalidInput("the validity must be at least one day", field="days")
+        raise InvalidInput(N_("the validity must be at least one day"), field="days")
     not_before = now.replace(microsecond=0) - BACKDATE
     not_after = now.replace(microsecond=0) + timedelta(days=days)
     if ca_not_after is not None and not_after > ca_not_after:
         not_after = ca_not_after
     if not_after <= now:
-        raise PolicyViolation("the issuing CA has expired", field="ca")
+        raise PolicyViolation(N_("the issuing CA has expired"), field="ca")
     return not_before, not_after
 
 

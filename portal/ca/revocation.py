@@ -3,6 +3,7 @@
 from cryptography import x509
 
 from ..errors import InvalidInput
+from ..translatable import N_
 
 # RFC 5280 reason names (as openssl spells them). certificateHold is left out on purpose:
 # a held certificate is neither valid nor revoked, and removeFromCRL belongs to delta CRLs.
@@ -29,8 +30,9 @@ def parse_reason(text: str | None) -> str:
     name = _LOOKUP.get(key) or _LOOKUP.get(key.replace("_", "").replace("-", ""))
     if name is None:
         raise InvalidInput(
-            f"unknown revocation reason {text[:40]!r}; choose one of {', '.join(REASONS)}",
+            N_("unknown revocation reason %(text)r; choose one of %(values)s"),
             field="reason",
+            text=text[:40], values=', '.join(REASONS),
         )
     return name
 

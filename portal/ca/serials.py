@@ -3,6 +3,7 @@
 import secrets
 
 from ..errors import InvalidInput
+from ..translatable import N_
 
 SERIAL_BITS = 159
 
@@ -30,5 +31,6 @@ def normalize_serial(text: str) -> str:
         cleaned = cleaned[2:]
     cleaned = cleaned.replace(":", "").replace(" ", "")
     if not cleaned or len(cleaned) > 42 or any(c not in "0123456789abcdefABCDEF" for c in cleaned):
-        raise InvalidInput(f"not a serial number: {text[:60]!r} (expected hex)", field="serial")
+        raise InvalidInput(N_("not a serial number: %(text)r (expected hex)"), field="serial",
+            text=text[:60])
     return serial_to_hex(int(cleaned, 16))

@@ -9,6 +9,7 @@ and of TBSCertificate (RFC 5280).
 from cryptography import x509
 
 from ..errors import PortalError
+from ..translatable import N_
 
 _CONTEXT_0 = 0xA0  # TBSCertificate's explicit [0] version
 
@@ -78,6 +79,6 @@ def check_same_public_key(certificate: x509.Certificate | bytes, expected_spki: 
     """
     if certificate_spki(certificate) != expected_spki:
         raise PortalError(
-            "internal error: the signed certificate does not carry the requested public key "
-            "unchanged; it was not issued"
+            N_("internal error: the signed certificate does not carry the requested public "
+               "key unchanged; it was not issued")
         )

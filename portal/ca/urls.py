@@ -3,6 +3,7 @@
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import PolicyViolation
+from ..translatable import N_
 from .profiles import PublicationUrls
 
 
@@ -16,16 +17,18 @@ def certificate_base_url(public_url: str) -> str:
     parts = urlsplit(public_url.strip())
     if parts.scheme != "http" or not parts.hostname:
         raise PolicyViolation(
-            f"PORTAL_PUBLIC_URL must be a plain http:// URL with a host (got {public_url!r}): "
-            "relying parties fetch CRLs over HTTP (RFC 5280)"
+            N_("PORTAL_PUBLIC_URL must be a plain http:// URL with a host (got "
+               "%(public_url)r): relying parties fetch CRLs over HTTP (RFC 5280)"),
+            public_url=public_url
         )
     host = parts.hostname
     if host == "localhost":
         host = "127.0.0.1"
     elif "." not in host and ":" not in host:
         raise PolicyViolation(
-            f"PORTAL_PUBLIC_URL host {host!r} is a single label: use a fully qualified name "
-            "or an IP address, as RFC 5280 URIs require"
+            N_("PORTAL_PUBLIC_URL host %(host)r is a single label: use a fully qualified name "
+               "or an IP address, as RFC 5280 URIs require"),
+            host=host
         )
     netloc = f"[{host}]" if ":" in host else host
     if parts.port:

@@ -13,6 +13,7 @@ from ..acme_models import AcmeAccount, AcmeEabKey, AcmeEndpoint
 from ..errors import NotFound
 from ..extensions import db
 from ..models import User
+from ..translatable import N_
 from . import audit
 from .acme_requests import Authenticated, account_url
 from .secrets import ca_secret
@@ -179,7 +180,8 @@ def create_eab_key(username: str, *, actor: str) -> tuple[AcmeEabKey, str]:
     """A new EAB key for a user: the row, and the HMAC key (base64url), shown only now."""
     user = db.session.scalar(select(User).filter_by(username=username))
     if user is None:
-        raise NotFound(f"no user named {username[:64]!r}", field="user")
+        raise NotFound(N_("no user named %(username)r"), field="user",
+            username=username[:64])
     key_id = secrets.token_urlsafe(12)
     hmac_key = secrets.token_bytes(32)
     row = AcmeEabKey(key_id=key_id, user_id=user.id, created_by=actor[:128],

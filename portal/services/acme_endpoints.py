@@ -11,6 +11,7 @@ from ..ca.profiles import get_profile
 from ..errors import Conflict, NotFound, PolicyViolation
 from ..extensions import db
 from ..models import CertificateAuthority
+from ..translatable import N_
 from . import audit
 from .authorities import get_ca
 
@@ -22,7 +23,7 @@ def check_endpoint_name(name: str) -> str:
     """An endpoint name: lower-case letters, digits, - and _, as it appears in the URL."""
     if not _NAME.fullmatch(name or ""):
         raise PolicyViolation(
-            "an ACME endpoint name is 1-64 lower-case letters, digits, - or _", field="name"
+            N_("an ACME endpoint name is 1-64 lower-case letters, digits, - or _"), field="name"
         )
     return name
 
@@ -34,16 +35,17 @@ def create_endpoint(
     """Create an endpoint that issues from `ca_name` with `profile` for the given names."""
     check_endpoint_name(name)
     if db.session.scalar(select(AcmeEndpoint.id).filter_by(name=name)) is not None:
-        raise Conflict(f"an ACME endpoint named {name!r} exists already", field="name")
+        raise Conflict(N_("an ACME endpoint named %(name)r exists already"), field="name",
+            name=name)
     if get_profile(profile, leaf_only=True).name != "server":
-        raise PolicyViolation("ACME endpoints issue with the server profile", field="profile")
+        raise PolicyViolation(N_("ACME endpoints issue with the server profile"), field="profile")
     suffixes = sorted({parse_suffix(text) for text in domains if text.strip()})
     nets = sorted({str(parse_network(text)) for text in networks if text.strip()})
     if not suffixes and not nets:
-        raise PolicyViolation("give at least one --domain or --network the endpoint may issue "
-                              "for", field="domain")
+        raise PolicyViolation(N_("give at least one --domain or --network the endpoint may "
+                                 "issue for"), field="domain")
     if not 1 <= days <= 825:
-        raise PolicyViolation("--days must be between 1 and 825", field="days")
+        raise PolicyViolation(N_("--days must be between 1 and 825"), field="days")
     ca = get_ca(ca_name)
     endpoint = AcmeEndpoint(
         name=name, ca_id=ca.id, profile=profile, domains=",".join(suffixes),
@@ -66,7 +68,8 @@ def set_enabled(name: str, enabled: bool, *, actor: str) -> AcmeEndpoint:
     """Disable (or enable again) an endpoint: a disabled one answers 404 to everything."""
     endpoint = db.session.scalar(select(AcmeEndpoint).filter_by(name=name))
     if endpoint is None:
-        raise NotFound(f"no ACME endpoint named {name[:64]!r}", field="name")
+        raise NotFound(N_("no ACME endpoint named %(name)r"), field="name",
+            name=name[:64])
     endpoint.enabled = enabled
     audit.record("acme.endpoint.enable" if enabled else "acme.endpoint.disable", actor=actor,
                  detail=name)

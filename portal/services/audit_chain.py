@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, select, update
 
 from ..errors import CAKeyUnavailable
 from ..models import AuditChainHead, AuditEvent
+from ..translatable import N_
 from . import cache
 from .secrets import ca_secret
 
@@ -82,8 +83,8 @@ def chain_key() -> bytes:
     secret = ca_secret()
     if not secret or len(secret.strip()) < 16:
         raise CAKeyUnavailable(
-            "the audit log cannot be sealed: the CA secret is missing (instance/ca-secret or "
-            "PORTAL_CA_SECRET)"
+            N_("the audit log cannot be sealed: the CA secret is missing (instance/ca-secret "
+               "or PORTAL_CA_SECRET)")
         )
     key = keys["key"] = HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=b"portal audit chain v1"

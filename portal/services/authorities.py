@@ -28,6 +28,7 @@ from ..ca.urls import publication_urls
 from ..errors import CAKeyUnavailable, Conflict, InvalidInput, NotFound
 from ..extensions import db
 from ..models import STATUS_ISSUED, STATUS_PENDING, Certificate, CertificateAuthority
+from ..translatable import N_, Message
 from . import audit, ca_state, cache
 from .client_ca_bundle import write_client_ca_bundle
 from .secrets import ca_secret
@@ -39,8 +40,8 @@ def check_ca_name(name: str) -> str:
     """CA names appear in URLs (/ca/<name>/crl.der): letters, digits, dot, dash, underscore."""
     if not name or not _NAME.fullmatch(name):
         raise InvalidInput(
-            "a CA name is 1-64 letters, digits, '.', '-' or '_', starting with a letter or "
-            "digit",
+            N_("a CA name is 1-64 letters, digits, '.', '-' or '_', starting with a letter or "
+               "digit"),
             field="name",
         )
     return name
@@ -62,11 +63,13 @@ def get_ca(name: str | None = None) -> CertificateAuthority:
     if name:
         ca = db.session.scalar(select(CertificateAuthority).filter_by(name=name))
         if ca is None:
-            raise NotFound(f"no CA named {name!r}", field="ca")
+            raise NotFound(N_("no CA named %(name)r"), field="ca",
+                name=name)
         return ca
     ca = db.session.scalar(select(CertificateAuthority).filter_by(is_default=True))
     if ca is None:
-        raise NotFound("there is no CA yet: run `portal init` or `portal ca create`", field="ca")
+        raise NotFound(N_("there is no CA yet: run `portal init` or `portal ca create`"),
+                       field="ca")
     return ca
 
 
@@ -112,7 +115,7 @@ def key_usable(ca: CertificateAuthority) -> tuple[bool, str]:
     try:
         get_signer(ca)
     except CAKeyUnavailable as exc:
-        return False, exc.message
+        return False, Message(exc.msgid, **exc.params)
     return True, "ok"
 
 
@@ -123,8 +126,8 @@ def _store(
     secret = ca_secret()
     if not secret:
         raise CAKeyUnavailable(
-            "the CA secret is not configured (instance/ca-secret or PORTAL_CA_SECRET): run "
-            "`portal init` first"
+            N_("the CA secret is not configured (instance/ca-secret or PORTAL_CA_SECRET): run "
+               "`portal init` first")
         )
     der = to_der(certificate)
     has_default = db.session.scalar(
@@ -153,7 +156,8 @@ def _store(
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise Conflict(f"a CA named {name!r} or with this certificate already exists") from None
+        raise Conflict(N_("a CA named %(name)r or with this certificate already exists"),
+            name=name) from None
     try:
         write_client_ca_bundle()  # a running server trusts the new CA's client certificates now
     except OSError as exc:  # the CA stands; the next start or renewal check writes the bundle
@@ -166,13 +170,15 @@ def _check_subject_fits(certificate: x509.Certificate) -> None:
     limit = CertificateAuthority.__table__.c.subject.type.length
     length = len(certificate.subject.rfc4514_string())
     if length > limit:
-        raise InvalidInput(f"the CA certificate's subject is {length} characters long as text; "
-                           f"at most {limit} can be stored", field="cert")
+        raise InvalidInput(N_("the CA certificate's subject is %(length)s characters long as "
+                              "text; at most %(limit)s can be stored"), field="cert",
+            length=length, limit=limit)
 
 
 def _refuse_existing_name(name: str) -> None:
     if db.session.scalar(select(CertificateAuthority.id).filter_by(name=name)) is not None:
-        raise Conflict(f"a CA named {name!r} already exists", field="name")
+        raise Conflict(N_("a CA named %(name)r already exists"), field="name",
+            name=name)
 
 
 def _record_pending_intermediate(
@@ -199,7 +205,7 @@ def _record_pending_intermediate(
             db.session.rollback()
             continue
         return row
-    raise Conflict("could not allocate a unique serial number; try again")
+    raise Conflict(N_("could not allocate a unique serial number; try again"))
 
 
 def create_ca(
@@ -259,7 +265,7 @@ def import_ca(
     if db.session.scalar(
         select(CertificateAuthority.id).filter_by(fingerprint_sha256=fingerprint)
     ):
-        raise Conflict("this CA certificate is already imported", field="cert")
+        raise Conflict(N_("this CA certificate is already imported"), field="cert")
     parent_id = None
     if certificate.issuer != certificate.subject:
         authorities = {ca_certificate(ca): ca.id for ca in list_cas()}
@@ -273,5 +279,6 @@ def ca_by_id(ca_id: int) -> CertificateAuthority:
     """A CA by id (NotFound when there is none)."""
     ca = db.session.get(CertificateAuthority, ca_id)
     if ca is None:
-        raise NotFound(f"no CA with id {ca_id}", field="ca")
+        raise NotFound(N_("no CA with id %(ca_id)s"), field="ca",
+            ca_id=ca_id)
     return ca

@@ -35,6 +35,7 @@ from sqlalchemy.engine import URL
 
 from ..errors import Conflict, InvalidInput, PortalError
 from ..extensions import db
+from ..translatable import N_
 from . import audit, cache, ocsp_cache, sessions
 from . import carry_forward as carrying
 from . import crl as crl_service
@@ -67,9 +68,11 @@ def _url() -> URL:
 def _atomic_target(out: str) -> Path:
     target = Path(out).resolve()
     if target.is_dir():
-        raise InvalidInput(f"{out} is a folder: give a file name", field="out")
+        raise InvalidInput(N_("%(out)s is a folder: give a file name"), field="out",
+            out=out)
     if not target.parent.is_dir():
-        raise InvalidInput(f"the folder {target.parent} does not exist", field="out")
+        raise InvalidInput(N_("the folder %(parent)s does not exist"), field="out",
+            parent=target.parent)
     return target
 
 
@@ -94,10 +97,12 @@ def _check_sqlite_copy(connection: sqlite3.Connection, what: str) -> int:
     """integrity_check, and the portal's tables present; the number of certificates."""
     result = connection.execute("PRAGMA integrity_check").fetchall()
     if result != [("ok",)]:
-        raise PortalError(f"{what} fails SQLite's integrity check: {result[0][0][:200]}")
+        raise PortalError(N_("%(what)s fails SQLite's integrity check: %(result)s"),
+            what=what, result=result[0][0][:200])
     names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
     if not set(PORTAL_TABLES) <= names:
-        raise InvalidInput(f"{what} is a SQLite database but not a portal database")
+        raise InvalidInput(N_("%(what)s is a SQLite database but not a portal database"),
+            what=what)
     return connection.execute("SELECT count(*) FROM certificates").fetchone()[0]
 
 
@@ -114,7 +119,8 @@ def backup(out: str, *, actor: str = "cli") -> BackupReport:
             count = _pg_dump(url, partial)
             kind = "pg_dump"
         else:
-            raise PortalError(f"backups of {url.get_backend_name()} databases are not supported")
+            raise PortalError(N_("backups of %(value)s databases are not supported"),
+                value=url.get_backend_name())
         _fsync_and_rename(partial, target)
     finally:
         partial.unlink(missing_ok=True)
@@ -144,7 +150,9 @@ def find_pg_program(name: str) -> str:
                         .isdigit() else 0)
     found = candidates[-1] if candidates else shutil.which(name)
     if not found:
-        raise PortalError(f"{name} is not installed (Debian: apt-get install postgresql-client)")
+        raise PortalError(N_("%(name)s is not installed (Debian: apt-get install "
+                             "postgresql-client)"),
+            name=name)
     return found
 
 
@@ -161,7 +169,8 @@ def _run(command: list[str], env: dict, what: str) -> subprocess.CompletedProces
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
-        raise PortalError(f"{what} failed: {detail[-1][:300] if detail else result.returncode}")
+        raise PortalError(N_("%(what)s failed: %(value)s"),
+            what=what, value=detail[-1][:300] if detail else result.returncode)
     return result
 
 
@@ -184,7 +193,7 @@ def _check_dump(partial: Path, env: dict) -> None:
     """Check that pg_restore can read the dump back and that it holds the certificates."""
     listing = _run([find_pg_program("pg_restore"), "--list", str(partial)], env, "pg_restore")
     if "TABLE DATA public certificates" not in listing.stdout:
-        raise PortalError("pg_dump wrote a dump without the certificates table")
+        raise PortalError(N_("pg_dump wrote a dump without the certificates table"))
 
 
 def backup_kind(path: str) -> str:
@@ -193,13 +202,15 @@ def backup_kind(path: str) -> str:
         with open(path, "rb") as handle:
             head = handle.read(16)
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}", field="file") from None
+        raise InvalidInput(N_("cannot read %(path)s: %(strerror)s"), field="file",
+            path=path, strerror=exc.strerror) from None
     if head.startswith(SQLITE_MAGIC):
         return "sqlite"
     if head.startswith(PG_DUMP_MAGIC):
         return "pg_dump"
-    raise InvalidInput(f"{path} is neither a SQLite backup nor a pg_dump custom archive",
-                       field="file")
+    raise InvalidInput(N_("%(path)s is neither a SQLite backup nor a pg_dump custom archive"),
+                       field="file",
+        path=path)
 
 
 def restore(path: str, *, force: bool = False, actor: str = "cli") -> BackupReport:
@@ -211,7 +222,8 @@ def restore(path: str, *, force: bool = False, actor: str = "cli") -> BackupRepo
     kind = backup_kind(path)
     backend = url.get_backend_name()
     if (kind, backend) not in (("sqlite", "sqlite"), ("pg_dump", "postgresql")):
-        raise InvalidInput(f"a {kind} backup cannot be restored into a {backend} database")
+        raise InvalidInput(N_("a %(kind)s backup cannot be restored into a %(backend)s database"),
+            kind=kind, backend=backend)
     revocations = _live_revocations(backup_time(path, kind))
     db.session.remove()
     db.engine.dispose()  # no connection of ours holds a lock or a stale snapshot
@@ -284,8 +296,9 @@ def _sqlite_restore(path: str, database: str, force: bool) -> int:
                 lambda name: name in names,
                 lambda name: target.execute(f"SELECT count(*) FROM {name}").fetchone()[0])
             if occupied and not force:
-                raise Conflict(f"{database} already holds a portal's data: add --force to "
-                               "replace it with the backup")
+                raise Conflict(N_("%(database)s already holds a portal's data: add --force to "
+                                  "replace it with the backup"),
+                    database=database)
             source.backup(target)  # under SQLite's locks: readers see the old or the new
         finally:
             target.close()
@@ -303,8 +316,9 @@ def _pg_restore(path: str, url: URL, force: bool) -> int:
             lambda name: name in present,
             lambda name: connection.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar())
     if occupied and not force:
-        raise Conflict(f"the database {url.database} already holds a portal's data: add --force "
-                       "to replace it with the backup")
+        raise Conflict(N_("the database %(database)s already holds a portal's data: add "
+                          "--force to replace it with the backup"),
+            database=url.database)
     # Dropping a table waits for every transaction that read it: give up after a minute with
     # a clear error rather than hang behind a stuck session.
     env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} -c lock_timeout={LOCK_TIMEOUT_MS}".strip()

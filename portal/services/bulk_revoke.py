@@ -9,6 +9,7 @@ from ..ca.revocation import parse_reason
 from ..errors import Conflict, InvalidInput, NotFound
 from ..extensions import db
 from ..models import STATUS_REVOKED, Certificate
+from ..translatable import N_
 from . import audit, ocsp_store
 from .crl import publish_after_revocation
 
@@ -35,12 +36,13 @@ def revoke_many(certificate_ids: list[int], *, reason: str | None, actor: str) -
     reason_name = parse_reason(reason)
     wanted = sorted(set(certificate_ids))
     if not wanted:
-        raise InvalidInput("select at least one certificate to revoke", field="ids")
+        raise InvalidInput(N_("select at least one certificate to revoke"), field="ids")
     if len(wanted) > MAX_BULK:
-        raise InvalidInput(f"at most {MAX_BULK} certificates at once", field="ids")
+        raise InvalidInput(N_("at most %(max_bulk)s certificates at once"), field="ids",
+            max_bulk=MAX_BULK)
     rows = list(db.session.scalars(select(Certificate).where(Certificate.id.in_(wanted))))
     if len(rows) != len(wanted):
-        raise NotFound("some of the selected certificates do not exist", field="ids")
+        raise NotFound(N_("some of the selected certificates do not exist"), field="ids")
     now = datetime.now(UTC).replace(microsecond=0)
     revoked, already, ca_ids, revoked_rows = [], [], set(), []
     for row in sorted(rows, key=lambda certificate: certificate.id):
@@ -59,7 +61,7 @@ def revoke_many(certificate_ids: list[int], *, reason: str | None, actor: str) -
                      detail=f"{reason_name} (one of {len(wanted)} revoked together)")
     if not revoked:
         db.session.rollback()
-        raise Conflict("every selected certificate is already revoked", field="ids")
+        raise Conflict(N_("every selected certificate is already revoked"), field="ids")
     db.session.commit()
     for ca_id, serial in revoked_rows:
         ocsp_store.after_revocation(ca_id, serial)  # stored answers say revoked first

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, and_, select
 from ..errors import CAUnusable, NotFound
 from ..extensions import db
 from ..models import STATUS_REVOKED, Certificate, CertificateAuthority
+from ..translatable import N_, Message
 from .driver import DriverConnection
 
 _ca = CertificateAuthority.__table__
@@ -46,7 +47,8 @@ class CAState(NamedTuple):
     def check(self) -> "CAState":
         """Raise CAUnusable when the CA may not sign; return the state otherwise."""
         if self.problem is not None:
-            raise CAUnusable(f"CA {self.name} signs nothing: {self.problem}", field="ca")
+            raise CAUnusable(N_("CA %(name)s signs nothing: %(problem)s"), field="ca",
+                name=self.name, problem=self.problem)
         return self
 
 
@@ -62,14 +64,16 @@ class CAStates:
     def _own_problem(self, row) -> str | None:
         _id, _name, _parent, _default, fingerprint, not_after, status, reason = row[:8]
         if status == STATUS_REVOKED:
-            return f"is revoked ({reason})" if reason else "is revoked"
+            if reason:
+                return Message(N_("is revoked (%(reason)s)"), reason=reason)
+            return Message(N_("is revoked"))
         if self._now >= not_after:  # aware UTC: the column type hands it back so
-            return "has expired"
+            return Message(N_("has expired"))
         return None
 
     def _state(self, row) -> CAState:
         own = self._own_problem(row)
-        problem = f"its certificate {own}" if own else None
+        problem = Message(N_("its certificate %(state)s"), state=own) if own else None
         seen = {row[0]}
         parent_id = row[2]
         while problem is None and parent_id in self._rows and parent_id not in seen:
@@ -77,7 +81,8 @@ class CAStates:
             parent = self._rows[parent_id]
             own = self._own_problem(parent)
             if own:
-                problem = f"the certificate of CA {parent[1]} above it {own}"
+                problem = Message(N_("the certificate of CA %(name)s above it %(state)s"),
+                                  name=parent[1], state=own)
             parent_id = parent[2]
         return CAState(row[0], row[1], row[2], bool(row[3]), row[4], problem)
 
@@ -105,8 +110,10 @@ class CAStates:
             if (row[1] == name) if name else row[3]:
                 return self._state(row)
         if name:
-            raise NotFound(f"no CA named {name!r}", field="ca")
-        raise NotFound("there is no CA yet: run `portal init` or `portal ca create`", field="ca")
+            raise NotFound(N_("no CA named %(name)r"), field="ca",
+                name=name)
+        raise NotFound(N_("there is no CA yet: run `portal init` or `portal ca create`"),
+                   field="ca")
 
 
 def _now() -> datetime:

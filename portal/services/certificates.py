@@ -11,6 +11,7 @@ from ..clock import iso_utc
 from ..errors import Conflict, NotFound
 from ..extensions import db
 from ..models import STATUS_REVOKED, Certificate, User
+from ..translatable import N_
 from . import audit, cache, ocsp_store
 from .authorities import get_ca, list_cas
 from .crl import publish_after_revocation
@@ -37,9 +38,12 @@ def find_certificate(
         query = query.filter_by(ca_id=get_ca(ca_name).id)
     rows = list(db.session.scalars(query.limit(2)))
     if not rows:
-        raise NotFound(f"no certificate with serial {serial}", field="serial")
+        raise NotFound(N_("no certificate with serial %(serial)s"), field="serial",
+            serial=serial)
     if len(rows) > 1:
-        raise Conflict(f"serial {serial} exists under several CAs: {name_the_ca}", field="ca")
+        raise Conflict(N_("serial %(serial)s exists under several CAs: %(name_the_ca)s"),
+                       field="ca",
+            serial=serial, name_the_ca=name_the_ca)
     return rows[0]
 
 
@@ -52,7 +56,8 @@ def certificate_by_id(certificate_id: int, *, owner_id: int | None = None) -> Ce
     """One certificate by id; with `owner_id`, only that owner's (anyone else's is NotFound)."""
     row = db.session.get(Certificate, certificate_id)
     if row is None or (owner_id is not None and row.owner_id != owner_id):
-        raise NotFound(f"no certificate with id {certificate_id}")
+        raise NotFound(N_("no certificate with id %(certificate_id)s"),
+            certificate_id=certificate_id)
     return row
 
 
@@ -78,7 +83,8 @@ def revoke_certificate(
     ).rowcount
     if not changed:
         db.session.rollback()
-        raise Conflict(f"certificate {row.serial} is already revoked", field="serial")
+        raise Conflict(N_("certificate %(serial)s is already revoked"), field="serial",
+            serial=row.serial)
     audit.record("certificate.revoke", actor=actor, serial=row.serial, detail=reason_name)
     db.session.commit()
     db.session.refresh(row)

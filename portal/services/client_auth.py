@@ -21,6 +21,7 @@ from ..errors import ClientCertificateMissing, ClientCertificateRefused, PortalE
 from ..extensions import db
 from ..models import STATUS_ISSUED, STATUS_REVOKED, Certificate
 from ..proxies import is_trusted
+from ..translatable import N_
 from . import ca_state, cache
 from .ca_state import CAStates
 from .driver import thread_connection
@@ -80,18 +81,22 @@ def _recorded(certificate: x509.Certificate) -> tuple[x509.Certificate, str, str
     state = states[authorities[issuer]]
     if not state.usable:
         raise ClientCertificateRefused(
-            f"certificate {serial} was issued by CA {state.name}, which can no longer be "
-            f"trusted: {state.problem}"
+            N_("certificate %(serial)s was issued by CA %(name)s, which can no longer be "
+               "trusted: %(problem)s"),
+            serial=serial, name=state.name, problem=state.problem
         )
     with thread_connection(db.engine) as connection:
         row = connection.first(_RECORD, {"ca_id": state.id, "serial": serial})
     if row is None:
-        raise ClientCertificateRefused(f"this portal has no record of certificate {serial}")
+        raise ClientCertificateRefused(N_("this portal has no record of certificate %(serial)s"),
+            serial=serial)
     status, recorded_fingerprint, profile = row
     if status == STATUS_REVOKED:
-        raise ClientCertificateRefused(f"certificate {serial} has been revoked")
+        raise ClientCertificateRefused(N_("certificate %(serial)s has been revoked"),
+            serial=serial)
     if status != STATUS_ISSUED or recorded_fingerprint != fingerprint:
-        raise ClientCertificateRefused(f"certificate {serial} is not recorded as issued")
+        raise ClientCertificateRefused(N_("certificate %(serial)s is not recorded as issued"),
+            serial=serial)
     return issuer, serial, profile
 
 
@@ -104,12 +109,13 @@ def authenticate_client(certificate: x509.Certificate | None) -> ClientIdentity:
     """
     if certificate is None:
         raise ClientCertificateMissing(
-            "a client certificate is required: present one issued by this portal"
+            N_("a client certificate is required: present one issued by this portal")
         )
     issuer, serial, profile = _recorded(certificate)
     if profile == PROXY_PROFILE.name:
         raise ClientCertificateRefused(
-            f"certificate {serial} is a proxy's certificate: it identifies no client"
+            N_("certificate %(serial)s is a proxy's certificate: it identifies no client"),
+            serial=serial
         )
     return ClientIdentity(
         subject=certificate.subject.rfc4514_string(),

@@ -36,6 +36,7 @@ from ..clock import utcnow
 from ..errors import CAKeyUnavailable, CAUnusable, NotFound, PortalError
 from ..extensions import db
 from ..models import STATUS_REVOKED, Certificate, CertificateAuthority, CRLCounter, PublishedCRL
+from ..translatable import N_
 from . import audit
 from .authorities import get_ca, get_signer, list_cas
 from .ca_state import check_may_sign
@@ -124,7 +125,7 @@ def crl_lifetime() -> timedelta:
     """The time from thisUpdate to nextUpdate (PORTAL_CRL_DAYS days)."""
     days = int(current_app.config["PORTAL_CRL_DAYS"])
     if days < 1:
-        raise PortalError("PORTAL_CRL_DAYS must be at least 1")
+        raise PortalError(N_("PORTAL_CRL_DAYS must be at least 1"))
     return timedelta(days=days)
 
 
@@ -141,7 +142,9 @@ def crl_state(ca_name: str | None = None, *, ca_id: int | None = None) -> CRLSta
     else:
         row = db.session.execute(STATE_OF_DEFAULT).first()
     if row is None:
-        raise NotFound(f"no CA named {ca_name!r}" if ca_name else "there is no CA yet", field="ca")
+        if ca_name:
+            raise NotFound(N_("no CA named %(name)r"), field="ca", name=ca_name)
+        raise NotFound(N_("there is no CA yet"), field="ca")
     return _state_from(row)
 
 
@@ -230,7 +233,8 @@ def publish(
     check_may_sign(ca_id)
     signer = get_signer(ca)  # CAKeyUnavailable before a number is spent
     if utcnow() >= signer.not_after:
-        raise PortalError(f"CA {ca_name} has expired: its CRL can no longer be re-signed")
+        raise PortalError(N_("CA %(ca_name)s has expired: its CRL can no longer be re-signed"),
+            ca_name=ca_name)
     number = allocate_number(ca_id, only_if_last=only_if_last)
     if number is None:
         return None

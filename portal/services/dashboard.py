@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import STATUS_ISSUED, AuditEvent, Certificate, CertificateAuthority
+from ..translatable import N_, Message
 from .authorities import key_usable, list_cas
 from .ca_state import ca_states
 
@@ -46,19 +47,23 @@ def crl_of(ca: CertificateAuthority):
 def _crl_problem(ca: CertificateAuthority, crl, key_ok: bool, now: datetime) -> str | None:
     if crl is None:
         if not key_ok:
-            return f"CA {ca.name} has no CRL and its key is unusable: no CRL can be signed."
+            return Message(N_("CA %(name)s has no CRL and its key is unusable: no CRL can be "
+                              "signed."), name=ca.name)
         return None  # the first request for the CRL signs it
     _number, this_update, next_update = crl
     if now >= next_update:
-        return (f"The CRL of CA {ca.name} expired on {next_update:%Y-%m-%d %H:%M} UTC: "
-                "clients that check it (nginx among them) now refuse every certificate.")
+        return Message(N_("The CRL of CA %(name)s expired on %(when)s UTC: clients that check "
+                          "it (nginx among them) now refuse every certificate."),
+                       name=ca.name, when=f"{next_update:%Y-%m-%d %H:%M}")
     left = next_update - now
     if not key_ok:
-        return (f"The CRL of CA {ca.name} cannot be re-signed (the CA key is unusable); it "
-                f"expires on {next_update:%Y-%m-%d %H:%M} UTC.")
+        return Message(N_("The CRL of CA %(name)s cannot be re-signed (the CA key is unusable); "
+                          "it expires on %(when)s UTC."),
+                       name=ca.name, when=f"{next_update:%Y-%m-%d %H:%M}")
     if left < (next_update - this_update) * CRL_WARNING_SHARE:
-        return (f"The CRL of CA {ca.name} expires on {next_update:%Y-%m-%d %H:%M} UTC and "
-                "was not re-signed on time: check `portal crl refresh`.")
+        return Message(N_("The CRL of CA %(name)s expires on %(when)s UTC and was not re-signed "
+                          "on time: check `portal crl refresh`."),
+                       name=ca.name, when=f"{next_update:%Y-%m-%d %H:%M}")
     return None
 
 
@@ -77,9 +82,9 @@ def ca_overviews(now: datetime | None = None) -> list[CAOverview]:
             crl_this_update=crl[1] if crl else None,
             crl_next_update=crl[2] if crl else None,
             crl_problem=_crl_problem(ca, crl, key_ok, now),
-            state_problem=None if state.usable else (
-                f"CA {ca.name} signs nothing: {state.problem}. Its certificates are refused "
-                "at /ping; issue from another CA."),
+            state_problem=None if state.usable else Message(
+                N_("CA %(name)s signs nothing: %(problem)s. Its certificates are refused at "
+                   "/ping; issue from another CA."), name=ca.name, problem=state.problem),
         ))
     return result
 

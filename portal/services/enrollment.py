@@ -23,6 +23,7 @@ from ..ca.profiles import apply_profile, get_profile
 from ..errors import Gone, InvalidInput, NotFound, PolicyViolation
 from ..extensions import db
 from ..models import EnrollmentLink
+from ..translatable import N_
 from . import audit, keygen
 
 TOKEN_BYTES = 32
@@ -30,7 +31,7 @@ DEFAULT_HOURS = 72
 MAX_HOURS = 24 * 30
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 
-INVALID = ("This enrollment link is not valid. Check that the whole link was copied, or ask "
+INVALID = N_("This enrollment link is not valid. Check that the whole link was copied, or ask "
            "the person who sent it for a new one.")
 STATE_ACTIVE, STATE_USED, STATE_EXPIRED, STATE_CANCELLED = "active", "used", "expired", "cancelled"
 
@@ -73,15 +74,17 @@ def create_link(
     try:
         subject = keygen.build_subject((common_name or "").strip())
     except PolicyViolation as exc:
-        raise PolicyViolation(exc.message, field="common_name") from None
+        raise PolicyViolation(exc.msgid, field="common_name", **exc.params) from None
     email = check_email(email.strip()) if email and email.strip() else None
     apply_profile(profile, subject, keygen.parse_sans([], email))
     if key_type not in KEY_TYPES:
-        raise InvalidInput(f"choose one of {', '.join(KEY_TYPES)}", field="key_type")
+        raise InvalidInput(N_("choose one of %(values)s"), field="key_type",
+            values=', '.join(KEY_TYPES))
     if not isinstance(hours, int) or not 1 <= hours <= MAX_HOURS:
-        raise InvalidInput(f"a link is valid for 1 to {MAX_HOURS} hours", field="hours")
+        raise InvalidInput(N_("a link is valid for 1 to %(max_hours)s hours"), field="hours",
+            max_hours=MAX_HOURS)
     if days is not None and not 1 <= days <= 20000:
-        raise InvalidInput("the validity is 1 to 20000 days", field="days")
+        raise InvalidInput(N_("the validity is 1 to 20000 days"), field="days")
     token = secrets.token_urlsafe(TOKEN_BYTES)
     now = datetime.now(UTC).replace(microsecond=0)
     row = EnrollmentLink(
@@ -186,7 +189,7 @@ def cancel_link(link_id: int, *, actor: str) -> EnrollmentLink:
     """Withdraw a link that has not been used yet."""
     row = db.session.get(EnrollmentLink, link_id)
     if row is None:
-        raise NotFound("no such enrollment link", field="link")
+        raise NotFound(N_("no such enrollment link"), field="link")
     changed = db.session.execute(
         update(EnrollmentLink)
         .where(EnrollmentLink.id == link_id, EnrollmentLink.used_at.is_(None),
@@ -195,7 +198,8 @@ def cancel_link(link_id: int, *, actor: str) -> EnrollmentLink:
     ).rowcount
     if not changed:
         db.session.rollback()
-        raise PolicyViolation(f"link {link_id} is already {link_state(row)}", field="link")
+        raise PolicyViolation(N_("link %(link_id)s is already %(value)s"), field="link",
+            link_id=link_id, value=link_state(row))
     audit.record("enroll.cancel", actor=actor, detail=f"link {row.id} for CN={row.common_name}")
     db.session.commit()
     db.session.refresh(row)

@@ -3,42 +3,63 @@
 Items are notify.Due values: serial, subject, CA, notAfter, threshold and certificate id. An
 owner's mail gives each certificate two lines, the admins' digest one: a digest lists every
 certificate of the run, and a mail server handles it line by line.
+
+Each text is a msgid looked up in the recipient's catalogue (`babel.support` translations from
+mail_language.py); without one the mail is the English it always was. Dates stay in ISO form
+and UTC in every language: a mail is read anywhere, and often by scripts too.
 """
+
+from babel.support import NullTranslations
 
 from ..models import utcnow
 
+ENGLISH = NullTranslations()
 
-def _when(item, now) -> str:
+
+def _when(item, now, t) -> str:
     days = max(0, (item.not_after - now).days)
     # isoformat: strftime costs ten times more, and a digest formats a thousand dates
-    return f"{item.not_after.isoformat(' ', 'seconds')[:19]} UTC (in {days} days)"
+    return t.ngettext("%(date)s UTC (in %(num)d days)", "%(date)s UTC (in %(num)d days)",
+                      days) % {"date": item.not_after.isoformat(" ", "seconds")[:19],
+                               "num": days}
 
 
-def owner_message(owner, items: list, base: str) -> tuple[str, str]:
+def owner_message(owner, items: list, base: str,
+                  t: NullTranslations = ENGLISH) -> tuple[str, str]:
     """Subject and body of the warning to one owner about their certificates."""
     if len(items) == 1:
-        subject = (f"Certificate {items[0].serial} expires on "
-                   f"{items[0].not_after:%Y-%m-%d}")
+        subject = t.gettext("Certificate %(serial)s expires on %(date)s") % {
+            "serial": items[0].serial, "date": f"{items[0].not_after:%Y-%m-%d}"}
     else:
-        subject = f"{len(items)} of your certificates expire soon"
+        subject = t.ngettext("%(num)d of your certificates expire soon",
+                             "%(num)d of your certificates expire soon",
+                             len(items)) % {"num": len(items)}
     now = utcnow()
-    lines = [f"{item.subject} (serial {item.serial}, CA {item.ca})\n"
-             f"  expires {_when(item, now)}: {base}/account/certificates/{item.id}\n"
+    line = t.gettext("%(subject)s (serial %(serial)s, CA %(ca)s)\n  expires %(when)s: %(url)s\n")
+    lines = [line % {"subject": item.subject, "serial": item.serial, "ca": item.ca,
+                     "when": _when(item, now, t),
+                     "url": f"{base}/account/certificates/{item.id}"}
              for item in items]
-    body = (f"Hello {owner.username},\n\nThese certificates of yours expire soon. Renew each "
-            "one from the portal:\nits link opens the certificate and its Renew button.\n\n"
+    body = (t.gettext("Hello %(username)s,\n\nThese certificates of yours expire soon. Renew "
+                      "each one from the portal:\nits link opens the certificate and its Renew "
+                      "button.\n\n") % {"username": owner.username}
             + "".join(lines)
-            + "\nThis warning is sent once per certificate and threshold.\n")
+            + "\n" + t.gettext("This warning is sent once per certificate and threshold.\n"))
     return subject, body
 
 
-def digest_message(items: list, base: str) -> tuple[str, str]:
+def digest_message(items: list, base: str, t: NullTranslations = ENGLISH) -> tuple[str, str]:
     """Subject and body of the admins' digest of this run's warnings."""
-    subject = f"portal: {len(items)} certificate(s) expire soon"
+    subject = t.ngettext("portal: %(num)d certificate(s) expire soon",
+                         "portal: %(num)d certificate(s) expire soon",
+                         len(items)) % {"num": len(items)}
     now = utcnow()
-    lines = [f"{_when(item, now)}  {item.subject}  serial {item.serial}  CA {item.ca}  "
-             f"{base}/certificates/{item.id}\n" for item in items]
-    body = ("Certificates warned about in this run, soonest first (owners were mailed where\n"
-            "they have an address): expiry, subject, serial, CA and the certificate's page.\n\n"
+    line = t.gettext("%(when)s  %(subject)s  serial %(serial)s  CA %(ca)s  %(url)s\n")
+    lines = [line % {"when": _when(item, now, t), "subject": item.subject,
+                     "serial": item.serial, "ca": item.ca,
+                     "url": f"{base}/certificates/{item.id}"} for item in items]
+    body = (t.gettext("Certificates warned about in this run, soonest first (owners were mailed "
+                      "where\nthey have an address): expiry, subject, serial, CA and the "
+                      "certificate's page.\n\n")
             + "".join(lines))
     return subject, body

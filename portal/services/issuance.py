@@ -35,6 +35,7 @@ from ..models import (
     Certificate,
     CertificateName,
 )
+from ..translatable import N_
 from . import audit, ca_state, cache, ocsp_store
 from .authorities import get_ca, get_signer, urls_for
 from .driver import DriverConnection, thread_connection
@@ -308,7 +309,7 @@ def _record_pending(
                 continue
             raise  # another constraint (an unknown owner, say): a bug, not bad luck
         return row_id, serial
-    raise PortalError("could not allocate a unique serial number; try again")
+    raise PortalError(N_("could not allocate a unique serial number; try again"))
 
 
 def _serial_taken(connection: DriverConnection, ca_id: int, serial: str) -> bool:

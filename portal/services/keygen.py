@@ -23,6 +23,7 @@ from ..ca.profiles import apply_profile, get_profile
 from ..errors import InvalidInput
 from ..extensions import db
 from ..models import CertificateAuthority
+from ..translatable import N_
 from . import audit
 from .authorities import chain_of
 from .certificates import revoke_certificate
@@ -103,7 +104,8 @@ def generate_bundle_for(
 ) -> GeneratedBundle:
     """generate_bundle() for a subject and names already put through the profile."""
     if output not in FORMATS:
-        raise InvalidInput(f"unknown format {output!r}", field="output")
+        raise InvalidInput(N_("unknown format %(output)r"), field="output",
+            output=output)
     if output == FORMAT_PKCS12:
         # Fail on a bad password, compatibility choice or key type before anything is signed.
         secret = check_bundle_options(password, compatibility, key_type)

@@ -20,6 +20,7 @@ from ..extensions import db
 from ..models import NOTICE_ADMINS, NOTICE_OWNER, NOTICE_WEBHOOK, ROLE_ADMIN, User, utcnow
 from . import audit, notify_claims, webhook_delivery, webhooks
 from .expiry_mail import digest_message, owner_message
+from .mail_language import recipient_language, translations_for
 from .mailer import Mailer, MailError, RecipientsRefused, settings_from_config
 from .notify_due import CHANNELS, Due, due_certificates, due_selection
 
@@ -94,7 +95,7 @@ def send_expiry_warnings(report: RunReport, now: datetime | None = None) -> None
         return
     # plain values: a commit expires ORM objects, and reading one again costs a SELECT
     owners = {row.id: row for row in db.session.execute(
-        select(User.id, User.username, User.email)
+        select(User.id, User.username, User.email, User.language)
         .where(User.id.in_({item.owner_id for item in candidates if item.owner_id}))).all()}
     wanted = [(item, channel) for item in candidates for channel in CHANNELS
               if channel in item.channels]
@@ -157,6 +158,14 @@ def _mails(mailed: list[tuple[Due, str]], owned: dict, owners: dict,
     return list(by_owner.values()) + ([digest] if digest.items else [])
 
 
+def _translations(saved: str | None):
+    """The catalogue for a recipient: their saved language if offered, else the default."""
+    config = current_app.config
+    offered = current_app.extensions.get("portal.languages") or [config["PORTAL_DEFAULT_LANGUAGE"]]
+    return translations_for(recipient_language(saved, offered,
+                                               config["PORTAL_DEFAULT_LANGUAGE"]))
+
+
 def _send_all(smtp, mails: list[_Mail], base: str) -> list[str]:
     """Send the mails over one SMTP connection; the problems (mail stops at the first failure).
 
@@ -172,9 +181,10 @@ def _send_all(smtp, mails: list[_Mail], base: str) -> list[str]:
                 db.session.commit()
                 keep_until = time.monotonic() + notify_claims.KEEP_CLAIMS.total_seconds()
             if mail.channel == NOTICE_OWNER:
-                subject, body = owner_message(mail.owner, mail.items, base)
-            else:
-                subject, body = digest_message(mail.items, base)
+                subject, body = owner_message(mail.owner, mail.items, base,
+                                              _translations(mail.owner.language))
+            else:  # one mail to every admin: the portal's default language
+                subject, body = digest_message(mail.items, base, _translations(None))
             try:
                 mail.refused = mailer.send(mail.to, subject, body)
             except RecipientsRefused as exc:

@@ -23,6 +23,7 @@ from ..ca.profiles import OCSP_PROFILE
 from ..errors import CAKeyUnavailable, InvalidInput
 from ..extensions import db
 from ..models import CertificateAuthority, OCSPResponder
+from ..translatable import N_
 from . import cache
 from .authorities import get_signer
 from .secrets import ca_secret
@@ -44,8 +45,8 @@ def signer_mode() -> str:
     """PORTAL_OCSP_SIGNER: "responder" (a delegated certificate) or "ca" (the CA key)."""
     mode = str(current_app.config["PORTAL_OCSP_SIGNER"]).strip().lower()
     if mode not in SIGNER_MODES:
-        raise InvalidInput(f"PORTAL_OCSP_SIGNER must be one of {', '.join(SIGNER_MODES)} "
-                           f"(got {mode!r})")
+        raise InvalidInput(N_("PORTAL_OCSP_SIGNER must be one of %(values)s (got %(mode)r)"),
+            values=', '.join(SIGNER_MODES), mode=mode)
     return mode
 
 
@@ -60,8 +61,8 @@ def issue_responder(ca: CertificateAuthority, *, actor: str) -> OCSPResponder:
 
     secret = ca_secret()
     if not secret:
-        raise CAKeyUnavailable("the CA secret is not configured: no OCSP responder key can be "
-                               "sealed")
+        raise CAKeyUnavailable(N_("the CA secret is not configured: no OCSP responder key can "
+                                  "be sealed"))
     key = generate_private_key("ec-p256")
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
                                             f"{ca.name} OCSP responder"[:64])])

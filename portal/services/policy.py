@@ -18,6 +18,7 @@ from ..ca.profiles import LEAF_PROFILES, get_profile
 from ..errors import InvalidInput, PolicyViolation
 from ..extensions import db
 from ..models import ProfilePolicy, User, utcnow
+from ..translatable import N_
 from . import audit
 
 CN_USERNAME, CN_ANY = "username", "any"
@@ -89,25 +90,28 @@ def open_profiles() -> list[str]:
 def _check_suffixes(text: str) -> str:
     items = _split(text)
     if len(items) > MAX_LIST_ITEMS:
-        raise InvalidInput(f"at most {MAX_LIST_ITEMS} domains", field="dns_suffixes")
+        raise InvalidInput(N_("at most %(max_list_items)s domains"), field="dns_suffixes",
+            max_list_items=MAX_LIST_ITEMS)
     try:
         checked = [check_dns_name(item.lstrip("."), allow_wildcard=False) for item in items]
     except PolicyViolation as exc:
-        raise PolicyViolation(exc.message, field="dns_suffixes") from None
+        raise PolicyViolation(exc.msgid, field="dns_suffixes", **exc.params) from None
     return ", ".join(dict.fromkeys(checked))
 
 
 def _check_networks(text: str) -> str:
     items = _split(text)
     if len(items) > MAX_LIST_ITEMS:
-        raise InvalidInput(f"at most {MAX_LIST_ITEMS} networks", field="ip_networks")
+        raise InvalidInput(N_("at most %(max_list_items)s networks"), field="ip_networks",
+            max_list_items=MAX_LIST_ITEMS)
     networks = []
     for item in items:
         try:
             networks.append(str(ipaddress.ip_network(item, strict=False)))
         except ValueError:
-            raise InvalidInput(f"{item[:60]!r} is not an IP network such as 192.0.2.0/24",
-                               field="ip_networks") from None
+            raise InvalidInput(N_("%(item)r is not an IP network such as 192.0.2.0/24"),
+                               field="ip_networks",
+                item=item[:60]) from None
     return ", ".join(dict.fromkeys(networks))
 
 
@@ -126,11 +130,11 @@ def set_policy(
     """Store a profile's policy (checked first); it applies to the next request."""
     get_profile(profile_name, leaf_only=True)
     if common_name_rule not in COMMON_NAME_RULES:
-        raise InvalidInput("choose a common name rule", field="common_name_rule")
+        raise InvalidInput(N_("choose a common name rule"), field="common_name_rule")
     if email_rule not in EMAIL_RULES:
-        raise InvalidInput("choose an e-mail rule", field="email_rule")
+        raise InvalidInput(N_("choose an e-mail rule"), field="email_rule")
     if max_days is not None and not 1 <= max_days <= 20000:
-        raise InvalidInput("the validity cap is 1 to 20000 days", field="max_days")
+        raise InvalidInput(N_("the validity cap is 1 to 20000 days"), field="max_days")
     suffixes, networks = _check_suffixes(dns_suffixes), _check_networks(ip_networks)
     row = db.session.scalar(select(ProfilePolicy).filter_by(profile=profile_name))
     if row is None:
@@ -159,30 +163,35 @@ def _check_san(policy: Policy, user: User, name: x509.GeneralName) -> None:
     shown = describe_general_name(name)
     if isinstance(name, x509.RFC822Name):
         if policy.email_rule == EMAIL_NONE:
-            raise PolicyViolation(f"{policy.profile} certificates carry no e-mail address",
-                                  field="email")
+            raise PolicyViolation(N_("%(profile)s certificates carry no e-mail address"),
+                                  field="email",
+                profile=policy.profile)
         try:
             own = check_email(user.email) if user.email else None
         except PolicyViolation:  # an address stored before addresses were checked
             own = None
         if own is None:
-            raise PolicyViolation("your account has no e-mail address: ask an admin to add it",
+            raise PolicyViolation(N_("your account has no e-mail address: ask an admin to add it"),
                                   field="email")
         if check_email(name.value).lower() != own.lower():
-            raise PolicyViolation(f"only your own e-mail address ({own}) is allowed",
-                                  field="email")
+            raise PolicyViolation(N_("only your own e-mail address (%(own)s) is allowed"),
+                                  field="email",
+                own=own)
     elif isinstance(name, x509.DNSName):
         if not any(_under(name.value, suffix) for suffix in policy.dns_suffixes):
             allowed = ", ".join(policy.dns_suffixes) or "none"
-            raise PolicyViolation(f"{shown} is not allowed (domains allowed: {allowed})",
-                                  field="sans")
+            raise PolicyViolation(N_("%(shown)s is not allowed (domains allowed: %(allowed)s)"),
+                                  field="sans",
+                shown=shown, allowed=allowed)
     elif isinstance(name, x509.IPAddress):
         if not any(name.value in network for network in policy.networks):
             allowed = ", ".join(policy.ip_networks) or "none"
-            raise PolicyViolation(f"{shown} is not allowed (networks allowed: {allowed})",
-                                  field="sans")
+            raise PolicyViolation(N_("%(shown)s is not allowed (networks allowed: %(allowed)s)"),
+                                  field="sans",
+                shown=shown, allowed=allowed)
     else:
-        raise PolicyViolation(f"{shown} is not allowed", field="sans")
+        raise PolicyViolation(N_("%(shown)s is not allowed"), field="sans",
+            shown=shown)
 
 
 def check_names(
@@ -196,24 +205,28 @@ def check_names(
     """Refuse a request the policy does not allow; the error names the field it concerns."""
     if not policy.self_service:
         raise PolicyViolation(
-            f"{policy.profile} certificates are not open to requests: ask an admin",
+            N_("%(profile)s certificates are not open to requests: ask an admin"),
             field="profile",
+            profile=policy.profile,
         )
     for attribute in subject:
         if attribute.oid != NameOID.COMMON_NAME:
             label = attribute.rfc4514_string().split("=", 1)[0]
             raise PolicyViolation(
-                f"the subject may hold only a common name (CN), not {label}", field="subject"
+                N_("the subject may hold only a common name (CN), not %(label)s"), field="subject",
+                label=label
             )
     common_names = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     if len(common_names) > 1:
-        raise PolicyViolation("the subject may hold one common name only", field="common_name")
+        raise PolicyViolation(N_("the subject may hold one common name only"), field="common_name")
     common_name = str(common_names[0].value) if common_names else None
     if policy.common_name_rule == CN_USERNAME and common_name != user.username:
-        raise PolicyViolation(f"the common name must be your user name, {user.username}",
-                              field="common_name")
+        raise PolicyViolation(N_("the common name must be your user name, %(username)s"),
+                              field="common_name",
+            username=user.username)
     for name in sans:
         _check_san(policy, user, name)
     if days is not None and policy.max_days is not None and days > policy.max_days:
-        raise PolicyViolation(f"at most {policy.max_days} days for {policy.profile} requests",
-                              field="days")
+        raise PolicyViolation(N_("at most %(max_days)s days for %(profile)s requests"),
+                              field="days",
+            max_days=policy.max_days, profile=policy.profile)

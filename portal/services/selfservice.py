@@ -37,6 +37,7 @@ from ..models import (
     CertificateRequest,
     User,
 )
+from ..translatable import N_
 from . import audit, certificates, issuance, keygen
 from .approval_expiry import download_deadline as download_deadline  # for the pages
 from .approval_expiry import expire_overdue, refuse_if_expired
@@ -69,7 +70,7 @@ def own_certificate(certificate_id: int, user_id: int) -> Certificate:
     """One of the user's certificates; anyone else's is NotFound, as if it did not exist."""
     row = db.session.get(Certificate, certificate_id)
     if row is None or row.owner_id != user_id:
-        raise NotFound("no such certificate", field="certificate")
+        raise NotFound(N_("no such certificate"), field="certificate")
     return row
 
 
@@ -79,7 +80,7 @@ def own_request(request_id: int, user_id: int | None = None) -> CertificateReque
         expire_overdue(user_id)
     row = db.session.get(CertificateRequest, request_id)
     if row is None or (user_id is not None and row.requester_id != user_id):
-        raise NotFound("no such request", field="request")
+        raise NotFound(N_("no such request"), field="request")
     return row
 
 
@@ -145,19 +146,20 @@ def _names(method, *, common_name, email, sans, csr_data, key_type):
     """The requested subject, SANs, key type and CSR DER, from the form or the CSR."""
     if method == METHOD_CSR:
         if not csr_data or not csr_data.strip():
-            raise InvalidInput("paste a CSR or choose a file", field="csr")
+            raise InvalidInput(N_("paste a CSR or choose a file"), field="csr")
         config = current_app.config
         request = load_csr(csr_data, max_bytes=config["PORTAL_MAX_CSR_BYTES"],
                            max_sans=config["PORTAL_MAX_SANS"])
         return request.subject, request.sans, request.key_type, _csr_der(csr_data)
     if method != METHOD_GENERATE:
-        raise InvalidInput("choose how the key is made", field="method")
+        raise InvalidInput(N_("choose how the key is made"), field="method")
     if key_type not in KEY_TYPES:
-        raise InvalidInput(f"choose one of {', '.join(KEY_TYPES)}", field="key_type")
+        raise InvalidInput(N_("choose one of %(values)s"), field="key_type",
+            values=', '.join(KEY_TYPES))
     try:
         subject = keygen.build_subject(common_name or "")
     except PolicyViolation as exc:
-        raise PolicyViolation(exc.message, field="common_name") from None
+        raise PolicyViolation(exc.msgid, field="common_name", **exc.params) from None
     return subject, keygen.parse_sans(list(sans), email), key_type, None
 
 
@@ -196,8 +198,9 @@ def create_request(
         )
     )
     if open_count >= MAX_OPEN_REQUESTS:
-        raise Conflict(f"you have {open_count} open requests: wait for them or cancel one",
-                       field="profile")
+        raise Conflict(N_("you have %(open_count)s open requests: wait for them or cancel one"),
+                       field="profile",
+            open_count=open_count)
     row = CertificateRequest(
         requester_id=user.id, profile=profile.name, method=method,
         common_name=common_name_of(subject), subject=subject.rfc4514_string(),
@@ -220,19 +223,20 @@ def create_request(
 
 def _check_renewable(row: Certificate, user_id: int) -> None:
     if row.owner_id != user_id:
-        raise NotFound("no such certificate", field="certificate")
+        raise NotFound(N_("no such certificate"), field="certificate")
     if not renewable(row):
         raise PolicyViolation(
-            f"this certificate can be renewed from {renewal_opens(row):%Y-%m-%d %H:%M} UTC",
-            field="certificate",
+            N_("this certificate can be renewed from %(when)s UTC"),
+            field="certificate", when=f"{renewal_opens(row):%Y-%m-%d %H:%M}",
         )
     taken = db.session.scalar(select(CertificateRequest.id).where(
         CertificateRequest.renews_id == row.id,
         CertificateRequest.status.in_((*OPEN, REQUEST_ISSUED)),
     ).limit(1))
     if taken is not None:
-        raise Conflict(f"this certificate is already renewed (request {taken})",
-                       field="certificate")
+        raise Conflict(N_("this certificate is already renewed (request %(taken)s)"),
+                       field="certificate",
+            taken=taken)
 
 
 def renew(user: User, certificate_id: int, *, method: str, key_type: str = DEFAULT_KEY_TYPE,
@@ -264,7 +268,8 @@ def _claim(row: CertificateRequest, old: str, new: str, **values) -> None:
     if not changed:
         db.session.rollback()
         db.session.refresh(row)
-        raise Conflict(f"request {row.id} is already {row.status}", field="request")
+        raise Conflict(N_("request %(id)s is already %(status)s"), field="request",
+            id=row.id, status=row.status)
     db.session.commit()
     db.session.refresh(row)
 
@@ -308,7 +313,7 @@ def reject(request_id: int, *, comment: str, actor: str) -> CertificateRequest:
     """Reject a pending request, saying why (the requester sees the comment)."""
     comment = (comment or "").strip()
     if not comment:
-        raise InvalidInput("say why, so that the requester knows what to change",
+        raise InvalidInput(N_("say why, so that the requester knows what to change"),
                            field="comment")
     row = own_request(request_id)
     _claim(row, REQUEST_PENDING, REQUEST_REJECTED, decided_at=datetime.now(UTC),
@@ -323,7 +328,8 @@ def cancel(request_id: int, user_id: int, *, actor: str) -> CertificateRequest:
     """Withdraw one's own request while it waits for approval or for its download."""
     row = own_request(request_id, user_id)
     if row.status not in OPEN:
-        raise Conflict(f"request {row.id} is already {row.status}", field="request")
+        raise Conflict(N_("request %(id)s is already %(status)s"), field="request",
+            id=row.id, status=row.status)
     _claim(row, row.status, REQUEST_CANCELLED)
     audit.record("request.cancel", actor=actor, detail=f"request {row.id}")
     db.session.commit()
@@ -335,7 +341,7 @@ def download(request_id: int, user_id: int, *, password: str, compatibility: str
     """Generate the key of an approved request, issue its certificate, return the .p12: once."""
     row = own_request(request_id, user_id)
     if row.method != METHOD_GENERATE:
-        raise NotFound("this request has no key to download", field="request")
+        raise NotFound(N_("this request has no key to download"), field="request")
     refuse_if_expired(row, actor=actor)
     check_bundle_options(password, compatibility, row.key_type)  # before anything changes
     _claim(row, REQUEST_APPROVED, REQUEST_ISSUED)
@@ -367,8 +373,10 @@ def revoke_own(certificate_id: int, user_id: int, *, reason: str, actor: str) ->
     row = own_certificate(certificate_id, user_id)
     name = parse_reason(reason) if reason else None  # "key_compromise" as the API accepts
     if row.status == STATUS_REVOKED:
-        raise Conflict(f"certificate {row.serial} is already revoked", field="serial")
+        raise Conflict(N_("certificate %(serial)s is already revoked"), field="serial",
+            serial=row.serial)
     if name not in USER_REASONS:
-        raise InvalidInput(f"choose one of {', '.join(USER_REASONS)}", field="reason")
+        raise InvalidInput(N_("choose one of %(values)s"), field="reason",
+            values=', '.join(USER_REASONS))
     return certificates.revoke_certificate(row.serial, reason=name, ca_name=row.ca.name,
                                            actor=actor)

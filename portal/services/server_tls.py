@@ -19,6 +19,7 @@ from ..ca.serials import serial_to_hex
 from ..errors import CAUnusable, InvalidInput
 from ..extensions import db
 from ..models import STATUS_REVOKED, Certificate
+from ..translatable import N_
 from .authorities import chain_of, get_ca, list_cas
 from .ca_state import CAState, ca_states
 from .certificates import load_x509
@@ -61,7 +62,7 @@ def server_names() -> tuple[x509.GeneralName, ...]:
             host = entry.lower()
             names.append(x509.DNSName(host if host == "localhost" else check_dns_name(host)))
     if not names:
-        raise InvalidInput("PORTAL_SERVER_NAMES names no host")
+        raise InvalidInput(N_("PORTAL_SERVER_NAMES names no host"))
     return tuple(names)
 
 

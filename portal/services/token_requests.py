@@ -11,6 +11,7 @@ from flask import current_app
 
 from ..errors import InvalidInput, NotPermitted
 from ..models import CertificateRequest
+from ..translatable import N_
 from . import issuance, selfservice
 from .authorities import get_ca
 
@@ -33,18 +34,19 @@ def request_certificate(
 ) -> TokenRequestOutcome:
     """Issue from a CSR (PEM text) for the token's owner, or record the request under policy."""
     if not owner.is_admin and profile not in user_profiles():
-        raise NotPermitted(f"your account may not request {profile[:16]!r} certificates",
-                           field="profile")
+        raise NotPermitted(N_("your account may not request %(profile)r certificates"),
+                           field="profile",
+            profile=profile[:16])
     try:
         csr_data = csr_text.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInput("'csr' must be PEM text", field="csr") from None
+        raise InvalidInput(N_("'csr' must be PEM text"), field="csr") from None
     if owner.is_admin:
         return TokenRequestOutcome(issuance.issue_from_csr(
             csr_data, profile, ca_name=ca_name, days=days, owner_id=owner.id, actor=actor
         ))
     if ca_name and ca_name != get_ca().name:
-        raise NotPermitted("only an admin's token may choose the issuing CA", field="ca")
+        raise NotPermitted(N_("only an admin's token may choose the issuing CA"), field="ca")
     request_row = selfservice.create_request(
         owner, profile_name=profile, method="csr", csr_data=csr_data, days=days, actor=actor,
     )

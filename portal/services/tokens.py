@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, select, update
 from ..errors import Conflict, InvalidInput, NotFound
 from ..extensions import db
 from ..models import ApiToken, User
+from ..translatable import N_
 from . import audit
 from .driver import thread_connection
 
@@ -62,7 +63,8 @@ def user_by_name(username: str) -> User:
     """A user by name; NotFound otherwise."""
     user = db.session.scalar(select(User).filter_by(username=username))
     if user is None:
-        raise NotFound(f"no user named {username!r}", field="username")
+        raise NotFound(N_("no user named %(username)r"), field="username",
+            username=username)
     return user
 
 
@@ -70,7 +72,7 @@ def _check_name(name: str | None) -> str:
     name = (name or "").strip() or "api"
     if not _NAME.fullmatch(name):
         raise InvalidInput(
-            "a token name is 1-64 letters, digits, spaces or . @ : / + - _", field="name"
+            N_("a token name is 1-64 letters, digits, spaces or . @ : / + - _"), field="name"
         )
     return name
 
@@ -79,7 +81,8 @@ def create_token(username: str, *, name: str | None = None, actor: str) -> tuple
     """Create a token for an active user; return its row and the token (shown only now)."""
     user = user_by_name(username)
     if not user.active:
-        raise Conflict(f"user {username!r} is disabled", field="username")
+        raise Conflict(N_("user %(username)r is disabled"), field="username",
+            username=username)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         user_id=user.id, name=_check_name(name), token_sha256=digest(token),
@@ -106,7 +109,8 @@ def revoke_token(token_id: int, *, user_id: int | None = None, actor: str) -> Ap
     """Revoke a token (only among `user_id`'s tokens when given); it stops working at once."""
     row = db.session.get(ApiToken, token_id)
     if row is None or (user_id is not None and row.user_id != user_id):
-        raise NotFound(f"no API token {token_id}", field="token")
+        raise NotFound(N_("no API token %(token_id)s"), field="token",
+            token_id=token_id)
     changed = db.session.execute(
         update(ApiToken)
         .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
@@ -114,7 +118,8 @@ def revoke_token(token_id: int, *, user_id: int | None = None, actor: str) -> Ap
     ).rowcount
     if not changed:
         db.session.rollback()
-        raise Conflict(f"API token {token_id} is already revoked", field="token")
+        raise Conflict(N_("API token %(token_id)s is already revoked"), field="token",
+            token_id=token_id)
     audit.record("token.revoke", actor=actor,
                  detail=f"token {token_id} ({row.name}) of {row.user.username}")
     db.session.commit()

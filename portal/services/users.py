@@ -11,6 +11,7 @@ from ..ca.names import check_email, invisible_character
 from ..errors import Conflict, InvalidInput, NotFound, PolicyViolation
 from ..extensions import db
 from ..models import ROLE_ADMIN, ROLE_USER, User
+from ..translatable import N_
 from . import audit, sessions, tokens
 
 MIN_PASSWORD_LENGTH = 10
@@ -26,8 +27,9 @@ def check_password_strength(password: str) -> str:
     """Refuse passwords that are too short."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise PolicyViolation(
-            f"the password must have at least {MIN_PASSWORD_LENGTH} characters",
+            N_("the password must have at least %(min_password_length)s characters"),
             field="password",
+            min_password_length=MIN_PASSWORD_LENGTH,
         )
     return password
 
@@ -43,17 +45,18 @@ def create_user(
     """Create a user; return it and the generated password when none was given."""
     if not _USERNAME.fullmatch(username or ""):
         hidden = invisible_character(username or "")
-        found = f" (it contains {hidden})" if hidden else ""
-        raise InvalidInput(
-            f"a user name is 1-64 letters, digits, '.', '_', '@' or '-'{found}",
-            field="username",
-        )
+        if hidden:
+            raise InvalidInput(N_("a user name is 1-64 letters, digits, '.', '_', '@' or '-' (it "
+                                  "contains %(hidden)s)"), field="username", hidden=hidden)
+        raise InvalidInput(N_("a user name is 1-64 letters, digits, '.', '_', '@' or '-'"),
+                           field="username")
     if email:
         email = check_email(email)
     if role not in (ROLE_ADMIN, ROLE_USER):
-        raise InvalidInput("the role is admin or user", field="role")
+        raise InvalidInput(N_("the role is admin or user"), field="role")
     if db.session.scalar(select(User.id).filter_by(username=username)) is not None:
-        raise Conflict(f"a user named {username!r} already exists", field="username")
+        raise Conflict(N_("a user named %(username)r already exists"), field="username",
+            username=username)
     generated = None if password else generate_password()
     user = User(
         username=username,
@@ -102,11 +105,11 @@ def get_user(user_id: int) -> User:
     """A user by id."""
     user = db.session.get(User, user_id)
     if user is None:
-        raise NotFound("no such user")
+        raise NotFound(N_("no such user"))
     return user
 
 
-def _refuse_last_admin(user: User, what: str) -> None:
+def _refuse_last_admin(user: User, refusal: str) -> None:
     """Keep at least one active admin, so nobody locks the CA out of its own portal."""
     if not (user.role == ROLE_ADMIN and user.active):
         return
@@ -116,7 +119,7 @@ def _refuse_last_admin(user: User, what: str) -> None:
         )
     )
     if not others:
-        raise PolicyViolation(f"cannot {what} the last active admin", field="role")
+        raise PolicyViolation(refusal, field="role")
 
 
 def _end_access(user: User) -> str:
@@ -129,10 +132,10 @@ def _end_access(user: User) -> str:
 def set_role(user_id: int, role: str, *, actor: str) -> User:
     """Make a user an admin or a plain user."""
     if role not in (ROLE_ADMIN, ROLE_USER):
-        raise InvalidInput("the role is admin or user", field="role")
+        raise InvalidInput(N_("the role is admin or user"), field="role")
     user = get_user(user_id)
     if role != ROLE_ADMIN:
-        _refuse_last_admin(user, "demote")
+        _refuse_last_admin(user, N_("cannot demote the last active admin"))
     ended = sessions.end_all(user.id) if user.role != role else 0
     user.role = role
     audit.record("user.role", actor=actor,
@@ -149,7 +152,7 @@ def set_active(user_id: int, active: bool, *, actor: str) -> User:
     user = get_user(user_id)
     detail = user.username
     if not active:
-        _refuse_last_admin(user, "disable")
+        _refuse_last_admin(user, N_("cannot disable the last active admin"))
         detail += _end_access(user)
     user.active = active
     audit.record("user.enable" if active else "user.disable", actor=actor, detail=detail)
@@ -172,7 +175,8 @@ def user_by_name(username: str) -> User:
     """A user by name."""
     user = db.session.scalar(select(User).filter_by(username=(username or "").strip()))
     if user is None:
-        raise NotFound(f"no user named {username!r}", field="username")
+        raise NotFound(N_("no user named %(username)r"), field="username",
+            username=username)
     return user
 
 
@@ -184,4 +188,21 @@ def set_email(username: str, email: str | None, *, actor: str) -> User:
     user.email = check_email(email.strip()) if email and email.strip() else None
     audit.record("user.email", actor=actor, detail=f"{user.username} -> {user.email or '(none)'}")
     db.session.commit()
+    return user
+
+
+def set_language(user_id: int, language: str | None, *, offered: list[str], actor: str) -> User:
+    """Save the language a user chose (None: follow the browser); their mails use it too."""
+    from ..languages import normalise_language
+
+    name = normalise_language(language) if language else None
+    if language and name not in offered:
+        raise InvalidInput(N_("choose one of the languages this portal offers"),
+                           field="language")
+    user = get_user(user_id)
+    if user.language != name:
+        user.language = name
+        audit.record("user.language", actor=actor,
+                     detail=f"{user.username} -> {name or '(browser)'}")
+        db.session.commit()
     return user

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 
 from ..ca.profiles import get_profile
+from ..translatable import N_, Message
 from .authorities import get_ca
 from .issuance import validity_days
 
@@ -50,22 +51,25 @@ def plan_validity(
     not_after = now + timedelta(days=signed_days)
     reasons, capped = [], False
     if days is None:
-        reasons.append(f"the {profile.name} profile's default")
+        reasons.append(Message(N_("the %(profile)s profile's default"), profile=profile.name))
         if default > maximum:
             capped = True
-            reasons.append(f"capped at the maximum of {maximum} days (PORTAL_MAX_DAYS)")
+            reasons.append(Message(N_("capped at the maximum of %(maximum)s days "
+                                      "(PORTAL_MAX_DAYS)"), maximum=maximum))
     elif days > maximum:
         capped = True
-        reasons.append(f"{days} days requested, capped at the maximum of {maximum} days "
-                       "(PORTAL_MAX_DAYS)")
+        reasons.append(Message(N_("%(days)s days requested, capped at the maximum of "
+                                  "%(maximum)s days (PORTAL_MAX_DAYS)"),
+                               days=days, maximum=maximum))
     ca = get_ca(ca_name)
     ca_end = ca.not_after if ca.not_after.tzinfo else ca.not_after.replace(tzinfo=UTC)
     if not_after > ca_end:
         not_after, capped = ca_end, True
-        reasons.append(f"shortened to end with the certificate of the issuing CA {ca.name}, "
-                       f"on {ca_end:%Y-%m-%d}")
+        reasons.append(Message(N_("shortened to end with the certificate of the issuing CA "
+                                  "%(name)s, on %(date)s"), name=ca.name,
+                               date=f"{ca_end:%Y-%m-%d}"))
     whole_days = max(0, (not_after - now) // timedelta(days=1))
     return PlannedValidity(
         requested_days=days, days=whole_days, not_after=not_after,
-        reason="; ".join(reasons) or None, capped=capped,
+        reason=Message.join("; ", reasons) if reasons else None, capped=capped,
     )

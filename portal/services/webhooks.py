@@ -32,6 +32,7 @@ from ..models import (
     WebhookDelivery,
     utcnow,
 )
+from ..translatable import N_
 from . import audit
 
 EVENT_ISSUED = "certificate.issued"
@@ -58,11 +59,13 @@ def check_url(url: str) -> str:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises on a port that is not a number)
     except ValueError:
-        raise InvalidInput(f"not a valid URL: {url[:100]!r}", field="url") from None
+        raise InvalidInput(N_("not a valid URL: %(url)r"), field="url",
+            url=url[:100]) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput("a webhook URL is http:// or https:// with a host", field="url")
+        raise InvalidInput(N_("a webhook URL is http:// or https:// with a host"), field="url")
     if len(url) > 2048 or any(ch.isspace() for ch in url):
-        raise InvalidInput("a webhook URL has at most 2048 characters and no spaces", field="url")
+        raise InvalidInput(N_("a webhook URL has at most 2048 characters and no spaces"),
+                           field="url")
     return url
 
 
@@ -73,8 +76,9 @@ def check_events(events) -> list[str]:
         return list(EVENTS)
     unknown = [name for name in wanted if name not in EVENTS]
     if unknown or not wanted:
-        raise InvalidInput(f"events are one or more of {', '.join(EVENTS)} (or all)",
-                           field="events")
+        raise InvalidInput(N_("events are one or more of %(values)s (or all)"),
+                           field="events",
+            values=', '.join(EVENTS))
     return list(dict.fromkeys(wanted))
 
 
@@ -91,11 +95,12 @@ def check_secret(text: str | None) -> str:
     try:
         key = secret_key(text)
     except (binascii.Error, ValueError):
-        raise InvalidInput("the secret is whsec_ followed by base64 (Standard Webhooks)",
+        raise InvalidInput(N_("the secret is whsec_ followed by base64 (Standard Webhooks)"),
                            field="secret") from None
     if len(key) < MIN_SECRET_BYTES:
-        raise InvalidInput(f"the secret must hold at least {MIN_SECRET_BYTES} bytes",
-                           field="secret")
+        raise InvalidInput(N_("the secret must hold at least %(min_secret_bytes)s bytes"),
+                           field="secret",
+            min_secret_bytes=MIN_SECRET_BYTES)
     return "whsec_" + base64.b64encode(key).decode()
 
 
@@ -139,7 +144,8 @@ def remove_webhook(webhook_id: int, *, actor: str) -> Webhook:
     """Unregister a webhook; its pending deliveries go with it."""
     row = db.session.get(Webhook, webhook_id)
     if row is None:
-        raise NotFound(f"no webhook #{webhook_id}", field="id")
+        raise NotFound(N_("no webhook #%(webhook_id)s"), field="id",
+            webhook_id=webhook_id)
     db.session.execute(WebhookDelivery.__table__.delete().where(
         WebhookDelivery.webhook_id == row.id))
     db.session.delete(row)

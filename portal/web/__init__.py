@@ -26,7 +26,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(ping_bp)
 
     # The admin portal's areas, and what every page shares: headers, error pages, filters.
-    from . import approvals, enroll, errors, filters, security, selfservice
+    from . import approvals, enroll, errors, filters, i18n, security, selfservice
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
     from .cas import bp as cas_bp
@@ -39,6 +39,7 @@ def register(app: Flask) -> None:
     # The pages' templates and static files live beside their blueprints, in portal/web.
     app.template_folder = os.path.join(WEB_FOLDER, "templates")
     app.static_folder = os.path.join(WEB_FOLDER, "static")
+    i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
@@ -46,6 +47,10 @@ def register(app: Flask) -> None:
                       selfservice.bp, approvals.bp, approvals.policies_bp, enroll.admin_bp,
                       enroll.bp, reissue_bp):
         app.register_blueprint(blueprint)
+
+    from .language import bp as language_bp  # the language switcher (issue 18)
+
+    app.register_blueprint(language_bp)
 
     from .api import bp as api_bp
     from .tokens import bp as tokens_bp

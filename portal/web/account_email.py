@@ -1,6 +1,8 @@
 """A person's own e-mail address, where their certificates' expiry warnings go."""
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import StringField
@@ -18,8 +20,8 @@ bp = Blueprint("account_email", __name__, url_prefix="/account/email")
 class EmailForm(FlaskForm):
     """The address (empty: no warnings by e-mail)."""
 
-    email = StringField("E-mail address", validators=[Optional(), Length(max=254)],
-                        description="Expiry warnings for your certificates are sent here.")
+    email = StringField(_l("E-mail address"), validators=[Optional(), Length(max=254)],
+                        description=_l("Expiry warnings for your certificates are sent here."))
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -37,6 +39,6 @@ def edit():
     except PortalError as error:
         show_error(form, error)
         return render_template("self/email.html", form=form), status_of(error)
-    flash(f"Expiry warnings go to {user.email}." if user.email
-          else "No e-mail address: you get no expiry warnings.", "success")
+    flash(_("Expiry warnings go to %(email)s.", email=user.email) if user.email
+          else _("No e-mail address: you get no expiry warnings."), "success")
     return redirect(url_for("auth.account"))

@@ -1,6 +1,8 @@
 """The ACME admin page (admins only): endpoints and their policy, accounts, orders, EAB keys."""
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange
@@ -11,6 +13,7 @@ from .access import current_actor, require_admin
 from .errors import status_of
 from .forms import show_error
 from .forms.admin import ActionForm
+from .i18n import translate_error
 
 bp = Blueprint("acme_admin", __name__, url_prefix="/acme-endpoints")
 bp.before_request(require_admin)
@@ -19,23 +22,23 @@ bp.before_request(require_admin)
 class EndpointForm(FlaskForm):
     """A new ACME endpoint."""
 
-    name = StringField("Name", validators=[DataRequired(), Length(max=64)],
-                       description="Lower-case letters, digits, - and _: /acme/NAME/directory.")
-    ca = SelectField("CA", choices=[])
-    domains = StringField("DNS suffixes", validators=[Length(max=2000)],
-                          description="Comma-separated: example.com allows it and every name "
-                                      "under it.")
-    networks = StringField("IP networks", validators=[Length(max=2000)],
-                           description="Comma-separated CIDR, e.g. 10.0.0.0/8.")
-    days = IntegerField("Validity (days)", default=acme_endpoints.DEFAULT_DAYS,
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)],
+                       description=_l("Lower-case letters, digits, - and _: /acme/NAME/directory."))
+    ca = SelectField(_l("CA"), choices=[])
+    domains = StringField(_l("DNS suffixes"), validators=[Length(max=2000)],
+                          description=_l("Comma-separated: example.com allows it and every name "
+                                      "under it."))
+    networks = StringField(_l("IP networks"), validators=[Length(max=2000)],
+                           description=_l("Comma-separated CIDR, e.g. 10.0.0.0/8."))
+    days = IntegerField(_l("Validity (days)"), default=acme_endpoints.DEFAULT_DAYS,
                         validators=[NumberRange(min=1, max=825)])
-    eab_required = BooleanField("Accounts need an external account binding")
+    eab_required = BooleanField(_l("Accounts need an external account binding"))
 
 
 class EabForm(FlaskForm):
     """A new EAB key for a user."""
 
-    username = StringField("User", validators=[DataRequired(), Length(max=64)])
+    username = StringField(_l("User"), validators=[DataRequired(), Length(max=64)])
 
 
 def _split(text: str | None) -> list[str]:
@@ -75,7 +78,8 @@ def create():
     except PortalError as error:
         show_error(form, error, aliases={"domain": "domains", "network": "networks"})
         return _page(form, status=status_of(error))
-    flash(f"Created ACME endpoint {row.name}.", "success")
+    flash(_("Created ACME endpoint %(name)s.",
+            name=row.name), "success")
     return redirect(url_for("acme_admin.index"))
 
 
@@ -87,9 +91,12 @@ def switch(name: str, change: str):
     try:
         acme_endpoints.set_enabled(name, change == "enable", actor=current_actor())
     except PortalError as error:
-        flash(error.message, "error")
+        flash(translate_error(error), "error")
         return redirect(url_for("acme_admin.index"))
-    flash(f"{change.capitalize()}d ACME endpoint {name}.", "success")
+    if change == "enable":
+        flash(_("Enabled ACME endpoint %(name)s.", name=name), "success")
+    else:
+        flash(_("Disabled ACME endpoint %(name)s.", name=name), "success")
     return redirect(url_for("acme_admin.index"))
 
 

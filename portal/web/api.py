@@ -10,6 +10,7 @@ import json
 import ssl
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
+from flask_babel import gettext
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from ..errors import InvalidInput, PortalError
@@ -19,7 +20,9 @@ from ..models import STATUS_ISSUED, STATUS_PENDING, STATUS_REVOKED
 from ..services import authorities, certificates, selfservice, token_requests, tokens, validity
 from ..services.search import SORTS, CertificateQuery, search_certificates
 from ..services.transaction import roll_back
+from ..translatable import N_
 from .errors import Unauthorized, UnsupportedMediaType, status_of
+from .i18n import translate_error
 from .openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -45,10 +48,10 @@ def authenticate():
         return
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("send an API token: Authorization: Bearer <token>")
+        raise Unauthorized(N_("send an API token: Authorization: Bearer <token>"))
     owner = tokens.authenticate(token.strip())
     if owner is None:
-        raise Unauthorized("the API token is unknown or revoked, or its user is disabled")
+        raise Unauthorized(N_("the API token is unknown or revoked, or its user is disabled"))
     g.api_user = owner
 
 
@@ -64,7 +67,7 @@ def _error(status: int, message: str, field: str | None = None):
 def portal_error(error: PortalError):
     """A typed error: its status code and its sentence, as JSON."""
     roll_back()
-    return _error(status_of(error), error.message, error.field)
+    return _error(status_of(error), translate_error(error), error.field)
 
 
 @bp.errorhandler(HTTPException)
@@ -75,8 +78,10 @@ def http_error(error: HTTPException):
         # TRACE or another method no rule takes: routing failed before the blueprint, and
         # the catch-all's methods would be listed as if every path took them.
         error = method_error(request.path)
-    messages = {413: f"the request body is larger than {MAX_BODY_BYTES} bytes"}
-    response = _error(error.code or 500, messages.get(error.code, error.description))
+    messages = {
+        413: gettext("the request body is larger than %(limit)s bytes", limit=MAX_BODY_BYTES)
+    }
+    response = _error(error.code or 500, messages.get(error.code) or gettext(error.description))
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
     return response
@@ -112,7 +117,9 @@ def allowed_methods(path: str) -> list[str]:
 def method_error(path: str) -> HTTPException:
     """A 405 that lists the methods the path takes, or a 404 when no endpoint is there."""
     allowed = allowed_methods(path)
-    return MethodNotAllowed(valid_methods=allowed) if allowed else NotFound("no such API endpoint")
+    if allowed:
+        return MethodNotAllowed(valid_methods=allowed)
+    return NotFound(N_("no such API endpoint"))
 
 
 @bp.route("/<path:anything>", methods=list(API_METHODS))
@@ -129,13 +136,13 @@ def _json_body(*, required: bool = True) -> dict:
     if not raw.strip() and not required:
         return {}
     if not request.is_json:
-        raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
+        raise UnsupportedMediaType(N_("send the body as JSON with Content-Type: application/json"))
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):
-        raise InvalidInput("the body is not valid JSON") from None
+        raise InvalidInput(N_("the body is not valid JSON")) from None
     if not isinstance(data, dict):
-        raise InvalidInput("the body must be a JSON object")
+        raise InvalidInput(N_("the body must be a JSON object"))
     return data
 
 
@@ -144,9 +151,11 @@ def _text(data: dict, name: str, *, required: bool = False, limit: int = 256) ->
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{name!r} must be a non-empty string", field=name)
+        raise InvalidInput(N_("%(name)r must be a non-empty string"), field=name,
+            name=name)
     if len(value) > limit:
-        raise InvalidInput(f"{name!r} is longer than {limit} characters", field=name)
+        raise InvalidInput(N_("%(name)r is longer than %(limit)s characters"), field=name,
+            name=name, limit=limit)
     return value
 
 
@@ -196,13 +205,14 @@ def issue_certificate():
     unknown_fields = set(data) - ISSUE_FIELDS
     if unknown_fields:
         name = sorted(unknown_fields)[0][:40]
-        raise InvalidInput(f"unknown field {name!r}; expected {sorted(ISSUE_FIELDS)}", field=name)
+        raise InvalidInput(N_("unknown field %(name)r; expected %(ISSUE_FIELDS)s"), field=name,
+            name=name, ISSUE_FIELDS=sorted(ISSUE_FIELDS))
     csr_text = _text(data, "csr", required=True, limit=MAX_BODY_BYTES)
     profile = _text(data, "profile", required=True, limit=16)
     ca_name = _text(data, "ca", limit=64)
     days = data.get("days")
     if days is not None and (type(days) is not int or not 1 <= days <= 20000):
-        raise InvalidInput("'days' must be a whole number from 1 to 20000", field="days")
+        raise InvalidInput(N_("'days' must be a whole number from 1 to 20000"), field="days")
     owner = g.api_user
     outcome = token_requests.request_certificate(
         owner, csr_text, profile, ca_name=ca_name, days=days, actor=_actor()
@@ -222,8 +232,8 @@ def issue_certificate():
 def _accepted_request(row):
     response = jsonify(request=row.id, status=row.status, profile=row.profile,
                        subject=row.subject,
-                       message="the profile's policy needs an admin's approval: the "
-                               "certificate appears under your account once approved")
+                       message=gettext("the profile's policy needs an admin's approval: the "
+                                       "certificate appears under your account once approved"))
     response.status_code = 202
     return response
 
@@ -243,14 +253,16 @@ def _int_arg(name: str, low: int, high: int, default: int | None = None) -> int 
     except ValueError:
         value = None
     if value is None or not low <= value <= high:
-        raise InvalidInput(f"{name!r} must be a whole number from {low} to {high}", field=name)
+        raise InvalidInput(N_("%(name)r must be a whole number from %(low)s to %(high)s"),
+                           field=name, name=name, low=low, high=high)
     return value
 
 
 def _choice_arg(name: str, allowed) -> str | None:
     value = request.args.get(name) or None
     if value is not None and value not in allowed:
-        raise InvalidInput(f"{name!r} must be one of {', '.join(allowed)}", field=name)
+        raise InvalidInput(N_("%(name)r must be one of %(values)s"), field=name,
+            name=name, values=', '.join(allowed))
     return value
 
 
@@ -263,10 +275,10 @@ def list_certificates():
         try:
             ca_id = authorities.get_ca(request.args["ca"][:64]).id
         except PortalNotFound as exc:
-            raise InvalidInput(exc.message, field="ca") from None
+            raise InvalidInput(exc.msgid, field="ca", **exc.params) from None
     after = request.args.get("after") or None
     if after is not None and len(after) > 64:
-        raise InvalidInput("'after' is not a cursor this API handed out", field="after")
+        raise InvalidInput(N_("'after' is not a cursor this API handed out"), field="after")
     query = CertificateQuery(
         q=request.args.get("q", "")[:200],
         status=_choice_arg("status", STATUSES),
@@ -298,7 +310,8 @@ def revoke_certificate(serial: str):
     unknown_fields = set(data) - {"reason"}
     if unknown_fields:
         name = sorted(unknown_fields)[0][:40]
-        raise InvalidInput(f"unknown field {name!r}; expected ['reason']", field=name)
+        raise InvalidInput(N_("unknown field %(name)r; expected ['reason']"), field=name,
+            name=name)
     reason = _text(data, "reason", limit=40)
     row = _find(serial)
     if g.api_user.is_admin:

@@ -1,6 +1,7 @@
 """Admins: the queue of users' requests (approve or reject with a comment) and the policies."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..errors import NotFound, PortalError
@@ -70,11 +71,14 @@ def decide(request_id: int):
         return _detail_page(row, form, status_of(error))
     who = row.requester.username
     if decision == "reject":
-        flash(f"Request {row.id} of {who} is rejected.", "info")
+        flash(_("Request %(id)s of %(who)s is rejected.",
+                id=row.id, who=who), "info")
     elif row.certificate_id:
-        flash(f"Request {row.id} of {who} is approved and issued.", "success")
+        flash(_("Request %(id)s of %(who)s is approved and issued.",
+                id=row.id, who=who), "success")
     else:
-        flash(f"Request {row.id} of {who} is approved: {who} can now download it (once).",
+        flash(_("Request %(id)s of %(who)s is approved: %(who)s can now download it (once).",
+                id=row.id, who=who),
               "success")
     return redirect(url_for("approvals.index"))
 
@@ -122,5 +126,6 @@ def save_policy():
     except PortalError as error:
         show_error(form, error)
         return _policy_page(selected, form, status_of(error))
-    flash(f"The {selected} policy is saved; it applies to the next request.", "success")
+    flash(_("The %(selected)s policy is saved; it applies to the next request.",
+            selected=selected), "success")
     return redirect(url_for("policies.policies", profile=selected))

@@ -11,10 +11,12 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import limiter
 from ..services import auth
+from ..translatable import N_
 from .access import home_url
 from .forms.auth import LoginForm
 from .security import is_safe_next
@@ -23,8 +25,8 @@ from .throttle import account_key, address_key, client_address
 
 bp = Blueprint("auth", __name__)
 
-GENERIC_FAILURE = "Wrong user name or password."
-THROTTLED = "Too many failed sign-ins. Wait a minute, then try again."
+GENERIC_FAILURE = N_("Wrong user name or password.")
+THROTTLED = N_("Too many failed sign-ins. Wait a minute, then try again.")
 
 
 def login_limit() -> str:
@@ -45,7 +47,7 @@ def _safe_next() -> str:
 def throttled_login_page():
     """The sign-in page saying to wait (HTTP 429)."""
     form = LoginForm()
-    form.form_errors.append(THROTTLED)
+    form.form_errors.append(_(THROTTLED))
     return render_template("login.html", form=form), 429
 
 
@@ -62,7 +64,7 @@ def login():
         signed_in = auth.sign_in(username, form.password.data, address=client_address())
         if signed_in is None:
             g.login_failed = True
-            form.form_errors.append(GENERIC_FAILURE)
+            form.form_errors.append(_(GENERIC_FAILURE))
             return render_template("login.html", form=form), 200
         wanted = request.values.get("next")
         session.clear()  # a fresh session: nothing from before sign-in survives it
@@ -83,7 +85,7 @@ def logout():
         auth.sign_out(current_user.id, current_user.username)
     logout_user()
     session.clear()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
 

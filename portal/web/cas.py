@@ -1,11 +1,13 @@
 """Certificate authorities: see each one, create a root or an intermediate, import one."""
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 
 from ..ca.pem import to_der, to_pem
 from ..errors import InvalidInput, NotFound, PortalError
 from ..models import CertificateAuthority
 from ..services import authorities, dashboard
+from ..translatable import N_
 from .access import current_actor, require_admin
 from .errors import status_of
 from .forms import choices, show_error
@@ -42,7 +44,7 @@ def index():
 @bp.post("/create")
 def create():
     """Create a root CA, or an intermediate under the chosen parent."""
-    form, _ = _forms()
+    form, _upload = _forms()
     if not form.validate_on_submit():
         return _page(create=form, status=400)
     try:
@@ -55,24 +57,27 @@ def create():
     except PortalError as error:
         show_error(form, error, {"subject": "common_name"})
         return _page(create=form, status=status_of(error))
-    flash(f"Created CA {ca.name}.", "success")
+    flash(_("Created CA %(name)s.",
+            name=ca.name), "success")
     return redirect(url_for("cas.detail", ca_id=ca.id))
 
 
 def _read(field, what: str) -> bytes:
     upload = field.data
     if not upload or not getattr(upload, "filename", ""):
-        raise InvalidInput(f"choose the {what} file", field=field.short_name)
+        raise InvalidInput(N_("choose the %(what)s file"), field=field.short_name,
+            what=what)
     data = upload.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
-        raise InvalidInput(f"the {what} file is too large", field=field.short_name)
+        raise InvalidInput(N_("the %(what)s file is too large"), field=field.short_name,
+            what=what)
     return data
 
 
 @bp.post("/import")
 def import_():
     """Import an existing CA: its certificate and its private key."""
-    _, form = _forms()
+    _create, form = _forms()
     if not form.validate_on_submit():
         return _page(upload=form, status=400)
     try:
@@ -85,7 +90,8 @@ def import_():
     except PortalError as error:
         show_error(form, error)
         return _page(upload=form, status=status_of(error))
-    flash(f"Imported CA {ca.name}.", "success")
+    flash(_("Imported CA %(name)s.",
+            name=ca.name), "success")
     return redirect(url_for("cas.detail", ca_id=ca.id))
 
 

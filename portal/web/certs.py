@@ -3,6 +3,8 @@
 from dataclasses import replace
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from ..ca.pem import to_pem
 from ..ca.revocation import REASONS
@@ -96,10 +98,14 @@ def revoke_selected():
     except PortalError as error:
         show_error(form, error)
         return _list_page(form, status_of(error))
-    message = (f"Revoked {len(done.revoked)} certificate{'' if len(done.revoked) == 1 else 's'}"
-               f" ({REASON_LABELS[done.reason]}); the CRL lists them.")
+    message = ngettext("Revoked %(num)d certificate (%(reason)s); the CRL lists them.",
+                       "Revoked %(num)d certificates (%(reason)s); the CRL lists them.",
+                       len(done.revoked), reason=REASON_LABELS[done.reason])
     if done.already_revoked:
-        message += f" {len(done.already_revoked)} were revoked already and are left as they were."
+        message += " " + ngettext(
+            "%(num)d were revoked already and are left as they were.",
+            "%(num)d were revoked already and are left as they were.",
+            len(done.already_revoked))
     flash(message, "success")
     return redirect(url_for("certs.index", status=STATUS_REVOKED, sort="newest"))
 
@@ -151,6 +157,7 @@ def revoke(certificate_id: int):
     except PortalError as error:
         show_error(form, error)
         return _detail_page(row, form, status_of(error))
-    flash(f"Certificate {row.serial} is revoked ({REASON_LABELS[form.reason.data]}).",
+    flash(_("Certificate %(serial)s is revoked (%(REASON_LABELS)s).",
+            serial=row.serial, REASON_LABELS=REASON_LABELS[form.reason.data]),
           "success")
     return redirect(url_for("certs.detail", certificate_id=row.id))

@@ -2,10 +2,26 @@
 
 from datetime import date
 
+from babel.dates import format_skeleton
+from flask import has_request_context
+from flask_babel import get_locale, ngettext
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 900, 180
 TOP, BOTTOM, LEFT = 12, 24, 36
+
+
+def _aria(count: int) -> str:
+    return ngettext("Certificates expiring per day over the next %(num)d day",
+                    "Certificates expiring per day over the next %(num)d days", count)
+
+
+def _day(day: date, english: str, skeleton: str) -> str:
+    """A day as the chart labels it: 'Mon 03 Mar' in English, the locale's own form elsewhere."""
+    locale = get_locale() if has_request_context() else None
+    if locale is None or str(locale) == "en":
+        return day.strftime(english)
+    return format_skeleton(skeleton, day, locale=locale)
 
 
 def expiry_chart(days: list[tuple[date, int]]) -> Markup:
@@ -18,7 +34,7 @@ def expiry_chart(days: list[tuple[date, int]]) -> Markup:
     bar = max(step - 2, 1)
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-label="Certificates expiring per day over the next {len(days)} days" '
+        f'aria-label="{escape(_aria(len(days)))}" '
         'preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg">',
         f'<line class="axis" x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH}" '
         f'y2="{HEIGHT - BOTTOM}"/>',
@@ -29,7 +45,8 @@ def expiry_chart(days: list[tuple[date, int]]) -> Markup:
         x = LEFT + index * step + 1
         height = plot_height * count / peak
         y = HEIGHT - BOTTOM - height
-        label = f"{day:%a %d %b}: {count} certificate{'s' if count != 1 else ''}"
+        label = ngettext("%(day)s: %(num)d certificate", "%(day)s: %(num)d certificates",
+                         count, day=_day(day, "%a %d %b", "MMMEd"))
         shape = (
             f'<rect class="bar{" bar-soon" if index < 14 else ""}" x="{x:.1f}" y="{y:.1f}" '
             f'width="{bar:.1f}" height="{max(height, 0):.1f}" rx="1"><title>{escape(label)}'
@@ -42,8 +59,7 @@ def expiry_chart(days: list[tuple[date, int]]) -> Markup:
             f"<title>{escape(label)}</title></rect>"
         )
         if index % 14 == 0:
-            parts.append(
-                f'<text class="tick" x="{x:.1f}" y="{HEIGHT - 6}">{day:%d %b}</text>'
-            )
+            tick = escape(_day(day, "%d %b", "MMMd"))
+            parts.append(f'<text class="tick" x="{x:.1f}" y="{HEIGHT - 6}">{tick}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -7,6 +7,7 @@ it resembles.
 """
 
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 
 from ..errors import PortalError
 from ..services import enrollment
@@ -16,6 +17,7 @@ from .errors import status_of
 from .forms import show_error
 from .forms.admin import ActionForm
 from .forms.selfservice import DownloadForm, EnrollLinkForm
+from .i18n import translate_error
 
 admin_bp = Blueprint("enrollment", __name__, url_prefix="/enrollment")
 admin_bp.before_request(require_admin)
@@ -61,14 +63,15 @@ def cancel(link_id: int):
     try:
         row = enrollment.cancel_link(link_id, actor=current_actor())
     except PortalError as error:
-        flash(error.message, "error")
+        flash(translate_error(error), "error")
     else:
-        flash(f"The link for {row.common_name} is withdrawn.", "success")
+        flash(_("The link for %(common_name)s is withdrawn.",
+                common_name=row.common_name), "success")
     return redirect(url_for("enrollment.index"))
 
 
 def _refused(error: PortalError):
-    return render_template("enroll/refused.html", message=error.message,
+    return render_template("enroll/refused.html", message=translate_error(error),
                            gone=isinstance(error, LinkRefused)), status_of(error)
 
 

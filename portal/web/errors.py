@@ -1,6 +1,8 @@
 """Error pages: a clear sentence for the person, never a stack trace."""
 
 from flask import Flask, current_app, make_response, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -18,6 +20,7 @@ from ..errors import (
     Unavailable,
 )
 from ..services.transaction import roll_back
+from .i18n import translate_error
 
 
 class Unauthorized(PortalError):
@@ -52,20 +55,20 @@ def status_of(error: PortalError) -> int:
     return 400
 
 MESSAGES = {
-    400: "The request could not be understood.",
-    403: "You do not have access to this page.",
-    404: "There is nothing here. The link may be old, or the item was never there.",
-    405: "This address does not accept that kind of request.",
-    413: "The upload is too large.",
-    429: "Too many attempts. Wait a minute and try again.",
-    500: "Something went wrong on our side. Nothing was changed; try again.",
-    503: "The service is not available right now.",
+    400: _l("The request could not be understood."),
+    403: _l("You do not have access to this page."),
+    404: _l("There is nothing here. The link may be old, or the item was never there."),
+    405: _l("This address does not accept that kind of request."),
+    413: _l("The upload is too large."),
+    429: _l("Too many attempts. Wait a minute and try again."),
+    500: _l("Something went wrong on our side. Nothing was changed; try again."),
+    503: _l("The service is not available right now."),
 }
 
 
 def error_page(status: int, message: str | None = None):
     """Render the error page for a status code."""
-    text = message or MESSAGES.get(status, "The request failed.")
+    text = str(message or MESSAGES.get(status) or _("The request failed."))
     try:
         return render_template("error.html", status=status, message=text), status
     except Exception:  # the layout itself is broken: still no stack trace for the person
@@ -77,15 +80,15 @@ def error_page(status: int, message: str | None = None):
 def handle_portal_error(error: PortalError):
     """A typed error no view handled: its own status and sentence."""
     roll_back()
-    return error_page(status_of(error), error.message)
+    return error_page(status_of(error), translate_error(error))
 
 
 def handle_csrf_error(error: CSRFError):
     """A form without a valid CSRF token: say what to do, in one sentence."""
     return error_page(
         400,
-        "This form has expired or did not come from this site. Go back, reload the page and "
-        "send it again.",
+        _("This form has expired or did not come from this site. Go back, reload the page and "
+          "send it again."),
     )
 
 

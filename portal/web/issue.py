@@ -3,12 +3,14 @@
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..ca.names import describe_general_name
 from ..ca.profiles import PROFILES
 from ..errors import InvalidInput, PortalError
 from ..services import authorities, issuance, keygen, validity
+from ..translatable import N_
 from .access import current_actor, require_admin
 from .errors import status_of
 from .forms import choices, show_error
@@ -60,7 +62,7 @@ def issue():
     try:
         csr_data = csr_bytes(form)
         if not csr_data.strip():
-            raise InvalidInput("paste a CSR or choose a file", field="csr")
+            raise InvalidInput(N_("paste a CSR or choose a file"), field="csr")
         checked = issuance.preview(csr_data, form.profile.data)
         if form.step.data != "sign":
             form.csr.data = _as_pem(csr_data)  # the preview page carries the CSR as text
@@ -75,7 +77,8 @@ def issue():
     except PortalError as error:
         show_error(form, error, ISSUE_ALIASES | {"profile": "profile", "ca": "ca"})
         return render_template("issue.html", form=form, preview=None), status_of(error)
-    flash(f"Issued certificate {row.serial} for {row.common_name or row.sans}.", "success")
+    flash(_("Issued certificate %(serial)s for %(value)s.",
+            serial=row.serial, value=row.common_name or row.sans), "success")
     return redirect(url_for("certs.detail", certificate_id=row.id))
 
 

@@ -13,6 +13,7 @@ from flask import (
     render_template,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..errors import NotFound, PortalError
@@ -26,6 +27,7 @@ from .forms.admin import ActionForm
 from .forms.certs import REASON_LABELS
 from .forms.issue import PROFILE_CHOICES
 from .forms.selfservice import DownloadForm, RenewForm, RequestForm, SelfRevokeForm
+from .i18n import translate_error
 from .uploads import csr_bytes
 
 bp = Blueprint("self", __name__, url_prefix="/account")
@@ -105,13 +107,13 @@ def request_certificate():
 
 def _after_request(row):
     if row.status == REQUEST_APPROVED:
-        flash("Your request is approved: choose a password and download your certificate.",
+        flash(_("Your request is approved: choose a password and download your certificate."),
               "success")
         return redirect(url_for("self.request_detail", request_id=row.id))
     if row.certificate_id:
-        flash("Your certificate is issued.", "success")
+        flash(_("Your certificate is issued."), "success")
         return redirect(url_for("self.certificate", certificate_id=row.certificate_id))
-    flash("Your request is sent. An admin will look at it; this page shows the outcome.",
+    flash(_("Your request is sent. An admin will look at it; this page shows the outcome."),
           "success")
     return redirect(url_for("self.request_detail", request_id=row.id))
 
@@ -160,9 +162,10 @@ def cancel(request_id: int):
     try:
         selfservice.cancel(row.id, current_user.id, actor=current_actor())
     except PortalError as error:
-        flash(error.message, "error")
+        flash(translate_error(error), "error")
     else:
-        flash(f"Request {row.id} is withdrawn.", "info")
+        flash(_("Request %(id)s is withdrawn.",
+                id=row.id), "info")
     return redirect(url_for("auth.account"))
 
 
@@ -199,7 +202,8 @@ def revoke(certificate_id: int):
     except PortalError as error:
         show_error(form, error)
         return _certificate_page(row, revoke_form=form, status=status_of(error))
-    flash(f"Certificate {row.serial} is revoked ({REASON_LABELS[form.reason.data]}).",
+    flash(_("Certificate %(serial)s is revoked (%(REASON_LABELS)s).",
+            serial=row.serial, REASON_LABELS=REASON_LABELS[form.reason.data]),
           "success")
     return redirect(url_for("self.certificate", certificate_id=row.id))
 

@@ -1,6 +1,8 @@
 """The API tokens page: each signed-in person creates and revokes their own tokens."""
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import StringField
@@ -11,6 +13,7 @@ from ..services import tokens
 from .access import current_actor
 from .errors import status_of
 from .forms import show_error
+from .i18n import translate_error
 
 bp = Blueprint("tokens", __name__, url_prefix="/account/tokens")
 
@@ -18,8 +21,8 @@ bp = Blueprint("tokens", __name__, url_prefix="/account/tokens")
 class CreateTokenForm(FlaskForm):
     """A name for the new token, to tell it apart later."""
 
-    name = StringField("Name", validators=[Optional(), Length(max=64)],
-                       description="What uses it, e.g. 'deploy bot'.")
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=64)],
+                       description=_l("What uses it, e.g. 'deploy bot'."))
 
 
 class RevokeTokenForm(FlaskForm):
@@ -67,7 +70,8 @@ def revoke(token_id: int):
     try:
         row = tokens.revoke_token(token_id, user_id=current_user.id, actor=current_actor())
     except PortalError as error:
-        flash(error.message, "error")
+        flash(translate_error(error), "error")
         return redirect(url_for("tokens.index"))
-    flash(f"Token {row.prefix}… ({row.name}) is revoked.", "success")
+    flash(_("Token %(prefix)s… (%(name)s) is revoked.",
+            prefix=row.prefix, name=row.name), "success")
     return redirect(url_for("tokens.index"))

@@ -3,6 +3,7 @@
 from flask import current_app
 
 from ..errors import InvalidInput
+from ..translatable import N_
 
 
 def csr_bytes(form) -> bytes:
@@ -12,6 +13,7 @@ def csr_bytes(form) -> bytes:
         limit = current_app.config["PORTAL_MAX_CSR_BYTES"]
         data = upload.read(limit + 1)
         if len(data) > limit:
-            raise InvalidInput(f"the CSR file is larger than {limit} bytes", field="csr_file")
+            raise InvalidInput(N_("the CSR file is larger than %(limit)s bytes"), field="csr_file",
+                limit=limit)
         return data
     return (form.csr.data or "").encode("utf-8")

@@ -1,6 +1,7 @@
 """Users: create, disable or enable, set the role, reset the password."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from ..errors import PortalError
 from ..models import ROLE_ADMIN, ROLE_USER
@@ -9,6 +10,7 @@ from .access import current_actor, require_admin
 from .errors import status_of
 from .forms import show_error
 from .forms.admin import ActionForm, CreateUserForm
+from .i18n import translate_error
 
 bp = Blueprint("users", __name__, url_prefix="/users")
 bp.before_request(require_admin)
@@ -47,7 +49,10 @@ def create():
     if generated:
         # Rendered, not flashed: the session cookie is signed, not encrypted.
         return _page(shown_password=(user.username, generated))
-    flash(f"Created {user.role} {user.username}.", "success")
+    if user.is_admin:
+        flash(_("Created admin %(username)s.", username=user.username), "success")
+    else:
+        flash(_("Created user %(username)s.", username=user.username), "success")
     return redirect(url_for("users.index"))
 
 
@@ -57,7 +62,7 @@ def _action(apply):
     try:
         message = apply()
     except PortalError as error:
-        flash(error.message, "error")
+        flash(translate_error(error), "error")
         return redirect(url_for("users.index"))
     if isinstance(message, tuple):
         return _page(shown_password=message)
@@ -74,8 +79,11 @@ def set_role(user_id: int):
 
     def apply():
         user = users.set_role(user_id, role, actor=current_actor())
-        return (f"{user.username} is now {'an admin' if user.is_admin else 'a user'}; "
-                "their sessions have ended, so they sign in again.")
+        if user.is_admin:
+            return _("%(username)s is now an admin; their sessions have ended, so they sign in "
+                     "again.", username=user.username)
+        return _("%(username)s is now a user; their sessions have ended, so they sign in again.",
+                 username=user.username)
 
     return _action(apply)
 
@@ -88,10 +96,10 @@ def set_active(user_id: int):
     def apply():
         user = users.set_active(user_id, active, actor=current_actor())
         if user.active:
-            return (f"{user.username} is enabled. They sign in again, and make new API "
-                    "tokens: the old ones stay revoked.")
-        return (f"{user.username} is disabled: signed out everywhere, and every API token "
-                "of theirs is revoked.")
+            return _("%(username)s is enabled. They sign in again, and make new API tokens: the "
+                     "old ones stay revoked.", username=user.username)
+        return _("%(username)s is disabled: signed out everywhere, and every API token of "
+                 "theirs is revoked.", username=user.username)
 
     return _action(apply)
 

@@ -1,6 +1,8 @@
 """Webhooks (admins only): register a URL for lifecycle events, remove it, see deliveries."""
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -12,6 +14,7 @@ from .access import current_actor, require_admin
 from .errors import status_of
 from .forms import choices, show_error
 from .forms.admin import ActionForm
+from .i18n import translate_error
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 bp.before_request(require_admin)
@@ -20,15 +23,15 @@ bp.before_request(require_admin)
 class WebhookForm(FlaskForm):
     """A URL, the events it receives, and optionally its secret."""
 
-    url = StringField("URL", validators=[DataRequired(), Length(max=2048)],
-                      description="http:// or https://; only this URL is ever called.")
+    url = StringField(_l("URL"), validators=[DataRequired(), Length(max=2048)],
+                      description=_l("http:// or https://; only this URL is ever called."))
     events = SelectMultipleField(
-        "Events", choices=choices((name, name) for name in webhooks.EVENTS),
-        validators=[DataRequired(message="Choose at least one event.")],
+        _l("Events"), choices=choices((name, name) for name in webhooks.EVENTS),
+        validators=[DataRequired(message=_l("Choose at least one event."))],
         widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     secret = TextAreaField(
-        "Signing secret", validators=[Optional(), Length(max=200)],
-        description="whsec_… (Standard Webhooks). Leave empty to generate one, shown once.")
+        _l("Signing secret"), validators=[Optional(), Length(max=200)],
+        description=_l("whsec_… (Standard Webhooks). Leave empty to generate one, shown once."))
 
 
 def _page(form=None, status: int = 200, *, shown_secret=None):
@@ -60,7 +63,8 @@ def create():
         return _page(form, status_of(error))
     if given is None:
         return _page(shown_secret=(row.url, row.secret))
-    flash(f"Added webhook {row.url}.", "success")
+    flash(_("Added webhook %(url)s.",
+            url=row.url), "success")
     return redirect(url_for("webhooks.index"))
 
 
@@ -72,7 +76,8 @@ def remove(webhook_id: int):
     try:
         row = webhooks.remove_webhook(webhook_id, actor=current_actor())
     except PortalError as error:
-        flash(error.message, "error")
+        flash(translate_error(error), "error")
         return redirect(url_for("webhooks.index"))
-    flash(f"Removed webhook {row.url}.", "success")
+    flash(_("Removed webhook %(url)s.",
+            url=row.url), "success")
     return redirect(url_for("webhooks.index"))

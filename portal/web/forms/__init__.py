@@ -8,12 +8,15 @@ from ...errors import PortalError
 
 def show_error(form: FlaskForm, error: PortalError, aliases: dict[str, str] | None = None) -> None:
     """Attach a service's error to the field it concerns, or to the form as a whole."""
+    from ..i18n import translate_error
+
+    message = translate_error(error)
     name = (aliases or {}).get(error.field or "", error.field)
     field = form._fields.get(name) if name else None
     if field is not None and field.type not in ("CSRFTokenField", "HiddenField"):
-        field.errors = [*field.errors, error.message]
+        field.errors = [*field.errors, message]
     else:
-        form.form_errors.append(error.message)
+        form.form_errors.append(message)
 
 
 def choices(pairs) -> list[SelectChoice]:

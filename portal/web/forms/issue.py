@@ -1,5 +1,6 @@
 """Issuing from a CSR and generating a key for someone."""
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
@@ -18,27 +19,27 @@ from ...ca.pkcs12 import COMPATIBLE, MODERN
 from . import choices
 
 PROFILE_CHOICES = [
-    ("client", "Client: a person or a device signing in (clientAuth)"),
-    ("server", "Server: a TLS web or API server (serverAuth)"),
+    ("client", _l("Client: a person or a device signing in (clientAuth)")),
+    ("server", _l("Server: a TLS web or API server (serverAuth)")),
 ]
 KEY_TYPE_LABELS = {
-    "ec-p256": "EC P-256 (recommended: fast and small)",
-    "ec-p384": "EC P-384",
-    "rsa-2048": "RSA 2048 (widest compatibility)",
-    "rsa-3072": "RSA 3072",
-    "rsa-4096": "RSA 4096 (slow to generate)",
-    "ed25519": "Ed25519 (not for browsers, Firefox or Windows; modern .p12 only)",
+    "ec-p256": _l("EC P-256 (recommended: fast and small)"),
+    "ec-p384": _l("EC P-384"),
+    "rsa-2048": _l("RSA 2048 (widest compatibility)"),
+    "rsa-3072": _l("RSA 3072"),
+    "rsa-4096": _l("RSA 4096 (slow to generate)"),
+    "ed25519": _l("Ed25519 (not for browsers, Firefox or Windows; modern .p12 only)"),
 }
 
 
 class _CertificateOptions(FlaskForm):
     """The choices both ways of issuing share."""
 
-    ca = SelectField("Issuing CA", choices=[])
-    profile = SelectField("Profile", choices=choices(PROFILE_CHOICES), default="client")
+    ca = SelectField(_l("Issuing CA"), choices=[])
+    profile = SelectField(_l("Profile"), choices=choices(PROFILE_CHOICES), default="client")
     days = IntegerField(
-        "Validity (days)", validators=[Optional(), NumberRange(min=1, max=20000)],
-        description="Leave empty for the profile's default. Never past the CA's own expiry.",
+        _l("Validity (days)"), validators=[Optional(), NumberRange(min=1, max=20000)],
+        description=_l("Leave empty for the profile's default. Never past the CA's own expiry."),
     )
 
 
@@ -46,11 +47,11 @@ class IssueForm(_CertificateOptions):
     """A CSR, pasted or uploaded."""
 
     csr = TextAreaField(
-        "Certificate signing request (PEM)", validators=[Optional(), Length(max=70_000)],
+        _l("Certificate signing request (PEM)"), validators=[Optional(), Length(max=70_000)],
         render_kw={"rows": 10, "spellcheck": "false",
                    "placeholder": "-----BEGIN CERTIFICATE REQUEST-----"},
     )
-    csr_file = FileField("…or upload a CSR file (PEM or DER)")
+    csr_file = FileField(_l("…or upload a CSR file (PEM or DER)"))
     step = HiddenField(default="preview")
 
 
@@ -58,41 +59,41 @@ class GenerateForm(_CertificateOptions):
     """Who the key is for, how strong, and how the bundle is protected."""
 
     common_name = StringField(
-        "Common name (CN)", validators=[DataRequired(), Length(max=64)],
-        description="A person's name for a client; the host name for a server.",
+        _l("Common name (CN)"), validators=[DataRequired(), Length(max=64)],
+        description=_l("A person's name for a client; the host name for a server."),
     )
-    email = StringField("E-mail address", validators=[Optional(), Length(max=254)])
+    email = StringField(_l("E-mail address"), validators=[Optional(), Length(max=254)])
     sans = TextAreaField(
-        "Other names (SANs)", validators=[Optional(), Length(max=10_000)],
-        description="One per line: DNS:host.example.com, IP:192.0.2.10 or email:a@example.com.",
+        _l("Other names (SANs)"), validators=[Optional(), Length(max=10_000)],
+        description=_l("One per line: DNS:host.example.com, IP:192.0.2.10 or email:a@example.com."),
         render_kw={"rows": 3, "spellcheck": "false"},
     )
     key_type = SelectField(
-        "Key type",
+        _l("Key type"),
         choices=choices((name, KEY_TYPE_LABELS.get(name, name)) for name in KEY_TYPES),
-        default=DEFAULT_KEY_TYPE, description=ED25519_LIMITS,
+        default=DEFAULT_KEY_TYPE, description=_l(ED25519_LIMITS),
     )
     password = PasswordField(
-        "Password for the file", validators=[DataRequired("A password is required.")],
+        _l("Password for the file"), validators=[DataRequired(_l("A password is required."))],
         render_kw={"autocomplete": "new-password", "minlength": 8},
-        description="At least 8 characters, no control characters; ASCII only for a "
+        description=_l("At least 8 characters, no control characters; ASCII only for a "
                     "compatible file (Java opens no other). Send it to the person by another "
-                    "channel.",
+                    "channel."),
     )
     compatibility = RadioField(
-        "Compatibility",
+        _l("Compatibility"),
         choices=choices([
-            (COMPATIBLE, "Compatible: 3DES, SHA-1 MAC. Imports everywhere, including macOS "
+            (COMPATIBLE, _l("Compatible: 3DES, SHA-1 MAC. Imports everywhere, including macOS "
                          "Keychain, iOS, Android and older Windows and Java. EC or RSA keys "
-                         "only; the password must be ASCII (Java)."),
-            (MODERN, "Modern: AES-256, PBKDF2/SHA-256. Windows 10+, current browsers, "
-                     "OpenSSL 3."),
+                         "only; the password must be ASCII (Java).")),
+            (MODERN, _l("Modern: AES-256, PBKDF2/SHA-256. Windows 10+, current browsers, "
+                     "OpenSSL 3.")),
         ]),
         default=COMPATIBLE,
     )
     output = RadioField(
-        "Download as",
-        choices=choices([("p12", "PKCS#12 (.p12) for people and browsers"),
-                         ("pem", "PEM for servers: encrypted key, certificate and chain")]),
+        _l("Download as"),
+        choices=choices([("p12", _l("PKCS#12 (.p12) for people and browsers")),
+                         ("pem", _l("PEM for servers: encrypted key, certificate and chain"))]),
         default="p12",
     )

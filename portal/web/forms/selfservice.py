@@ -4,6 +4,7 @@ Fields shared with the admin's pages are the same field definitions (the passwor
 compatibility choice of the generate page, its key types, the CSR box of the issue page).
 """
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -23,15 +24,15 @@ from .certs import REASON_LABELS
 from .issue import PROFILE_CHOICES, GenerateForm, IssueForm
 
 METHOD_CHOICES = [
-    (METHOD_GENERATE, "The portal makes the key: you download a password-protected .p12 file"),
-    (METHOD_CSR, "I have a certificate signing request (CSR): my key never leaves my machine"),
+    (METHOD_GENERATE, _l("The portal makes the key: you download a password-protected .p12 file")),
+    (METHOD_CSR, _l("I have a certificate signing request (CSR): my key never leaves my machine")),
 ]
 
 
 class _KeyChoice(FlaskForm):
     """How the key is made: here (with a key type) or by the person (their CSR)."""
 
-    method = RadioField("How the key is made", choices=choices(METHOD_CHOICES),
+    method = RadioField(_l("How the key is made"), choices=choices(METHOD_CHOICES),
                         default=METHOD_GENERATE)
     key_type = GenerateForm.key_type
     csr = IssueForm.csr
@@ -41,13 +42,13 @@ class _KeyChoice(FlaskForm):
 class RequestForm(_KeyChoice):
     """A user's request for a certificate."""
 
-    profile = SelectField("Kind of certificate", choices=[])
-    common_name = StringField("Common name (CN)", validators=[Optional(), Length(max=64)])
-    email = StringField("E-mail address", validators=[Optional(), Length(max=254)])
+    profile = SelectField(_l("Kind of certificate"), choices=[])
+    common_name = StringField(_l("Common name (CN)"), validators=[Optional(), Length(max=64)])
+    email = StringField(_l("E-mail address"), validators=[Optional(), Length(max=254)])
     sans = GenerateForm.sans
     days = IntegerField(
-        "Validity (days)", validators=[Optional(), NumberRange(min=1, max=20000)],
-        description="Leave empty for the profile's default.",
+        _l("Validity (days)"), validators=[Optional(), NumberRange(min=1, max=20000)],
+        description=_l("Leave empty for the profile's default."),
     )
 
 
@@ -66,12 +67,12 @@ class SelfRevokeForm(FlaskForm):
     """The reasons a person may give for revoking their own certificate."""
 
     reason = SelectField(
-        "Reason", choices=choices((name, REASON_LABELS[name]) for name in USER_REASONS),
+        _l("Reason"), choices=choices((name, REASON_LABELS[name]) for name in USER_REASONS),
         default="superseded",
     )
     confirm = BooleanField(
-        "I understand that revocation cannot be undone",
-        validators=[DataRequired("Tick the box to confirm the revocation.")],
+        _l("I understand that revocation cannot be undone"),
+        validators=[DataRequired(_l("Tick the box to confirm the revocation."))],
     )
 
 
@@ -79,8 +80,8 @@ class DecisionForm(FlaskForm):
     """An admin's decision on a request, with a comment the requester sees."""
 
     comment = TextAreaField(
-        "Comment for the requester", validators=[Optional(), Length(max=2000)],
-        description="Optional when approving; required when rejecting.",
+        _l("Comment for the requester"), validators=[Optional(), Length(max=2000)],
+        description=_l("Optional when approving; required when rejecting."),
         render_kw={"rows": 3},
     )
 
@@ -88,44 +89,45 @@ class DecisionForm(FlaskForm):
 class PolicyForm(FlaskForm):
     """One profile's self-service rules."""
 
-    self_service = BooleanField("Users may request this kind of certificate")
-    approval = RadioField("When a user asks", choices=choices([
-        ("admin", "An admin approves each request in the queue"),
-        ("auto", "Issued at once, without approval"),
+    self_service = BooleanField(_l("Users may request this kind of certificate"))
+    approval = RadioField(_l("When a user asks"), choices=choices([
+        ("admin", _l("An admin approves each request in the queue")),
+        ("auto", _l("Issued at once, without approval")),
     ]), default="admin")
-    common_name_rule = SelectField("Common name (CN)", choices=choices([
-        (CN_USERNAME, "Their user name"), (CN_ANY, "Any name they type"),
+    common_name_rule = SelectField(_l("Common name (CN)"), choices=choices([
+        (CN_USERNAME, _l("Their user name")), (CN_ANY, _l("Any name they type")),
     ]))
-    email_rule = SelectField("E-mail address", choices=choices([
-        (EMAIL_OWN, "Their own e-mail address, or none"), (EMAIL_NONE, "No e-mail address"),
+    email_rule = SelectField(_l("E-mail address"), choices=choices([
+        (EMAIL_OWN, _l("Their own e-mail address, or none")), (EMAIL_NONE, _l("No e-mail address")),
     ]))
     dns_suffixes = StringField(
-        "DNS names under", validators=[Optional(), Length(max=4000)],
-        description="Comma-separated domains, e.g. lab.example.com. Empty: no DNS names.",
+        _l("DNS names under"), validators=[Optional(), Length(max=4000)],
+        description=_l("Comma-separated domains, e.g. lab.example.com. Empty: no DNS names."),
     )
     ip_networks = StringField(
-        "IP addresses in", validators=[Optional(), Length(max=4000)],
-        description="Comma-separated networks, e.g. 192.0.2.0/24. Empty: no IP addresses.",
+        _l("IP addresses in"), validators=[Optional(), Length(max=4000)],
+        description=_l("Comma-separated networks, e.g. 192.0.2.0/24. Empty: no IP addresses."),
     )
     max_days = IntegerField(
-        "Longest validity (days)", validators=[Optional(), NumberRange(min=1, max=20000)],
-        description="Empty: the profile's default and the portal's cap apply.",
+        _l("Longest validity (days)"), validators=[Optional(), NumberRange(min=1, max=20000)],
+        description=_l("Empty: the profile's default and the portal's cap apply."),
     )
 
 
 class EnrollLinkForm(FlaskForm):
     """Who an enrollment link is for, and how long it works."""
 
-    common_name = StringField("Common name (CN)", validators=[DataRequired(), Length(max=64)],
-                              description="The person's name, as the certificate will show it.")
-    email = StringField("E-mail address", validators=[Optional(), Length(max=254)])
-    profile = SelectField("Profile", choices=choices(PROFILE_CHOICES), default="client")
+    common_name = StringField(_l("Common name (CN)"), validators=[DataRequired(), Length(max=64)],
+                              description=_l("The person's name, as the certificate will show it."))
+    email = StringField(_l("E-mail address"), validators=[Optional(), Length(max=254)])
+    profile = SelectField(_l("Profile"), choices=choices(PROFILE_CHOICES), default="client")
     key_type = GenerateForm.key_type
     hours = IntegerField(
-        "Link valid for (hours)", default=DEFAULT_HOURS,
+        _l("Link valid for (hours)"), default=DEFAULT_HOURS,
         validators=[DataRequired(), NumberRange(min=1, max=MAX_HOURS)],
-        description=f"Default {DEFAULT_HOURS} hours; at most {MAX_HOURS // 24} days.",
+        description=_l("Default %(hours)d hours; at most %(days)d days.", hours=DEFAULT_HOURS,
+                        days=MAX_HOURS // 24),
     )
-    days = IntegerField("Certificate validity (days)",
+    days = IntegerField(_l("Certificate validity (days)"),
                         validators=[Optional(), NumberRange(min=1, max=20000)],
-                        description="Leave empty for the profile's default.")
+                        description=_l("Leave empty for the profile's default."))

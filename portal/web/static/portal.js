@@ -13,6 +13,11 @@
     return out;
   }
 
+  // Words the script writes, in the page's language (base.html puts them on <body>).
+  function word(name, english) {
+    return (document.body && document.body.dataset["i18n" + name]) || english;
+  }
+
   function on(id, handler) {
     var element = document.getElementById(id);
     if (element) { element.addEventListener("click", handler); }
@@ -24,7 +29,7 @@
       input.value = strongPassword(20);
       input.type = "text";
       var toggle = document.getElementById("toggle-password");
-      if (toggle) { toggle.textContent = "Hide"; }
+      if (toggle) { toggle.textContent = word("Hide", "Hide"); }
       input.focus();
       input.select();
     });
@@ -32,7 +37,7 @@
       var input = document.getElementById(event.currentTarget.dataset.target);
       var hidden = input.type === "password";
       input.type = hidden ? "text" : "password";
-      event.currentTarget.textContent = hidden ? "Hide" : "Show";
+      event.currentTarget.textContent = hidden ? word("Hide", "Hide") : word("Show", "Show");
     });
 
     // Filters apply as soon as a select changes.
@@ -64,7 +69,7 @@
         var source = document.getElementById(button.dataset.copy);
         if (navigator.clipboard && source) {
           navigator.clipboard.writeText(source.textContent.trim()).then(function () {
-            button.textContent = "Copied";
+            button.textContent = word("Copied", "Copied");
           });
         }
       });
@@ -89,6 +94,19 @@
       update();
     });
   });
+})();
+
+// The browser's time zone, for the dates the pages show (UTC until the portal knows it).
+(function () {
+  "use strict";
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && document.cookie.indexOf("portal_timezone=" + encodeURIComponent(zone)) === -1) {
+      document.cookie = "portal_timezone=" + encodeURIComponent(zone) +
+        "; path=/; max-age=31536000; samesite=lax" +
+        (location.protocol === "https:" ? "; secure" : "");
+    }
+  } catch (error) { /* no Intl: dates stay in UTC */ }
 })();
 
 // Layout helpers: the Menu button that folds the navigation on narrow screens, and the column
