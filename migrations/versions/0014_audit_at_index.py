@@ -1,7 +1,7 @@
 """audit log: an index on (at, id), so that a range of days is found without reading the log
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0012
 
 """
 from alembic import op
