@@ -87,9 +87,9 @@ def check_text(value: str, what: str, limit: int) -> str:
         raise PolicyViolation(N_("%(what)s is empty"), field="subject",
             what=what)
     if len(value.encode("utf-8")) > limit:  # cryptography counts UTF-8 bytes, not characters
-        unit = "characters" if value.isascii() else "bytes in UTF-8"
-        raise PolicyViolation(N_("%(what)s is longer than %(limit)s %(unit)s"), field="subject",
-            what=what, limit=limit, unit=unit)
+        message = (N_("%(what)s is longer than %(limit)s characters") if value.isascii()
+                   else N_("%(what)s is longer than %(limit)s bytes in UTF-8"))
+        raise PolicyViolation(message, field="subject", what=what, limit=limit)
     refuse_invisible(value, what, field="subject")
     if _MARKUP.search(value):
         raise PolicyViolation(

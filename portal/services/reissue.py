@@ -17,6 +17,7 @@ from ..ca.profiles import Profile, apply_profile, get_profile
 from ..errors import InvalidInput, NotFound
 from ..extensions import db
 from ..models import STATUS_ISSUED, STATUS_REVOKED, Certificate
+from ..translatable import N_
 from . import audit, certificates, keygen
 from .issuance import IssuedCertificate, issue_for_key, owner_for
 
@@ -37,10 +38,10 @@ def template_of(certificate_id: int) -> Template:
     """The names and profile of a signed certificate, for a similar one."""
     row = db.session.get(Certificate, certificate_id)
     if row is None:
-        raise NotFound("no such certificate")
+        raise NotFound(N_("no such certificate"))
     certificate = certificates.load_x509(row)
     if certificate is None:
-        raise InvalidInput("this certificate was never signed: there is nothing to copy",
+        raise InvalidInput(N_("this certificate was never signed: there is nothing to copy"),
                            field="method")
     try:
         sans = tuple(certificate.extensions.get_extension_for_class(
@@ -79,10 +80,10 @@ def reissue_from_csr(
     """A new certificate with the old one's names and profile, for the key of a CSR."""
     template = template_of(certificate_id)
     if template.row.status not in (STATUS_ISSUED, STATUS_REVOKED):
-        raise InvalidInput("only a signed certificate can be issued again", field="method")
+        raise InvalidInput(N_("only a signed certificate can be issued again"), field="method")
     config = current_app.config
     if not csr_data.strip():
-        raise InvalidInput("paste a CSR or choose a file", field="csr")
+        raise InvalidInput(N_("paste a CSR or choose a file"), field="csr")
     request = load_csr(csr_data, max_bytes=config["PORTAL_MAX_CSR_BYTES"],
                        max_sans=config["PORTAL_MAX_SANS"])
     new = issue_for_key(

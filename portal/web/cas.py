@@ -7,7 +7,7 @@ from ..ca.pem import to_der, to_pem
 from ..errors import InvalidInput, NotFound, PortalError
 from ..models import CertificateAuthority
 from ..services import authorities, dashboard
-from ..translatable import N_
+from ..translatable import N_, Message
 from .access import current_actor, require_admin
 from .errors import status_of
 from .forms import choices, show_error
@@ -22,7 +22,7 @@ MAX_UPLOAD = 256 * 1024
 
 def _forms(create: CreateCAForm | None = None, upload: ImportCAForm | None = None):
     create = create or CreateCAForm(prefix="create")
-    create.parent.choices = choices([("", "Nobody: a new root CA")] + [
+    create.parent.choices = choices([("", _("Nobody: a new root CA"))] + [
         (ca.name, f"{ca.name} — {ca.subject}") for ca in authorities.list_cas()
     ])
     return create, upload or ImportCAForm(prefix="import")
@@ -82,7 +82,7 @@ def import_():
         return _page(upload=form, status=400)
     try:
         ca = authorities.import_ca(
-            _read(form.cert, "certificate"), _read(form.key, "key"),
+            _read(form.cert, Message(N_("certificate"))), _read(form.key, Message(N_("key"))),
             name=(form.name.data or "").strip() or None,
             key_password=(form.key_password.data or "").encode() or None,
             actor=current_actor(),

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from ..ca.pem import to_pem
@@ -27,8 +28,8 @@ bp.before_request(require_admin)
 STATUSES = (STATUS_ISSUED, STATUS_REVOKED, STATUS_PENDING)
 PROFILES = ("client", "server")
 SORT_LABELS = {
-    "newest": "Newest first", "oldest": "Oldest first",
-    "expires": "Expiring soonest", "-expires": "Expiring last",
+    "newest": _l("Newest first"), "oldest": _l("Oldest first"),
+    "expires": _l("Expiring soonest"), "-expires": _l("Expiring last"),
 }
 EXPIRING_CHOICES = (7, 30, 90, 365)
 

@@ -125,7 +125,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         nav_active=nav_active, status_label=status_label,
         request_status_label=request_status_label, role_label=role_label,
-        profile_label=profile_label,
+        profile_label=profile_label, link_state_label=link_state_label,
     )
 
 
@@ -140,6 +140,10 @@ REQUEST_STATUS_LABELS = {
     "issued": lazy_gettext("issued"), "cancelled": lazy_gettext("withdrawn"),
 }
 ROLE_LABELS = {"admin": lazy_gettext("admin"), "user": lazy_gettext("user")}
+LINK_STATE_LABELS = {
+    "active": lazy_gettext("active"), "used": lazy_gettext("used"),
+    "expired": lazy_gettext("expired"), "cancelled": lazy_gettext("withdrawn"),
+}
 PROFILE_LABELS = {
     "server": lazy_gettext("server"), "client": lazy_gettext("client"),
     "intermediate": lazy_gettext("intermediate"), "root": lazy_gettext("root"),
@@ -154,6 +158,11 @@ def status_label(value: str) -> str:
 def request_status_label(value: str) -> str:
     """A self-service request's state as the reader reads it."""
     return REQUEST_STATUS_LABELS.get(value, value)
+
+
+def link_state_label(value: str) -> str:
+    """An enrollment link's state as the reader reads it."""
+    return LINK_STATE_LABELS.get(value, value)
 
 
 def role_label(value: str) -> str:

@@ -1,6 +1,7 @@
 """Issue similar (renew) for admins: from a certificate's page, a new one with its names."""
 
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..ca.names import describe_general_name
@@ -70,9 +71,9 @@ def reissue_post(certificate_id: int):
                                               certificate_id=bundle.certificate.id),
         })
     if revoke_old:
-        flash(f"Issued {new.serial} with the names of {old_serial}, which is now revoked "
-              "as superseded.", "success")
+        flash(_("Issued %(serial)s with the names of %(old)s, which is now revoked as "
+                "superseded.", serial=new.serial, old=old_serial), "success")
     else:
-        flash(f"Issued {new.serial} with the names of {old_serial}, which stays valid.",
-              "success")
+        flash(_("Issued %(serial)s with the names of %(old)s, which stays valid.",
+                serial=new.serial, old=old_serial), "success")
     return redirect(url_for("certs.detail", certificate_id=new.id))

@@ -1,5 +1,6 @@
 """Issue similar: the old certificate's names and profile, with a new CSR or a new key."""
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, RadioField
 from wtforms.validators import NumberRange, Optional
@@ -15,10 +16,10 @@ class ReissueForm(FlaskForm):
     """Where the new key comes from, its options, and whether the old one is revoked."""
 
     method = RadioField(
-        "The new key",
+        _l("The new key"),
         choices=choices([
-            (METHOD_GENERATE, "Generate a new key here and download it in a file"),
-            (METHOD_CSR, "Use a new CSR (the names in it are ignored: the old ones are kept)"),
+            (METHOD_GENERATE, _l("Generate a new key here and download it in a file")),
+            (METHOD_CSR, _l("Use a new CSR (the names in it are ignored: the old ones are kept)")),
         ]),
         default=METHOD_GENERATE,
     )
@@ -29,10 +30,11 @@ class ReissueForm(FlaskForm):
     compatibility = GenerateForm.compatibility
     output = GenerateForm.output
     days = IntegerField(
-        "Validity (days)", validators=[Optional(), NumberRange(min=1, max=20000)],
-        description="Leave empty for the profile's default. Never past the CA's own expiry.",
+        _l("Validity (days)"), validators=[Optional(), NumberRange(min=1, max=20000)],
+        description=_l("Leave empty for the profile's default. Never past the CA's own expiry."),
     )
-    revoke_old = BooleanField("Revoke the old certificate as superseded once the new one is issued")
+    revoke_old = BooleanField(
+        _l("Revoke the old certificate as superseded once the new one is issued"))
 
     def validate(self, extra_validators=None):
         """The password is needed only when a key is made here."""
