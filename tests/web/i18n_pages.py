@@ -34,6 +34,7 @@ def catalogue(language: str) -> NullTranslations:
 def tr(language: str, msgid: str, **params) -> str:
     """`msgid` as the catalogue of `language` has it, with its parameters."""
     text = catalogue(language).gettext(msgid)
+    assert text != msgid, f"{msgid!r} is not translated in {language} (renamed in the code?)"
     return text % params if params else text
 
 

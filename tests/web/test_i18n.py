@@ -104,8 +104,8 @@ def test_a_policy_error_lands_on_its_field_in_the_language(web, people, language
                                     "csrf_token": csrf_token(web, "/users")})
     assert page.status_code == 400
     html = page.get_data(as_text=True)
-    expected = tr(language, "the password must have at least %(min_length)s characters",
-                  min_length=10)
+    expected = tr(language, "the password must have at least %(min_password_length)s characters",
+                  min_password_length=10)
     field = html.split('id="password"', 1)[1].split("</div>", 1)[0]
     assert f'<p class="error" role="alert">{expected}</p>' in field
     assert html_lang(html) == {"ja": "ja", "ko": "ko", "zh_Hans": "zh-Hans"}[language]
