@@ -50,3 +50,34 @@ def dump_dom(home: Path, url: str) -> str:
         timeout=120,
     )
     return result.stdout
+
+
+@contextmanager
+def playwright_chromium():
+    """Debian's Chromium, headless, driven by Playwright: the browser, closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    executable = require_program("chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def site_with_two_people(folder: Path, admin_password: str, user_password: str):
+    """`portal serve` over HTTPS on free ports, with an admin (ada) and a user (bob)."""
+    from tests.conftest import run_portal
+    from tests.e2e.servers import portal_serve
+
+    instance = folder / "instance"
+    env = {"PORTAL_INSTANCE": str(instance)}
+    run_portal("init", env=env, check=True)
+    for name, role, password in (("ada", "admin", admin_password), ("bob", "user", user_password)):
+        (folder / name).write_text(password + "\n")
+        run_portal("user", "create", name, "--role", role, "--email", f"{name}@example.com",
+                   "--password-file", str(folder / name), env=env, check=True)
+    with portal_serve(instance, workers=2) as (https_port, _http_port):
+        yield {"origin": f"https://localhost:{https_port}", "instance": instance, "folder": folder}

@@ -10,8 +10,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from tests.conftest import ROOT, require_program, run_portal
-from tests.e2e.browser import CHROMIUM_FLAGS
+from tests.conftest import ROOT, run_portal
+from tests.e2e.browser import playwright_chromium
 from tests.e2e.servers import portal_serve
 from tests.pki import make_csr
 from tests.web.axe import assert_accessible
@@ -39,13 +39,8 @@ def site(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium, headless, driven by Playwright."""
-    from playwright.sync_api import sync_playwright
-
-    executable = require_program("chromium")
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+    with playwright_chromium() as instance:
         yield instance
-        instance.close()
 
 
 DIALOGS: list[str] = []  # every JavaScript dialog the tab showed (each is accepted)

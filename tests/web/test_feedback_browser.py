@@ -13,9 +13,7 @@ import re
 import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from tests.conftest import require_program, run_portal
-from tests.e2e.browser import CHROMIUM_FLAGS
-from tests.e2e.servers import portal_serve
+from tests.e2e.browser import playwright_chromium, site_with_two_people
 from tests.pki import make_csr
 
 pytestmark = pytest.mark.slow
@@ -27,29 +25,16 @@ USER_PASSWORD = "browser-user-pass-7"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """The portal over HTTPS, with an admin (ada) and a user (bob)."""
-    folder = tmp_path_factory.mktemp("downloads")
-    instance = folder / "instance"
-    env = {"PORTAL_INSTANCE": str(instance)}
-    run_portal("init", env=env, check=True)
-    for name, role, password in (("ada", "admin", ADMIN_PASSWORD), ("bob", "user", USER_PASSWORD)):
-        (folder / name).write_text(password + "\n")
-        run_portal("user", "create", name, "--role", role, "--email", f"{name}@example.com",
-                   "--password-file", str(folder / name), env=env, check=True)
-    with portal_serve(instance, workers=2) as (https_port, _http_port):
-        yield {"origin": f"https://localhost:{https_port}", "instance": instance,
-               "folder": folder}
+    with site_with_two_people(tmp_path_factory.mktemp("downloads"), ADMIN_PASSWORD,
+                              USER_PASSWORD) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium, headless, driven by Playwright."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=require_program("chromium"),
-                                              args=CHROMIUM_FLAGS)
+    with playwright_chromium() as instance:
         yield instance
-        instance.close()
 
 
 @pytest.fixture

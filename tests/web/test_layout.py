@@ -15,8 +15,8 @@ from cryptography import x509
 
 from portal import create_app
 from portal.extensions import db
-from tests.conftest import ROOT, require_program, run_portal
-from tests.e2e.browser import CHROMIUM_FLAGS
+from tests.conftest import ROOT, run_portal
+from tests.e2e.browser import playwright_chromium
 from tests.e2e.servers import portal_serve
 from tests.pki import make_csr
 from tests.web.axe import blocking_violations
@@ -124,13 +124,8 @@ def site(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium, headless, driven by Playwright."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=require_program("chromium"),
-                                              args=CHROMIUM_FLAGS)
+    with playwright_chromium() as instance:
         yield instance
-        instance.close()
 
 
 def _tab(browser, site):

@@ -12,9 +12,8 @@ import subprocess
 import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from tests.conftest import ROOT, require_program, run_portal
-from tests.e2e.browser import CHROMIUM_FLAGS
-from tests.e2e.servers import portal_serve
+from tests.conftest import ROOT, require_program
+from tests.e2e.browser import playwright_chromium, site_with_two_people
 from tests.web.axe import assert_accessible
 
 pytestmark = pytest.mark.slow
@@ -26,30 +25,17 @@ USER_PASSWORD = "browser-user-pass-6"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """The portal over HTTPS on free ports, with an admin (ada) and a user (bob)."""
-    folder = tmp_path_factory.mktemp("selfservice")
-    instance = folder / "instance"
-    env = {"PORTAL_INSTANCE": str(instance)}
-    run_portal("init", env=env, check=True)
-    for name, role, password in (("ada", "admin", ADMIN_PASSWORD), ("bob", "user", USER_PASSWORD)):
-        (folder / name).write_text(password + "\n")
-        run_portal("user", "create", name, "--role", role, "--email", f"{name}@example.com",
-                   "--password-file", str(folder / name), env=env, check=True)
-    with portal_serve(instance, workers=2) as (https_port, _http_port):
-        yield {"origin": f"https://localhost:{https_port}", "instance": instance,
-               "folder": folder}
+    """The portal over HTTPS, with an admin (ada) and a user (bob)."""
+    with site_with_two_people(tmp_path_factory.mktemp("selfservice"), ADMIN_PASSWORD,
+                              USER_PASSWORD) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium, headless, driven by Playwright."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=require_program("chromium"),
-                                              args=CHROMIUM_FLAGS)
+    with playwright_chromium() as instance:
         yield instance
-        instance.close()
 
 
 def _tab(browser, site):
