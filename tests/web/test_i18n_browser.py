@@ -23,6 +23,7 @@ from tests.web.test_layout import (  # noqa: F401  (browser and site are fixture
     _navigation_problems,
     _sign_in,
     browser,
+    each_page,
     site,
 )
 
@@ -83,28 +84,22 @@ def tabs_in(browser, site):  # noqa: F811
 def test_the_main_pages_fit_in_each_language(tabs_in, language, width):
     tabs = tabs_in(language)
     problems = []
-    for who, pages in (("admin", ADMIN_PAGES), ("user", USER_PAGES),
-                       ("visitor", VISITOR_PAGES)):
-        tab = tabs[who]
-        tab.set_viewport_size({"width": width, "height": 844 if width < 500 else 900})
-        for page in pages:
-            path = page.format(**tabs["ids"])
-            tab.goto(path)
-            tab.wait_for_selector("h1")
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            slug = re.sub(r"[^a-z0-9]+", "-", f"{who}{path}").strip("-")
-            tab.screenshot(path=str(SCREENSHOTS / f"{language}-{width}-{slug}.png"),
-                           full_page=True)
-            where = f"{language} {path} at {width} px"
-            lang = tab.evaluate("() => document.documentElement.lang")
-            if lang != LOCALES[language][1]:
-                problems.append(f"{where}: <html lang={lang!r}>")
-            scroll = tab.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
-            if width >= 1024 and scroll[0] > scroll[1]:
-                problems.append(f"{where}: scrolls sideways ({scroll[0]} > {scroll[1]})")
-            if width >= 1024:
-                problems += [f"{where}: cut off: {line}" for line in tab.evaluate(CUT_OFF)]
-            problems += [f"{where}: {line}" for line in _navigation_problems(tab)]
+    pages = (("admin", ADMIN_PAGES), ("user", USER_PAGES), ("visitor", VISITOR_PAGES))
+    for who, tab, path in each_page(tabs, width, pages):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        slug = re.sub(r"[^a-z0-9]+", "-", f"{who}{path}").strip("-")
+        tab.screenshot(path=str(SCREENSHOTS / f"{language}-{width}-{slug}.png"),
+                       full_page=True)
+        where = f"{language} {path} at {width} px"
+        lang = tab.evaluate("() => document.documentElement.lang")
+        if lang != LOCALES[language][1]:
+            problems.append(f"{where}: <html lang={lang!r}>")
+        scroll = tab.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
+        if width >= 1024 and scroll[0] > scroll[1]:
+            problems.append(f"{where}: scrolls sideways ({scroll[0]} > {scroll[1]})")
+        if width >= 1024:
+            problems += [f"{where}: cut off: {line}" for line in tab.evaluate(CUT_OFF)]
+        problems += [f"{where}: {line}" for line in _navigation_problems(tab)]
     assert problems == [], "\n".join(problems)
 
 

@@ -224,19 +224,25 @@ def _navigation_problems(tab) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("width", WIDTHS)
-def test_every_page_fits_shows_its_navigation_and_passes_axe(tabs, width):
-    problems = []
-    for who, pages in (("admin", ADMIN_PAGES), ("user", USER_PAGES),
-                       ("visitor", VISITOR_PAGES)):
+def each_page(tabs, width: int, pages=None):
+    """Open every main page in its tab at `width`: (who, tab, path) once each has its heading."""
+    pages = pages or (("admin", ADMIN_PAGES), ("user", USER_PAGES), ("visitor", VISITOR_PAGES))
+    for who, paths in pages:
         tab = tabs[who]
         tab.set_viewport_size({"width": width, "height": 844 if width < 500 else 900})
-        for page in pages:
+        for page in paths:
             path = page.format(**tabs["ids"])
             tab.goto(path)
             tab.wait_for_selector("h1")
-            slug = re.sub(r"[^a-z0-9]+", "-", f"{width}-{who}{path}").strip("-")
-            problems += _problems(tab, path, width, slug)
+            yield who, tab, path
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_page_fits_shows_its_navigation_and_passes_axe(tabs, width):
+    problems = []
+    for who, tab, path in each_page(tabs, width):
+        slug = re.sub(r"[^a-z0-9]+", "-", f"{width}-{who}{path}").strip("-")
+        problems += _problems(tab, path, width, slug)
     assert problems == [], "\n".join(problems)
 
 
