@@ -11,6 +11,7 @@ import inspect
 
 from flask import Blueprint, request
 from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 
 # The private method overridden below, and the parameters it is called with.
 CHECK_REQUEST_LIMIT = "_check_request_limit"
@@ -49,3 +50,11 @@ def missing() -> list[str]:
         return [f"Limiter.{CHECK_REQUEST_LIMIT}{CHECK_REQUEST_LIMIT_PARAMETERS} "
                 f"(it now takes {parameters})"]
     return []
+
+
+# Throttling: counted in the database (portal.services.ratelimit registers `portal-db://`),
+# so that every gunicorn worker sees the same counts; the memory storage would multiply the
+# limit by the number of workers.
+limiter = PortalLimiter(
+    key_func=get_remote_address, storage_uri="portal-db://", strategy="moving-window"
+)

@@ -4,51 +4,69 @@ Each area has its own module; `register` attaches them all to the app's command 
 """
 
 import copy
+import importlib
 
 import click
-from flask import Flask
-from flask.cli import FlaskGroup, ScriptInfo, routes_command, run_command, shell_command
+from flask import Flask, current_app
+from flask.cli import (
+    AppGroup,
+    FlaskGroup,
+    ScriptInfo,
+    routes_command,
+    run_command,
+    shell_command,
+)
+
+# Each command's module, imported when the command is used (or listed by --help): a command
+# pays only for what it needs, not for gunicorn, ACME or OCSP. The modules after the first
+# add subcommands to the group the first one defines.
+COMMANDS = {
+    "init": ("setup.init_command",),
+    "ca": ("ca.ca_group",),
+    "cert": ("cert.cert_group", "generate"),
+    "crl": ("crl.crl_group",),
+    "user": ("user.user_group",),
+    "serve": ("serve.serve_command",),
+    "webserver-config": ("webserver.webserver_config_command",),
+    "token": ("token.token_group",),
+    "backup": ("backup.backup_command",),
+    "restore": ("backup.restore_command",),
+    "enroll": ("enroll.enroll_group",),
+    "notify": ("notify.notify_group",),
+    "webhook": ("webhook.webhook_group",),
+    "audit": ("audit.audit_group",),
+    "acme": ("acme.acme_group",),  # the ACME server (issue 15)
+    "ocsp": ("ocsp.ocsp_group",),  # the OCSP responder (issue 16)
+}
+# Flask's own commands that need the web part of the app (its routes, its request handling).
+WEB_COMMANDS = {"routes", "run", "shell", "limiter"}  # Flask-Limiter's plugin commands
+
+
+class PortalCommands(AppGroup):
+    """`app.cli`: the commands already added, and the portal's, each imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command's name, without importing any of them."""
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, its module imported now if it was not yet."""
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            first, *more = COMMANDS[cmd_name]
+            module_name, attribute = first.rsplit(".", 1)
+            command = getattr(importlib.import_module(f"{__name__}.{module_name}"), attribute)
+            for extra in more:
+                importlib.import_module(f"{__name__}.{extra}")
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
 
 def register(app: Flask) -> None:
-    """Attach the portal's commands to the app's command group."""
-    from . import generate  # noqa: F401  (adds `portal cert generate` to cert_group)
-    from .ca import ca_group
-    from .cert import cert_group
-    from .crl import crl_group
-    from .serve import serve_command
-    from .setup import init_command
-    from .user import user_group
-    from .webserver import webserver_config_command
-
-    for command in (init_command, ca_group, cert_group, crl_group, user_group, serve_command):
-        app.cli.add_command(command)
-    app.cli.add_command(webserver_config_command)
-
-    from .backup import backup_command, restore_command
-    from .token import token_group
-
-    for command in (token_group, backup_command, restore_command):
-        app.cli.add_command(command)
-
-    from .enroll import enroll_group
-
-    app.cli.add_command(enroll_group)
-
-    from .audit import audit_group
-    from .notify import notify_group
-    from .webhook import webhook_group
-
-    for command in (notify_group, webhook_group, audit_group):
-        app.cli.add_command(command)
-
-    from .acme import acme_group  # the ACME server (issue 15)
-
-    app.cli.add_command(acme_group)
-
-    from .ocsp import ocsp_group  # the OCSP responder (issue 16)
-
-    app.cli.add_command(ocsp_group)
+    """Give the app the portal's commands (with those already added, such as `db`)."""
+    commands = PortalCommands(app.cli.name)
+    for name, command in app.cli.commands.items():
+        commands.add_command(command, name)
+    app.cli = commands
 
 
 def _create_app() -> Flask:
@@ -56,8 +74,10 @@ def _create_app() -> Flask:
     from .. import create_app
     from ..errors import ConfigurationError
 
+    context = click.get_current_context(silent=True)
+    info = context.find_object(ScriptInfo) if context else None
     try:
-        return create_app()
+        return create_app(web=bool(info and info.data.get("portal.web")))
     except ConfigurationError as exc:
         raise click.ClickException(exc.message) from None
 
@@ -73,6 +93,20 @@ class PortalGroup(FlaskGroup):
             exc.show()
             ctx.exit(exc.exit_code)
         return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """The command; Flask's routes, run and shell get the app with its web part."""
+        if name in WEB_COMMANDS:
+            ctx.ensure_object(ScriptInfo).data["portal.web"] = True
+        if name not in COMMANDS and name != "db":
+            return super().get_command(ctx, name)
+        # One of the portal's own: what Flask's get_command does for an app's command, without
+        # first importing every installed Flask extension's plugin commands (Flask-Limiter's
+        # `limiter` costs a third of `portal ca list`); `portal limiter ...` still finds them.
+        app = ctx.ensure_object(ScriptInfo).load_app()
+        if not current_app or current_app._get_current_object() is not app:
+            ctx.with_resource(app.app_context())
+        return app.cli.get_command(ctx, name)
 
 
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:

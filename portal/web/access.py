@@ -6,9 +6,9 @@ from flask import abort, url_for
 from flask_login import current_user, login_required
 
 from ..errors import NotFound
-from ..extensions import login_manager
 from ..models import Certificate
 from ..services import certificates
+from ..web_extensions import login_manager
 
 
 def current_actor() -> str:

@@ -11,10 +11,11 @@ from werkzeug.exceptions import HTTPException
 
 from ..acme.problems import AcmeProblem
 from ..errors import PortalError
-from ..extensions import csrf, limiter
+from ..limiter import limiter
 from ..services import acme_protocol as protocol
 from ..services.acme_nonces import new_nonce
 from ..services.transaction import roll_back
+from ..web_extensions import csrf
 from .errors import status_of
 
 bp = Blueprint("acme", __name__, url_prefix="/acme/<name>")

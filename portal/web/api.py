@@ -15,12 +15,13 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from ..errors import InvalidInput, PortalError
 from ..errors import NotFound as PortalNotFound
-from ..extensions import csrf, limiter
+from ..limiter import limiter
 from ..models import STATUS_ISSUED, STATUS_PENDING, STATUS_REVOKED
 from ..services import authorities, certificates, selfservice, token_requests, tokens, validity
 from ..services.search import SORTS, CertificateQuery, search_certificates
 from ..services.transaction import roll_back
 from ..translatable import N_
+from ..web_extensions import csrf
 from .errors import Unauthorized, UnsupportedMediaType, status_of
 from .i18n import translate_error
 from .openapi import openapi_document

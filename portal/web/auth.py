@@ -14,7 +14,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..extensions import limiter
+from ..limiter import limiter
 from ..services import auth
 from ..translatable import N_
 from .access import home_url

@@ -114,14 +114,9 @@ def _finalize(value):
 
 def init_app(app: Flask) -> None:
     """Wire Flask-Babel with the portal's locale and time-zone selectors."""
-    from ..languages import parse_languages
     from .language import select_timezone
 
-    offered, default = parse_languages(
-        app.config["PORTAL_LANGUAGES"], app.config["PORTAL_DEFAULT_LANGUAGE"]
-    )
-    app.extensions["portal.languages"] = offered  # checked, in PORTAL_LANGUAGES order
-    app.config["PORTAL_DEFAULT_LANGUAGE"] = default
+    offered = app.extensions["portal.languages"]  # checked by create_app (register_languages)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
     app.jinja_env.globals.update(html_lang=lambda: html_lang(get_locale()),
                                  current_language=lambda: str(get_locale()),

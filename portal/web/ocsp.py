@@ -17,8 +17,8 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.http import http_date, is_resource_modified
 
 from ..ca.ocsp import MAX_REQUEST_BYTES, unsuccessful
-from ..extensions import csrf
 from ..services.ocsp_answer import Answer, answer
+from ..web_extensions import csrf
 
 bp = Blueprint("ocsp", __name__)
 csrf.exempt(bp)  # machines post DER here; no cookie is ever read
