@@ -231,7 +231,8 @@ def portal_rate(folder: Path, responder, args) -> tuple[float, Path]:
         profiler = None
         if args.profile:  # py-spy the server's processes (workers and validation) while timed
             profiler = subprocess.Popen(
-                [str(BIN / "py-spy"), "record", "--subprocesses", "--pid", str(process.pid),
+                [str(BIN / "py-spy"), "record", *args.profile_flags.split(), "--subprocesses",
+                 "--pid", str(process.pid),
                  "--output", args.profile, "--format",
                  "raw" if args.profile.endswith(".txt") else "flamegraph"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -345,6 +346,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--profile", help="py-spy the portal's timed run into this file "
                         "(.svg flame graph, .txt collapsed stacks)")
+    parser.add_argument("--profile-flags", default="",
+                        help="more py-spy flags, e.g. --gil (only threads holding the GIL)")
     parser.add_argument("--no-pebble", action="store_true", help="measure the portal only")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="acme-bench-"))

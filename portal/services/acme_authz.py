@@ -10,19 +10,20 @@ import json
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 
 from ..acme.identifiers import Identifier
 from ..acme.problems import AcmeProblem, not_found
 from ..acme_models import (
-    AcmeAccount,
     AcmeAuthorization,
     AcmeChallenge,
     AcmeOrder,
     AcmeOrderAuthorization,
 )
 from ..extensions import db
-from . import audit
+from . import acme_rows, audit
+from .acme_rows import AuthorizationRow, ChallengeRow
+from .driver import DriverConnection, thread_connection
 
 PENDING_LIFETIME = timedelta(days=7)
 VALID_LIFETIME = timedelta(days=30)
@@ -40,32 +41,43 @@ def challenge_types(identifier: Identifier) -> tuple[str, ...]:
     return ("http-01", "dns-01", "tls-alpn-01")
 
 
-def authorization_for(account: AcmeAccount, identifier: Identifier, now: datetime
-                      ) -> AcmeAuthorization:
-    """A valid authorization of the account for `identifier` to reuse, or a new pending one."""
-    reusable = db.session.scalar(
-        select(AcmeAuthorization).filter(
-            AcmeAuthorization.account_id == account.id,
-            AcmeAuthorization.identifier_value == identifier.base,
-            AcmeAuthorization.identifier_type == identifier.type,
-            AcmeAuthorization.wildcard == identifier.wildcard,
-            AcmeAuthorization.status == "valid",
-            AcmeAuthorization.expires > now + REUSE_MARGIN,
-        ).order_by(AcmeAuthorization.expires.desc()).limit(1)
-    )
+_AUTHZS = AcmeAuthorization.__table__
+_CHALLENGES = AcmeChallenge.__table__
+_REUSABLE = select(_AUTHZS.c.id).where(
+    _AUTHZS.c.account_id == bindparam("account_id"),
+    _AUTHZS.c.identifier_value == bindparam("value"),
+    _AUTHZS.c.identifier_type == bindparam("type"),
+    _AUTHZS.c.wildcard == bindparam("wildcard"),
+    _AUTHZS.c.status == "valid",
+    _AUTHZS.c.expires > bindparam("after"),
+).order_by(_AUTHZS.c.expires.desc()).limit(1)
+_INSERT_AUTHZ = insert(_AUTHZS)
+_AUTHZ_COLUMNS = ("account_id", "identifier_type", "identifier_value", "wildcard", "status",
+                  "expires")
+_INSERT_CHALLENGE = insert(_CHALLENGES)
+_CHALLENGE_COLUMNS = ("authorization_id", "type", "token", "status")
+
+
+def authorization_for(connection: DriverConnection, account, identifier: Identifier,
+                      now: datetime) -> tuple[int, str]:
+    """A valid authorization of the account for `identifier` to reuse, or a new pending one.
+
+    On the caller's driver connection (and in its transaction): the id and the status.
+    """
+    reusable = connection.first(_REUSABLE, {
+        "account_id": account.id, "value": identifier.base, "type": identifier.type,
+        "wildcard": identifier.wildcard, "after": now + REUSE_MARGIN})
     if reusable is not None:
-        return reusable
-    authz = AcmeAuthorization(
-        account_id=account.id, identifier_type=identifier.type,
-        identifier_value=identifier.base, wildcard=identifier.wildcard, status="pending",
-        expires=now + PENDING_LIFETIME,
-    )
-    db.session.add(authz)
-    db.session.flush()
-    for kind in challenge_types(identifier):
-        db.session.add(AcmeChallenge(authorization_id=authz.id, type=kind,
-                                     token=secrets.token_urlsafe(32), status="pending"))
-    return authz
+        return reusable[0], "valid"
+    authz_id = connection.execute(_INSERT_AUTHZ, {
+        "account_id": account.id, "identifier_type": identifier.type,
+        "identifier_value": identifier.base, "wildcard": identifier.wildcard,
+        "status": "pending", "expires": now + PENDING_LIFETIME}, _AUTHZ_COLUMNS)
+    connection.execute_many(_INSERT_CHALLENGE, [
+        {"authorization_id": authz_id, "type": kind, "token": secrets.token_urlsafe(32),
+         "status": "pending"} for kind in challenge_types(identifier)
+    ], _CHALLENGE_COLUMNS)
+    return authz_id, "pending"
 
 
 def _identifier(authz: AcmeAuthorization) -> dict:
@@ -83,11 +95,9 @@ def challenge_json(challenge: AcmeChallenge, base: str) -> dict:
     return body
 
 
-def authorization_json(authz: AcmeAuthorization, base: str) -> dict:
+def authorization_json(authz: AuthorizationRow, base: str) -> dict:
     """The authorization object (§7.1.4) with its challenges."""
-    challenges = db.session.scalars(
-        select(AcmeChallenge).filter_by(authorization_id=authz.id).order_by(AcmeChallenge.id)
-    )
+    challenges = acme_rows.challenges_of(authz.id)
     status = authz.status
     if status in ("pending", "valid") and authz.expires <= datetime.now(UTC):
         status = "expired"
@@ -105,54 +115,65 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def own_authorization(account: AcmeAccount, authz_id: int) -> AcmeAuthorization:
+def own_authorization(account, authz_id: int) -> AuthorizationRow:
     """The account's authorization `authz_id`; 404 for another's or a missing one."""
-    authz = db.session.get(AcmeAuthorization, authz_id)
+    authz = acme_rows.authorization(authz_id)
     if authz is None or authz.account_id != account.id:
         raise not_found("authorization")
     return authz
 
 
-def own_challenge(account: AcmeAccount, challenge_id: int
-                  ) -> tuple[AcmeChallenge, AcmeAuthorization]:
+def own_challenge(account, challenge_id: int) -> tuple[ChallengeRow, AuthorizationRow]:
     """The account's challenge `challenge_id` and its authorization; 404 otherwise."""
-    challenge = db.session.get(AcmeChallenge, challenge_id)
+    challenge = acme_rows.challenge(challenge_id)
     if challenge is None:
         raise not_found("challenge")
     return challenge, own_authorization(account, challenge.authorization_id)
 
 
-def deactivate_authorization(account: AcmeAccount, authz: AcmeAuthorization, actor: str) -> None:
+def deactivate_authorization(account, authz: AuthorizationRow, actor: str) -> AuthorizationRow:
     """The client gives up an authorization (§7.5.2); its pending orders become invalid."""
-    if authz.status not in ("pending", "valid"):
-        raise AcmeProblem("malformed", f"the authorization is {authz.status}")
-    authz.status = "deactivated"
-    _invalidate_orders(authz.id, None)
-    audit.record("acme.authz.deactivate", actor=actor, detail=f"authz {authz.id}")
+    row = db.session.get(AcmeAuthorization, authz.id)
+    if row.status not in ("pending", "valid"):
+        raise AcmeProblem("malformed", f"the authorization is {row.status}")
+    row.status = "deactivated"
+    _invalidate_orders(row.id, None)
+    audit.record("acme.authz.deactivate", actor=actor, detail=f"authz {row.id}")
     db.session.commit()
+    return acme_rows.authorization(authz.id)
 
 
-def answer_challenge(challenge: AcmeChallenge, authz: AcmeAuthorization, actor: str) -> None:
-    """The client says it is ready (§7.5.1): queue the challenge for the validation worker."""
+_ANSWER = update(_CHALLENGES).where(
+    _CHALLENGES.c.id == bindparam("challenge_id"), _CHALLENGES.c.status == "pending"
+).values(status="processing", next_attempt_at=bindparam("now"),
+         deadline=bindparam("deadline"))
+
+
+def answer_challenge(challenge: ChallengeRow, authz: AuthorizationRow, actor: str
+                     ) -> ChallengeRow:
+    """The client says it is ready (§7.5.1): queue the challenge for the validation worker.
+
+    The challenge as it is now.
+    """
     now = datetime.now(UTC)
     if authz.status != "pending" or authz.expires <= now:
-        return  # nothing to do: answered already, or decided (the object says which)
+        return challenge  # nothing to do: answered already, or decided (the object says which)
     if challenge.status != "pending":
-        return
-    taken = db.session.execute(
-        update(AcmeChallenge).where(AcmeChallenge.id == challenge.id,
-                                    AcmeChallenge.status == "pending")
-        .values(status="processing", next_attempt_at=now, deadline=now + VALIDATION_DEADLINE)
-    ).rowcount
-    if taken:
-        audit.record("acme.challenge.answer", actor=actor,
-                     detail=f"{challenge.type} for {authz.identifier_value}")
-    db.session.commit()
+        return challenge
+    with thread_connection(db.engine) as connection:
+        connection.execute(_ANSWER, {"challenge_id": challenge.id, "now": now,
+                                     "deadline": now + VALIDATION_DEADLINE})
+        taken = connection.cursor.rowcount
+        if taken:
+            audit.insert_on_driver(connection, None, audit.event_row(
+                "acme.challenge.answer", actor=actor,
+                detail=f"{challenge.type} for {authz.identifier_value}"))
+        connection.commit()
     if taken:
         from .acme_validation import wake  # acme_validation imports this module
 
         wake()
-    db.session.refresh(challenge)
+    return acme_rows.challenge(challenge.id)
 
 
 def record_outcome(challenge_id: int, error: dict | None, *, retry_at: datetime | None = None
