@@ -10,7 +10,7 @@ import json
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 
 from ..acme.identifiers import Identifier
 from ..acme.problems import AcmeProblem, not_found
@@ -176,69 +176,85 @@ def answer_challenge(challenge: ChallengeRow, authz: AuthorizationRow, actor: st
     return acme_rows.challenge(challenge.id)
 
 
+_ORDERS = AcmeOrder.__table__
+_LINKS = AcmeOrderAuthorization.__table__
+_DECIDING = select(
+    _CHALLENGES.c.type, _CHALLENGES.c.status, _CHALLENGES.c.deadline,
+    _CHALLENGES.c.authorization_id, _AUTHZS.c.identifier_value,
+).join(_AUTHZS, _AUTHZS.c.id == _CHALLENGES.c.authorization_id).where(
+    _CHALLENGES.c.id == bindparam("challenge_id"))
+_STILL_PROCESSING = (_CHALLENGES.c.id == bindparam("challenge_id"),
+                     _CHALLENGES.c.status == "processing")
+_RETRY = update(_CHALLENGES).where(*_STILL_PROCESSING).values(
+    attempts=_CHALLENGES.c.attempts + 1, next_attempt_at=bindparam("retry_at"),
+    claimed_until=None, error=bindparam("error"))
+_DECIDE = update(_CHALLENGES).where(*_STILL_PROCESSING).values(
+    status=bindparam("status"), validated=bindparam("validated"), error=bindparam("error"),
+    claimed_until=None)
+_AUTHZ_PENDING = (_AUTHZS.c.id == bindparam("authz_id"), _AUTHZS.c.status == "pending")
+_AUTHZ_VALID = update(_AUTHZS).where(*_AUTHZ_PENDING).values(
+    status="valid", expires=bindparam("expires"))
+_AUTHZ_INVALID = update(_AUTHZS).where(*_AUTHZ_PENDING).values(status="invalid")
+_ORDERS_OF = select(_LINKS.c.order_id).where(_LINKS.c.authorization_id == bindparam("authz_id"))
+_NOT_VALID_YET = select(_LINKS.c.order_id).join(
+    _AUTHZS, _AUTHZS.c.id == _LINKS.c.authorization_id
+).where(and_(_LINKS.c.order_id == _ORDERS.c.id, _AUTHZS.c.status != "valid"))
+# Pending orders of the authorization whose authorizations are now all valid: ready.
+_COMPLETE_ORDERS = update(_ORDERS).where(
+    _ORDERS.c.id.in_(_ORDERS_OF), _ORDERS.c.status == "pending", ~_NOT_VALID_YET.exists()
+).values(status="ready")
+# Pending or ready orders of the authorization can no longer complete: invalid.
+_INVALIDATE_ORDERS = update(_ORDERS).where(
+    # two comparisons, not IN (...): the driver path compiles no expanding parameter
+    _ORDERS.c.id.in_(_ORDERS_OF), or_(_ORDERS.c.status == "pending", _ORDERS.c.status == "ready")
+).values(status="invalid", error=bindparam("error"))
+
+
 def record_outcome(challenge_id: int, error: dict | None, *, retry_at: datetime | None = None
                    ) -> None:
     """Store a validation attempt: valid, a retry later, or invalid with `error` (a problem).
 
-    In one transaction with the authorization and the orders it completes or fails.
+    In one transaction with the authorization and the orders it completes or fails, on the
+    driver connection; a challenge decided meanwhile (by another host) is left as it is.
     """
     now = datetime.now(UTC)
-    challenge = db.session.get(AcmeChallenge, challenge_id)
-    if challenge is None or challenge.status != "processing":
-        db.session.rollback()
-        return
-    authz = db.session.get(AcmeAuthorization, challenge.authorization_id)
-    if error is not None and retry_at is not None and retry_at < challenge.deadline:
-        challenge.attempts += 1
-        challenge.next_attempt_at = retry_at
-        challenge.claimed_until = None
-        challenge.error = json.dumps(error)
-        db.session.commit()
-        return
-    actor = f"acme:validation:authz {authz.id}"
-    if error is None:
-        challenge.status, challenge.validated, challenge.error = "valid", now, None
-        if authz.status == "pending":
-            authz.status, authz.expires = "valid", now + VALID_LIFETIME
-            _complete_orders(authz.id)
-        audit.record("acme.challenge.valid", actor=actor,
-                     detail=f"{challenge.type} for {authz.identifier_value}")
-    else:
-        challenge.status, challenge.error = "invalid", json.dumps(error)
-        if authz.status == "pending":
-            authz.status = "invalid"
-            _invalidate_orders(authz.id, error)
-        audit.record("acme.challenge.invalid", actor=actor, outcome="refused",
-                     detail=f"{challenge.type} for {authz.identifier_value}: "
-                            f"{error.get('detail', '')[:300]}")
-    challenge.claimed_until = None
-    db.session.commit()
-
-
-def _orders_of(authz_id: int):
-    return select(AcmeOrderAuthorization.order_id).where(
-        AcmeOrderAuthorization.authorization_id == authz_id)
-
-
-def _complete_orders(authz_id: int) -> None:
-    """Pending orders of this authorization whose authorizations are now all valid: ready."""
-    others = select(AcmeOrderAuthorization.order_id).join(
-        AcmeAuthorization, AcmeAuthorization.id == AcmeOrderAuthorization.authorization_id
-    ).where(and_(AcmeOrderAuthorization.order_id == AcmeOrder.id,
-                 AcmeAuthorization.status != "valid"))
-    db.session.flush()
-    db.session.execute(
-        update(AcmeOrder).where(AcmeOrder.id.in_(_orders_of(authz_id)),
-                                AcmeOrder.status == "pending", ~others.exists())
-        .values(status="ready").execution_options(synchronize_session=False)
-    )
+    with thread_connection(db.engine) as connection:
+        found = connection.first(_DECIDING, {"challenge_id": challenge_id})
+        if found is None or found[1] != "processing":
+            return
+        kind, _, deadline, authz_id, value = found
+        if error is not None and retry_at is not None and retry_at < deadline:
+            connection.execute(_RETRY, {"challenge_id": challenge_id, "retry_at": retry_at,
+                                        "error": json.dumps(error)})
+            connection.commit()
+            return
+        connection.execute(_DECIDE, {
+            "challenge_id": challenge_id, "status": "valid" if error is None else "invalid",
+            "validated": now if error is None else None,
+            "error": None if error is None else json.dumps(error)})
+        if not connection.cursor.rowcount:
+            return  # decided meanwhile: rolled back when the connection is given back
+        actor = f"acme:validation:authz {authz_id}"
+        if error is None:
+            connection.execute(_AUTHZ_VALID, {"authz_id": authz_id,
+                                              "expires": now + VALID_LIFETIME})
+            if connection.cursor.rowcount:
+                connection.execute(_COMPLETE_ORDERS, {"authz_id": authz_id})
+            row = audit.event_row("acme.challenge.valid", actor=actor,
+                                  detail=f"{kind} for {value}")
+        else:
+            connection.execute(_AUTHZ_INVALID, {"authz_id": authz_id})
+            if connection.cursor.rowcount:
+                connection.execute(_INVALIDATE_ORDERS, {"authz_id": authz_id,
+                                                        "error": json.dumps(error)})
+            row = audit.event_row("acme.challenge.invalid", actor=actor, outcome="refused",
+                                  detail=f"{kind} for {value}: "
+                                         f"{error.get('detail', '')[:300]}")
+        audit.insert_on_driver(connection, None, row)
+        connection.commit()
 
 
 def _invalidate_orders(authz_id: int, error: dict | None) -> None:
     """Pending or ready orders of this authorization can no longer complete: invalid."""
-    db.session.execute(
-        update(AcmeOrder).where(AcmeOrder.id.in_(_orders_of(authz_id)),
-                                AcmeOrder.status.in_(("pending", "ready")))
-        .values(status="invalid", error=json.dumps(error) if error else None)
-        .execution_options(synchronize_session=False)
-    )
+    db.session.execute(_INVALIDATE_ORDERS, {"authz_id": authz_id,
+                                            "error": json.dumps(error) if error else None})
