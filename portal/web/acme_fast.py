@@ -13,9 +13,9 @@ ids, other content types, the other resources) goes on to Flask as before.
 
 import json
 import re
-from http import HTTPStatus
 
 from flask import Flask
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wsgi import get_current_url
 
 from ..acme.problems import AcmeProblem
@@ -34,17 +34,11 @@ _PATH = re.compile(
 )
 _HANDLERS = {"order": protocol.order, "authz": protocol.authorization,
              "chall": protocol.challenge, "cert": protocol.certificate}
-_STATUS_LINES = {200: "200 OK", 201: "201 Created", 204: "204 No Content"}
 
 
 def _status_line(code: int) -> str:
-    line = _STATUS_LINES.get(code)
-    if line is None:
-        try:
-            line = f"{code} {HTTPStatus(code).phrase}"
-        except ValueError:
-            line = str(code)
-    return line
+    """The status line as werkzeug writes it ("404 NOT FOUND")."""
+    return f"{code} {HTTP_STATUS_CODES.get(code, 'unknown').upper()}"
 
 
 class AcmeFastPath:
@@ -75,7 +69,8 @@ class AcmeFastPath:
         if content_type.split(";", 1)[0].strip().lower() != JOSE:
             return False
         length = environ.get("CONTENT_LENGTH", "")
-        return length.isdigit() and int(length) <= self.app.config["MAX_CONTENT_LENGTH"] \
+        limit = self.app.config.get("MAX_CONTENT_LENGTH")
+        return length.isdigit() and (limit is None or int(length) <= limit) \
             and not environ.get("HTTP_TRANSFER_ENCODING")
 
     def _answer(self, environ, start_response):
