@@ -76,8 +76,12 @@ class AcmeFastPath:
     def _answer(self, environ, start_response):
         match = environ.pop("portal.acme.route")
         name = match["name"]
-        url = get_current_url(environ)
-        base = get_current_url(environ, root_only=True).rstrip("/") + f"/acme/{name}"
+        root = get_current_url(environ, root_only=True)
+        # The path matched _PATH (ASCII, nothing to decode): the URL is the root and the path,
+        # as werkzeug writes it, unless there is a query string to add.
+        url = get_current_url(environ) if environ.get("QUERY_STRING") \
+            else root + environ["PATH_INFO"].lstrip("/")
+        base = root.rstrip("/") + f"/acme/{name}"
         with self.app.app_context():
             status, headers, body = self._reply(environ, match, name, url, base)
             try:
