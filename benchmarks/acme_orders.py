@@ -156,6 +156,7 @@ def csrs(names):
 
 
 CPU_MS: dict[str, float] = {}  # server CPU milliseconds per complete order, by tag
+CLIENT_CPU_MS: dict[str, float] = {}  # this process's (clients and responder) per order, by tag
 
 
 def run_orders(directory, context, accounts, per_account, answers, suffix, tag,
@@ -186,12 +187,14 @@ def run_orders(directory, context, accounts, per_account, answers, suffix, tag,
                for c, o in zip(clients, prepared, strict=True)]
     before = sum(client.requests for client in clients)
     cpu = group_cpu_seconds(server_pgid) if server_pgid else 0.0
+    own = time.process_time()
     start = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - start
+    CLIENT_CPU_MS[tag] = 1000 * (time.process_time() - own) / (accounts * per_account)
     if server_pgid:
         CPU_MS[tag] = 1000 * (group_cpu_seconds(server_pgid) - cpu) / (accounts * per_account)
     sent = sum(client.requests for client in clients) - before
@@ -225,13 +228,15 @@ def portal_rate(folder: Path, responder, args) -> tuple[float, Path]:
         wait_for_port(port, process)
         context = ssl.create_default_context(cafile=str(root))
         directory = f"https://localhost:{port}/acme/bench/directory"
-        # one order per account: every worker (and its first-use imports) is warm
-        run_orders(directory, context, args.accounts, 1, responder.answers, "bench.test",
-                   "warm")
+        # Every worker warm (its first-use imports: pkilint's validators cost ~0.5 s once per
+        # process): connections go to whichever worker accepts first, so warm with many.
+        run_orders(directory, context, max(args.accounts, 8 * args.workers), 2,
+                   responder.answers, "bench.test", "warm")
         profiler = None
         if args.profile:  # py-spy the server's processes (workers and validation) while timed
             profiler = subprocess.Popen(
-                [str(BIN / "py-spy"), "record", "--subprocesses", "--pid", str(process.pid),
+                [str(BIN / "py-spy"), "record", *args.profile_flags.split(), "--subprocesses",
+                 "--pid", str(process.pid),
                  "--output", args.profile, "--format",
                  "raw" if args.profile.endswith(".txt") else "flamegraph"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -345,6 +350,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--profile", help="py-spy the portal's timed run into this file "
                         "(.svg flame graph, .txt collapsed stacks)")
+    parser.add_argument("--profile-flags", default="",
+                        help="more py-spy flags, e.g. --gil (only threads holding the GIL)")
     parser.add_argument("--no-pebble", action="store_true", help="measure the portal only")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="acme-bench-"))
@@ -361,6 +368,8 @@ def main() -> int:
     rows.append(("portal server CPU per complete order", CPU_MS["p"], "ms"))
     if "q" in CPU_MS:
         rows.append(("Pebble server CPU per complete order", CPU_MS["q"], "ms"))
+    rows.append(("benchmark client CPU per portal order (with responder)", CLIENT_CPU_MS["p"],
+                 "ms"))
     rows.append(("portal issuance service, in process", raw, "certs/s"))
     print_table(f"ACME with {args.accounts} accounts x {args.orders} orders (SQLite)", rows,
                 baseline=rows[1][0] if pebble is not None else rows[0][0])

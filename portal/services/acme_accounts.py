@@ -15,7 +15,7 @@ from ..extensions import db
 from ..models import User
 from ..translatable import N_
 from . import audit
-from .acme_requests import Authenticated, account_url
+from .acme_requests import Authenticated, account_url, orm_account
 from .secrets import ca_secret
 
 _MAX_CONTACTS = 10
@@ -112,12 +112,12 @@ def _actor(endpoint: AcmeEndpoint, account: AcmeAccount) -> str:
 def update_account(endpoint: AcmeEndpoint, signed: Authenticated, account_id: int
                    ) -> AcmeAccount:
     """POST to the account URL: read it, change its contacts, or deactivate it."""
-    account = signed.account
-    if account is None or account.id != account_id:
+    if signed.account is None or signed.account.id != account_id:
         raise AcmeProblem("unauthorized", "an account can only be read or changed by its key")
     payload = signed.payload()
     if not payload:
-        return account
+        return signed.account
+    account = orm_account(signed.account)
     status = payload.get("status")
     if status is not None and status != "deactivated":
         raise AcmeProblem("malformed", "an account's status can only be set to deactivated")
@@ -134,7 +134,7 @@ def update_account(endpoint: AcmeEndpoint, signed: Authenticated, account_id: in
 
 def change_key(endpoint: AcmeEndpoint, signed: Authenticated, url: str, base: str) -> AcmeAccount:
     """KeyChange (§7.3.5): the inner JWS, signed by the new key, names the account and old key."""
-    account = signed.account
+    account = orm_account(signed.account)
     payload_raw = signed.request.payload
     try:
         inner = jws.parse_request(payload_raw, inner=True)

@@ -2,13 +2,14 @@
 
 import base64
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import josepy as jose
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from ..acme.identifiers import Identifier
 from ..acme.problems import AcmeProblem, not_found
@@ -21,10 +22,12 @@ from ..ca.spki import certificate_spki
 from ..errors import Conflict, PortalError
 from ..extensions import db
 from ..models import STATUS_REVOKED, Certificate, CertificateAuthority
-from . import audit
+from . import acme_rows, audit, ca_state, cache
 from .acme_orders import order_identifiers, order_status
+from .acme_rows import OrderRow
 from .authorities import chain_of
 from .certificates import revoke_certificate
+from .driver import thread_connection
 from .issuance import issue_for_key
 
 # RFC 5280 reason codes an ACME client may give (certificateHold and removeFromCRL: no).
@@ -84,60 +87,95 @@ def _check_csr(payload: dict | None, identifiers: list[Identifier], account_key)
     return request
 
 
-def finalize(endpoint: AcmeEndpoint, account: AcmeAccount, order: AcmeOrder,
-             payload: dict | None, account_key) -> AcmeOrder:
-    """Issue the order's certificate from the client's CSR, through the issuance service."""
+_ORDERS = AcmeOrder.__table__
+_CLAIM = update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id"),
+                               _ORDERS.c.status == "ready").values(status="processing")
+_ISSUED = update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id")).values(
+    status="valid", certificate_id=bindparam("certificate_id"))
+_FAILED = update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id")).values(
+    status="invalid", error=bindparam("error"))
+
+
+def finalize(endpoint, account, order, payload: dict | None, account_key) -> OrderRow:
+    """Issue the order's certificate from the client's CSR, through the issuance service.
+
+    The order is claimed (`processing`) in one commit, issued (the pending row first, as
+    always), then `valid` with its audit event in another: all on the driver connection.
+    """
     status = order_status(order)
     if status != "ready":
         raise AcmeProblem("orderNotReady", f"the order is {status}, not ready")
     identifiers = order_identifiers(order)
     request = _check_csr(payload, identifiers, account_key)
-    claimed = db.session.execute(
-        update(AcmeOrder).where(AcmeOrder.id == order.id, AcmeOrder.status == "ready")
-        .values(status="processing")
-    ).rowcount
-    db.session.commit()
+    with thread_connection(db.engine) as connection:
+        connection.execute(_CLAIM, {"order_id": order.id})
+        claimed = connection.cursor.rowcount
+        connection.commit()
     if not claimed:
         raise AcmeProblem("orderNotReady", "the order is being finalized already")
-    ca = db.session.get(CertificateAuthority, endpoint.ca_id)
     first = identifiers[0].value
     subject = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, first)]
                         if len(first) <= 64 else [])
     actor = _actor(endpoint, account)
     try:
+        ca_name = _ca_states()[endpoint.ca_id].name
         issued = issue_for_key(
             request.public_key, request.key_type, subject,
             tuple(i.general_name() for i in identifiers), get_profile(endpoint.profile),
-            ca_name=ca.name, days=endpoint.days, owner_id=account.user_id, actor=actor,
+            ca_name=ca_name, days=endpoint.days, owner_id=account.user_id, actor=actor,
             spki=request.spki,
         )
     except Exception as exc:  # the order must not stay `processing` for ever
         message = exc.message if isinstance(exc, PortalError) else "an internal error"
         db.session.rollback()
-        db.session.execute(update(AcmeOrder).where(AcmeOrder.id == order.id).values(
-            status="invalid", error=json.dumps(
-                AcmeProblem("serverInternal", message, status=500).document())))
-        db.session.commit()
+        with thread_connection(db.engine) as connection:
+            connection.execute(_FAILED, {"order_id": order.id, "error": json.dumps(
+                AcmeProblem("serverInternal", message, status=500).document())})
+            connection.commit()
         if not isinstance(exc, PortalError):
             raise
         raise AcmeProblem("serverInternal", f"the certificate was not issued: {message}",
                           status=500) from None
-    db.session.execute(update(AcmeOrder).where(AcmeOrder.id == order.id).values(
-        status="valid", certificate_id=issued.id))
-    audit.record("acme.issue", actor=actor, serial=issued.serial,
-                 detail=f"order {order.id} by {ca.name}: {issued.sans[:500]}")
-    db.session.commit()
-    db.session.refresh(order)
-    return order
+    with thread_connection(db.engine) as connection:
+        connection.execute(_ISSUED, {"order_id": order.id, "certificate_id": issued.id})
+        audit.insert_on_driver(connection, None, audit.event_row(
+            "acme.issue", actor=actor, serial=issued.serial,
+            detail=f"order {order.id} by {ca_name}: {issued.sans[:500]}"))
+        connection.commit()
+    return replace(order, status="valid", certificate_id=issued.id)
 
 
-def certificate_chain(order: AcmeOrder) -> bytes:
+def certificate_chain(order) -> bytes:
     """The order's certificate and its CA chain up to the root, PEM."""
-    if order.status != "valid" or order.certificate_id is None:
+    found = None
+    if order.status == "valid" and order.certificate_id is not None:
+        found = acme_rows.certificate_der(order.certificate_id)
+    if found is None or found[0] is None:
         raise not_found("certificate")
-    row = db.session.get(Certificate, order.certificate_id)
-    leaf = x509.load_der_x509_certificate(row.der)
-    return to_pem(leaf) + b"".join(to_pem(c) for c in chain_of(row.ca))
+    der, ca_id = found
+    return to_pem(x509.load_der_x509_certificate(der)) + chain_pem(ca_id)
+
+
+def _ca_states() -> ca_state.CAStates:
+    with thread_connection(db.engine) as connection:
+        return ca_state.ca_states_on(connection)
+
+
+def chain_pem(ca_id: int) -> bytes:
+    """The CA's certificate and those above it, PEM, kept per process by their fingerprints."""
+    states = _ca_states()
+    key, node, seen = [], ca_id, set()
+    while node is not None and node not in seen:
+        seen.add(node)
+        state = states[node]
+        key.append((node, state.fingerprint_sha256))
+        node = state.parent_id
+    chains = cache.table("acme_certs.chains")
+    found = chains.get(tuple(key))
+    if found is None:
+        ca = db.session.get(CertificateAuthority, ca_id)
+        found = chains[tuple(key)] = b"".join(to_pem(c) for c in chain_of(ca))
+    return found
 
 
 def revoke(endpoint: AcmeEndpoint, account: AcmeAccount | None, key, payload: dict | None

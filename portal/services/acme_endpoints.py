@@ -1,5 +1,6 @@
 """ACME endpoints: created and disabled by admins, looked up by every ACME request."""
 
+import functools
 import re
 
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from ..extensions import db
 from ..models import CertificateAuthority
 from ..translatable import N_
 from . import audit
+from .acme_rows import EndpointRow, endpoint_named
 from .authorities import get_ca
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -77,19 +79,24 @@ def set_enabled(name: str, enabled: bool, *, actor: str) -> AcmeEndpoint:
     return endpoint
 
 
-def serving_endpoint(name: str) -> AcmeEndpoint:
-    """The enabled endpoint named `name`, for a protocol request; 404 otherwise."""
-    endpoint = db.session.scalar(select(AcmeEndpoint).filter_by(name=name, enabled=True))
+def serving_endpoint(name: str) -> EndpointRow:
+    """The enabled endpoint named `name`, read now, for a protocol request; 404 otherwise."""
+    endpoint = endpoint_named(name)
     if endpoint is None:
         raise AcmeProblem("malformed", "no such ACME directory", status=404)
     return endpoint
 
 
-def name_policy(endpoint: AcmeEndpoint) -> NamePolicy:
-    """The names `endpoint` may issue for."""
+def name_policy(endpoint: AcmeEndpoint | EndpointRow) -> NamePolicy:
+    """The names `endpoint` may issue for (parsed once per process for each stored text)."""
+    return _policy(endpoint.domains, endpoint.networks)
+
+
+@functools.lru_cache(maxsize=256)
+def _policy(domains: str, networks: str) -> NamePolicy:
     return NamePolicy(
-        suffixes=tuple(s for s in endpoint.domains.split(",") if s),
-        networks=tuple(parse_network(n) for n in endpoint.networks.split(",") if n),
+        suffixes=tuple(s for s in domains.split(",") if s),
+        networks=tuple(parse_network(n) for n in networks.split(",") if n),
     )
 
 

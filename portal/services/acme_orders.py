@@ -4,21 +4,22 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from ..acme.identifiers import Identifier, parse_identifier
 from ..acme.problems import AcmeProblem, not_found
 from ..acme_models import (
     AcmeAccount,
     AcmeAuthorization,
-    AcmeEndpoint,
     AcmeOrder,
     AcmeOrderAuthorization,
 )
 from ..extensions import db
-from . import audit
+from . import acme_rows, audit
 from .acme_authz import authorization_for
 from .acme_endpoints import name_policy
+from .acme_rows import OrderRow
+from .driver import thread_connection
 
 ORDER_LIFETIME = timedelta(days=7)
 ORDERS_PAGE = 100
@@ -35,9 +36,19 @@ def parse_identifiers(payload: dict | None) -> list[Identifier]:
     return sorted({parse_identifier(item) for item in raw})
 
 
-def new_order(endpoint: AcmeEndpoint, account: AcmeAccount, payload: dict | None
-              ) -> AcmeOrder:
-    """newOrder: check every identifier against the endpoint's policy, reuse or make authzs."""
+_ORDERS = AcmeOrder.__table__
+_INSERT_ORDER = insert(_ORDERS)
+_ORDER_COLUMNS = ("account_id", "status", "identifiers", "expires", "replaces")
+_INSERT_LINK = insert(AcmeOrderAuthorization.__table__)
+_LINK_COLUMNS = ("order_id", "authorization_id")
+
+
+def new_order(endpoint, account, payload: dict | None) -> tuple[OrderRow, list[int]]:
+    """newOrder: check every identifier against the endpoint's policy, reuse or make authzs.
+
+    One transaction on the driver connection (the order, its new authorizations and their
+    challenges, the links, the audit event); the order and its authorizations' ids.
+    """
     identifiers = parse_identifiers(payload)
     policy = name_policy(endpoint)
     for identifier in identifiers:
@@ -46,26 +57,28 @@ def new_order(endpoint: AcmeEndpoint, account: AcmeAccount, payload: dict | None
     if replaces is not None and (not isinstance(replaces, str) or len(replaces) > 255):
         raise AcmeProblem("malformed", "replaces must be an ARI certificate identifier")
     now = datetime.now(UTC)
-    authorizations = [authorization_for(account, identifier, now) for identifier in identifiers]
-    ready = all(authz.status == "valid" for authz in authorizations)
-    order = AcmeOrder(
-        account_id=account.id, status="ready" if ready else "pending",
-        identifiers=json.dumps([i.json() for i in identifiers]), expires=now + ORDER_LIFETIME,
-        replaces=replaces,
-    )
-    db.session.add(order)
-    db.session.flush()
-    for authz in {a.id for a in authorizations}:
-        db.session.add(AcmeOrderAuthorization(order_id=order.id, authorization_id=authz))
-    audit.record("acme.order.create", actor=f"acme:{endpoint.name}:account {account.id}",
-                 detail=f"order {order.id}: {', '.join(i.value for i in identifiers)[:500]}")
-    db.session.commit()
-    return order
+    with thread_connection(db.engine) as connection:
+        authorizations = [authorization_for(connection, account, identifier, now)
+                          for identifier in identifiers]
+        ready = all(status == "valid" for _, status in authorizations)
+        values = {"account_id": account.id, "status": "ready" if ready else "pending",
+                  "identifiers": json.dumps([i.json() for i in identifiers]),
+                  "expires": now + ORDER_LIFETIME, "replaces": replaces}
+        order_id = connection.execute(_INSERT_ORDER, values, _ORDER_COLUMNS)
+        authz_ids = sorted({authz_id for authz_id, _ in authorizations})
+        connection.execute_many(_INSERT_LINK, [
+            {"order_id": order_id, "authorization_id": authz_id} for authz_id in authz_ids
+        ], _LINK_COLUMNS)
+        audit.insert_on_driver(connection, None, audit.event_row(
+            "acme.order.create", actor=f"acme:{endpoint.name}:account {account.id}",
+            detail=f"order {order_id}: {', '.join(i.value for i in identifiers)[:500]}"))
+        connection.commit()
+    return OrderRow(id=order_id, error=None, certificate_id=None, **values), authz_ids
 
 
-def own_order(account: AcmeAccount, order_id: int) -> AcmeOrder:
+def own_order(account, order_id: int) -> OrderRow:
     """The account's order `order_id`; 404 for another's or a missing one."""
-    order = db.session.get(AcmeOrder, order_id)
+    order = acme_rows.order(order_id)
     if order is None or order.account_id != account.id:
         raise not_found("order")
     return order
@@ -84,12 +97,11 @@ def order_status(order: AcmeOrder, now: datetime | None = None) -> str:
     return order.status
 
 
-def order_json(order: AcmeOrder, base: str) -> dict:
-    """The order object (§7.1.3)."""
-    authz_ids = db.session.scalars(
-        select(AcmeOrderAuthorization.authorization_id).filter_by(order_id=order.id)
-        .order_by(AcmeOrderAuthorization.authorization_id)
-    )
+def order_json(order: AcmeOrder | OrderRow, base: str, authz_ids: list[int] | None = None
+               ) -> dict:
+    """The order object (§7.1.3); `authz_ids` when known already (read otherwise)."""
+    if authz_ids is None:
+        authz_ids = acme_rows.order_authorization_ids(order.id)
     body = {
         "status": order_status(order),
         "expires": order.expires.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

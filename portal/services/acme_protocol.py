@@ -7,11 +7,11 @@ endpoint's base URL) and returns a `Reply` the view renders as it is.
 from dataclasses import dataclass, field
 
 from ..acme.problems import AcmeProblem
-from ..acme_models import AcmeEndpoint
 from . import acme_accounts, acme_authz, acme_certs, acme_orders
 from .acme_endpoints import serving_endpoint
 from .acme_nonces import new_nonce
 from .acme_requests import Authenticated, account_url, authenticate
+from .acme_rows import EndpointRow
 
 
 @dataclass
@@ -43,7 +43,7 @@ def nonce(name: str) -> str:
 
 
 def _signed(name: str, body: bytes, url: str, base: str, **options
-            ) -> tuple[AcmeEndpoint, Authenticated]:
+            ) -> tuple[EndpointRow, Authenticated]:
     endpoint = serving_endpoint(name)
     return endpoint, authenticate(endpoint, body, url, base, **options)
 
@@ -86,8 +86,8 @@ def key_change(name: str, body: bytes, url: str, base: str) -> Reply:
 def new_order(name: str, body: bytes, url: str, base: str) -> Reply:
     """NewOrder (§7.4)."""
     endpoint, signed = _signed(name, body, url, base)
-    order = acme_orders.new_order(endpoint, signed.account, signed.payload())
-    return Reply(status=201, body=acme_orders.order_json(order, base),
+    order, authz_ids = acme_orders.new_order(endpoint, signed.account, signed.payload())
+    return Reply(status=201, body=acme_orders.order_json(order, base, authz_ids),
                  headers={"Location": f"{base}/order/{order.id}"})
 
 
@@ -115,7 +115,7 @@ def authorization(name: str, body: bytes, url: str, base: str, authz_id: int) ->
     if payload:
         if payload.get("status") != "deactivated":
             raise AcmeProblem("malformed", "an authorization can only be deactivated")
-        acme_authz.deactivate_authorization(
+        authz = acme_authz.deactivate_authorization(
             signed.account, authz, f"acme:{endpoint.name}:account {signed.account.id}")
     return Reply(body=acme_authz.authorization_json(authz, base))
 
@@ -125,8 +125,8 @@ def challenge(name: str, body: bytes, url: str, base: str, challenge_id: int) ->
     endpoint, signed = _signed(name, body, url, base)
     row, authz = acme_authz.own_challenge(signed.account, challenge_id)
     if signed.payload() is not None:
-        acme_authz.answer_challenge(row, authz,
-                                    f"acme:{endpoint.name}:account {signed.account.id}")
+        row = acme_authz.answer_challenge(row, authz,
+                                          f"acme:{endpoint.name}:account {signed.account.id}")
     return Reply(body=acme_authz.challenge_json(row, base),
                  headers={"Link": f'<{base}/authz/{authz.id}>;rel="up"'})
 

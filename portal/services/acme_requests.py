@@ -9,13 +9,12 @@ import json
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
-
 from ..acme import jws
 from ..acme.problems import AcmeProblem
-from ..acme_models import AcmeAccount, AcmeEndpoint
+from ..acme_models import AcmeAccount
 from ..extensions import db
 from .acme_nonces import use_nonce
+from .acme_rows import AccountRow, EndpointRow, account_of
 
 
 @dataclass(frozen=True)
@@ -24,11 +23,16 @@ class Authenticated:
 
     request: jws.SignedRequest
     key: jws.AccountKey
-    account: AcmeAccount | None
+    account: AccountRow | None  # as read for this request (the ORM row: `orm_account`)
 
     def payload(self) -> dict | None:
         """The payload object (None for POST-as-GET)."""
         return self.request.payload_json()
+
+
+def orm_account(account: AccountRow) -> AcmeAccount:
+    """The session's row of an account, for a use case that changes it."""
+    return db.session.get(AcmeAccount, account.id)
 
 
 def account_url(base: str, account_id: int) -> str:
@@ -36,7 +40,7 @@ def account_url(base: str, account_id: int) -> str:
     return f"{base}/account/{account_id}"
 
 
-def stored_key(account: AcmeAccount) -> jws.AccountKey:
+def stored_key(account: AcmeAccount | AccountRow) -> jws.AccountKey:
     """The account's key as stored (parsed once per process: a key never changes in place)."""
     return _parsed_key(account.jwk)
 
@@ -49,7 +53,7 @@ def _parsed_key(jwk_text: str) -> jws.AccountKey:
 
 
 def authenticate(
-    endpoint: AcmeEndpoint, body: bytes, url: str, base: str, *, jwk: str = "forbidden",
+    endpoint: EndpointRow, body: bytes, url: str, base: str, *, jwk: str = "forbidden",
     deactivated_ok: bool = False,
 ) -> Authenticated:
     """Check a request JWS for `url`; `jwk`: "forbidden" (kid only), "required" or "allowed".
@@ -78,7 +82,7 @@ def authenticate(
     return Authenticated(request=request, key=key, account=account)
 
 
-def _account_for_kid(endpoint: AcmeEndpoint, kid: str, base: str) -> AcmeAccount:
+def _account_for_kid(endpoint, kid: str, base: str) -> AccountRow:
     # The path decides, not the host: behind a load balancer, or on another host of the same
     # database, the account URL's host can differ from this request's.
     wanted = urlsplit(account_url(base, 0)).path[:-1]
@@ -86,9 +90,7 @@ def _account_for_kid(endpoint: AcmeEndpoint, kid: str, base: str) -> AcmeAccount
     number = path[len(wanted):] if path.startswith(wanted) else ""
     account = None
     if number.isdigit() and len(number) < 19:
-        account = db.session.scalar(
-            select(AcmeAccount).filter_by(id=int(number), endpoint_id=endpoint.id)
-        )
+        account = account_of(endpoint.id, int(number))
     if account is None:
         raise AcmeProblem("accountDoesNotExist", "the kid names no account of this endpoint")
     return account

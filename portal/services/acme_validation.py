@@ -34,6 +34,7 @@ LEASE = timedelta(seconds=60)
 POLL_SECONDS = 0.1  # for challenges answered through other hosts, and retries: this host wakes it
 VALIDATOR_THREADS = 8
 RETRIED = ("connection", "dns", "tls")
+CLAIM_AT_MOST = 100  # challenges one poll leases at most
 FORGET_NONCES_EVERY = 1500  # polls between two clean-ups of old nonces
 _WAKE: tuple[int, int] | None = None  # this host's wake-up pipe: (read end, write end)
 
@@ -99,32 +100,36 @@ def any_due() -> bool:
         return connection.first(_ANY_DUE, {"now": datetime.now(UTC)}) is not None
 
 
+_CHALLENGES = AcmeChallenge.__table__
+_AUTHZS = AcmeAuthorization.__table__
+_FREE = or_(_CHALLENGES.c.claimed_until.is_(None),
+            _CHALLENGES.c.claimed_until < bindparam("now"))
+_DUE = select(
+    _CHALLENGES.c.id, _CHALLENGES.c.type, _CHALLENGES.c.token, _CHALLENGES.c.attempts,
+    _AUTHZS.c.identifier_type, _AUTHZS.c.identifier_value, AcmeAccount.__table__.c.thumbprint,
+).join(_AUTHZS, _AUTHZS.c.id == _CHALLENGES.c.authorization_id).join(
+    AcmeAccount.__table__, AcmeAccount.__table__.c.id == _AUTHZS.c.account_id
+).where(
+    _CHALLENGES.c.status == "processing", _CHALLENGES.c.next_attempt_at <= bindparam("now"),
+    _FREE,
+).order_by(_CHALLENGES.c.next_attempt_at).limit(CLAIM_AT_MOST)
+_CLAIM = update(_CHALLENGES).where(
+    _CHALLENGES.c.id == bindparam("challenge_id"), _CHALLENGES.c.status == "processing", _FREE,
+).values(claimed_until=bindparam("until"))
+
+
 def claim_due(limit: int) -> list[Job]:
     """Lease up to `limit` challenges due for an attempt; the jobs this host now holds."""
     now = datetime.now(UTC)
-    rows = db.session.execute(
-        select(AcmeChallenge.id, AcmeChallenge.type, AcmeChallenge.token,
-               AcmeChallenge.attempts, AcmeAuthorization.identifier_type,
-               AcmeAuthorization.identifier_value, AcmeAccount.thumbprint)
-        .join(AcmeAuthorization, AcmeAuthorization.id == AcmeChallenge.authorization_id)
-        .join(AcmeAccount, AcmeAccount.id == AcmeAuthorization.account_id)
-        .where(AcmeChallenge.status == "processing", AcmeChallenge.next_attempt_at <= now,
-               or_(AcmeChallenge.claimed_until.is_(None), AcmeChallenge.claimed_until < now))
-        .order_by(AcmeChallenge.next_attempt_at).limit(limit)
-    ).all()
     jobs = []
-    for row in rows:
-        taken = db.session.execute(
-            update(AcmeChallenge).where(
-                AcmeChallenge.id == row.id, AcmeChallenge.status == "processing",
-                or_(AcmeChallenge.claimed_until.is_(None), AcmeChallenge.claimed_until < now))
-            .values(claimed_until=now + LEASE)
-        ).rowcount
-        if taken:
-            jobs.append(Job(row.id, row.type, row.token,
-                            Identifier(row.identifier_type, row.identifier_value),
-                            row.thumbprint, row.attempts))
-    db.session.commit()
+    with thread_connection(db.engine) as connection:
+        for row in connection.all(_DUE, {"now": now})[:limit]:
+            connection.execute(_CLAIM, {"challenge_id": row[0], "now": now,
+                                        "until": now + LEASE})
+            if connection.cursor.rowcount:
+                jobs.append(Job(row[0], row[1], row[2], Identifier(row[4], row[5]), row[6],
+                                row[3]))
+        connection.commit()
     return jobs
 
 

@@ -25,6 +25,13 @@ limiter.skip(bp)
 JOSE = "application/jose+json"
 
 
+@bp.record_once
+def _install_fast_path(state) -> None:
+    from .acme_fast import init_app  # it imports this module
+
+    init_app(state.app)
+
+
 def _base(name: str) -> str:
     return request.url_root.rstrip("/") + f"/acme/{name}"
 

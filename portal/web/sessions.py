@@ -3,7 +3,11 @@
 from flask.sessions import SecureCookieSessionInterface
 
 from ..services import auth
+from .acme import ACME_PREFIX
 from .api import API_PREFIX
+
+# Requests that never read a cookie: the JSON API (a token) and ACME (a JWS per request).
+_COOKIELESS = (API_PREFIX, ACME_PREFIX)
 
 SESSION_ID = "_sid"  # the cookie's random session id; the database holds only its SHA-256
 USER_ID = "_user_id"  # where Flask-Login keeps who is signed in
@@ -15,13 +19,14 @@ class PagesOnlySessionInterface(SecureCookieSessionInterface):
     The cookie keeps Flask's session (the CSRF token, flashed messages) and, once signed in,
     a random session id. A signed-in cookie whose id has no row (signed out, disabled, role
     changed, password reset, idle or too old) opens as an empty session and is deleted, so a
-    copy of it is worth nothing. An API request gets the null session: the API never reads a
-    cookie (a token is its only credential), and it is spared the signature and the lookup.
+    copy of it is worth nothing. An API or ACME request gets the null session: neither ever
+    reads a cookie (a token, or the account's JWS, is its only credential), and each is spared
+    the signature and the lookup.
     """
 
     def open_session(self, app, request):
-        """No session for the API (the null session: writing to it is an error); else a cookie."""
-        if request.path.startswith(API_PREFIX):
+        """No session for the API and ACME (the null session: writing to it is an error)."""
+        if request.path.startswith(_COOKIELESS):
             return self.make_null_session(app)
         session = super().open_session(app, request)
         if session is None or (USER_ID not in session and SESSION_ID not in session):
