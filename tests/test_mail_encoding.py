@@ -58,6 +58,22 @@ def test_the_wire_bytes_are_the_email_package_s(name, subject):
     assert ours == _reference(to, subject, body)
 
 
+@pytest.mark.parametrize("sender", [
+    "portal@example.org", "Zertifikatsstelle Müller <pki@example.org>",
+    "a very long display name for the portal " * 3 + "<portal@example.org>"])
+def test_every_sender_s_headers_are_the_package_s(sender):
+    settings = SMTPSettings(host="h", port=25, implicit_tls=False, starttls=False, username=None,
+                            password=None, sender=sender, timeout=5)
+    for body in ("ascii\n", "ümlaut\n"):
+        ours = encode_message(settings, ["a@example.org"], "s", body, date=DATE,
+                              message_id=MESSAGE_ID)
+        reference = build_message(settings, ["a@example.org"], "s", body, date=DATE,
+                                  message_id=MESSAGE_ID)
+        with io.BytesIO() as wire:
+            BytesGenerator(wire).flatten(reference, linesep="\r\n")
+            assert ours == wire.getvalue()
+
+
 def test_a_line_too_long_for_smtp_is_left_to_the_package():
     body = "x" * (SMTP_LINE + 1) + "\n"
     assert encode_message(SETTINGS, ["a@example.org"], "s", body) is None

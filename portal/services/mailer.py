@@ -1,5 +1,7 @@
 """Sending mail over SMTP: the PORTAL_SMTP_* settings, one connection per run of the job."""
 
+import email.policy
+import functools
 import smtplib
 import socket
 import ssl
@@ -87,28 +89,44 @@ def build_message(settings: SMTPSettings, to: list[str], subject: str, body: str
     return message
 
 
-_HEAD_END = b"\r\n\r\n"
+# what send_message's generator writes with: the message's policy, lines ended by CRLF
+_WIRE = email.policy.default.clone(linesep="\r\n")
+
+
+@functools.lru_cache(maxsize=16)
+def _fixed_headers(sender: str, cte: str) -> tuple[bytes, bytes]:
+    """The From line, and the MIME lines after Message-ID, that build_message() writes."""
+    message = EmailMessage()
+    message["From"] = sender
+    message.set_content("", cte=cte)
+    wire = message.as_bytes(policy=_WIRE)
+    mime = wire.index(b"\r\nContent-Type:") + 2
+    return wire[:mime], wire[mime:wire.index(b"\r\n\r\n") + 2]
 
 
 def encode_message(settings: SMTPSettings, to: list[str], subject: str, body: str, *,
                    date: str | None = None, message_id: str | None = None) -> bytes | None:
     """The bytes `SMTP.send_message` would send for build_message(), or None: use it instead.
 
-    The email package writes the headers (encoded words, folding, MIME parameters) of the
-    message with an empty body; a 7bit or 8bit body is then its own UTF-8 lines ended by CRLF,
-    exactly what the package's generator writes (with its ">From " quoting), but without its
-    loop over every line in Python, which for a digest of a thousand lines cost more than the
-    SMTP conversation. None for a body needing quoted-printable or base64 (the package's).
+    The email package writes every header (encoded words, folding, MIME parameters; the ones
+    the same in every mail once per process); a 7bit or 8bit body is its own UTF-8 lines ended
+    by CRLF, exactly what the package's generator writes (with its ">From " quoting), but
+    without its loop over every line in Python, which for a digest of a thousand lines cost
+    more than the SMTP conversation. None for a body needing quoted-printable or base64.
     """
     cte = _transfer_encoding(body)
     if cte is None:
         return None
-    head = build_message(settings, to, subject, "", date=date, message_id=message_id, cte=cte)
-    wire = head.as_bytes(policy=head.policy.clone(linesep="\r\n"))
+    sender_line, mime_lines = _fixed_headers(settings.sender, cte)
+    own = (("To", ", ".join(to)), ("Subject", subject), ("Date", date or formatdate(usegmt=True)),
+           ("Message-ID", message_id or make_msgid(
+               domain=settings.sender.rpartition("@")[2] or None)))
+    head = b"".join(_WIRE.fold_binary(*_WIRE.header_store_parse(name, value))
+                    for name, value in own)
     # CRLF first: then every line but the first starts after one (send_message quotes "From ")
     text = b"\r\n" + b"\r\n".join(body.encode("utf-8").splitlines()) + b"\r\n"
     text = text.replace(b"\r\nFrom ", b"\r\n>From ")
-    return wire[:wire.index(_HEAD_END) + len(_HEAD_END)] + text[2:]
+    return sender_line + head + mime_lines + text
 
 
 def envelope(settings: SMTPSettings, to: list[str]) -> tuple[str, list[str]] | None:
