@@ -16,12 +16,23 @@ from ..models import utcnow
 ENGLISH = NullTranslations()
 
 
-def _when(item, now, t) -> str:
-    days = max(0, (item.not_after - now).days)
-    # isoformat: strftime costs ten times more, and a digest formats a thousand dates
-    return t.ngettext("%(date)s UTC (in %(num)d days)", "%(date)s UTC (in %(num)d days)",
-                      days) % {"date": item.not_after.isoformat(" ", "seconds")[:19],
-                               "num": days}
+class _When:
+    """Each certificate's "date UTC (in N days)" in one catalogue.
+
+    The plural form is looked up once per number of days: a digest formats a thousand lines.
+    """
+
+    def __init__(self, now, t):
+        self.now, self.t, self.forms = now, t, {}
+
+    def __call__(self, item) -> str:
+        days = max(0, (item.not_after - self.now).days)
+        form = self.forms.get(days)
+        if form is None:
+            form = self.forms[days] = self.t.ngettext(
+                "%(date)s UTC (in %(num)d days)", "%(date)s UTC (in %(num)d days)", days)
+        # isoformat: strftime costs ten times more
+        return form % {"date": item.not_after.isoformat(" ", "seconds")[:19], "num": days}
 
 
 def owner_message(owner, items: list, base: str,
@@ -34,10 +45,10 @@ def owner_message(owner, items: list, base: str,
         subject = t.ngettext("%(num)d of your certificates expire soon",
                              "%(num)d of your certificates expire soon",
                              len(items)) % {"num": len(items)}
-    now = utcnow()
+    when = _When(utcnow(), t)
     line = t.gettext("%(subject)s (serial %(serial)s, CA %(ca)s)\n  expires %(when)s: %(url)s\n")
     lines = [line % {"subject": item.subject, "serial": item.serial, "ca": item.ca,
-                     "when": _when(item, now, t),
+                     "when": when(item),
                      "url": f"{base}/account/certificates/{item.id}"}
              for item in items]
     body = (t.gettext("Hello %(username)s,\n\nThese certificates of yours expire soon. Renew "
@@ -53,9 +64,9 @@ def digest_message(items: list, base: str, t: NullTranslations = ENGLISH) -> tup
     subject = t.ngettext("portal: %(num)d certificate(s) expire soon",
                          "portal: %(num)d certificate(s) expire soon",
                          len(items)) % {"num": len(items)}
-    now = utcnow()
+    when = _When(utcnow(), t)
     line = t.gettext("%(when)s  %(subject)s  serial %(serial)s  CA %(ca)s  %(url)s\n")
-    lines = [line % {"when": _when(item, now, t), "subject": item.subject,
+    lines = [line % {"when": when(item), "subject": item.subject,
                      "serial": item.serial, "ca": item.ca,
                      "url": f"{base}/certificates/{item.id}"} for item in items]
     body = (t.gettext("Certificates warned about in this run, soonest first (owners were mailed "

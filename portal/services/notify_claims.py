@@ -60,7 +60,7 @@ def claim(wanted: list[tuple[Due, str]], now: datetime, *, sent: set[str] = froz
                    _NOTICES.c.channel)
     )
     return {(certificate, days, name): notice
-            for notice, certificate, days, name in db.session.execute(statement)}
+            for notice, certificate, days, name in db.session.execute(statement).all()}
 
 
 def _sqlite_triples(triples: list[tuple[int, int, str]]):

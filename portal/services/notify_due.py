@@ -6,11 +6,11 @@ tells whether a renewal exists. Once every due certificate is warned, a run read
 certificate row into Python.
 """
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import and_, case, exists, false, or_, select
+from sqlalchemy import DateTime, and_, case, exists, false, or_, select, type_coerce
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
@@ -30,9 +30,8 @@ CHUNK = 500  # ids per IN (...) list
 CHANNELS = (NOTICE_OWNER, NOTICE_ADMINS, NOTICE_WEBHOOK)
 
 
-@dataclass(frozen=True)
-class Due:
-    """A certificate due for a warning at one threshold."""
+class Due(NamedTuple):
+    """A certificate due for a warning at one threshold (a tuple: a run makes a thousand)."""
 
     id: int
     serial: str
@@ -80,8 +79,10 @@ def due_selection(now: datetime, thresholds: tuple[int, ...], *, owners: bool = 
     if hooks:
         lacks[NOTICE_WEBHOOK] = lacking(NOTICE_WEBHOOK)
     return (
-        select(table.id, table.serial, table.subject, table.profile, table.not_before,
-               table.not_after, table.owner_id, table.ca_id, threshold.label("threshold"),
+        # the times as stored (naive UTC): a run reads a thousand, and marks only its own aware
+        select(table.id, table.serial, table.subject, table.profile,
+               type_coerce(table.not_before, DateTime()), type_coerce(table.not_after, DateTime()),
+               table.owner_id, table.ca_id, threshold.label("threshold"),
                renewal_exists(now).label("renewed"),
                *[condition.label(f"lacks_{channel}") for channel, condition in lacks.items()])
         .where(table.status == STATUS_ISSUED, table.not_after > now,
@@ -97,6 +98,7 @@ def due_certificates(now: datetime, thresholds: tuple[int, ...], **channels) -> 
     result = db.session.execute(due_selection(now, thresholds, **channels))
     lacks = [channel for channel in CHANNELS if f"lacks_{channel}" in result.keys()]
     rows = result.all()
+    sets: dict[tuple, frozenset] = {}  # the few combinations of channels, made once each
     if not rows:
         return []
     short_lived_ok = {
@@ -110,13 +112,20 @@ def due_certificates(now: datetime, thresholds: tuple[int, ...], **channels) -> 
          renewed, *flags) in rows:
         if renewed or (not_after - not_before < SHORT_LIVED and profile not in short_lived_ok):
             continue
-        due.append(Due(id=id_, serial=serial, subject=subject, ca=ca_names.get(ca_id, "?"),
-                       not_after=not_after, owner_id=owner_id, threshold=threshold,
-                       channels=frozenset(channel for channel, lacking in zip(lacks, flags,
-                                                                               strict=True)
-                                          if lacking)))
+        flags = tuple(flags)
+        channels = sets.get(flags)
+        if channels is None:
+            channels = sets[flags] = frozenset(
+                channel for channel, lacking in zip(lacks, flags, strict=True) if lacking)
+        due.append(Due(id_, serial, subject, ca_names.get(ca_id, "?"),
+                       _aware(not_after), owner_id, threshold, channels))
     due.sort(key=lambda item: (item.not_after, item.id))
     return due
+
+
+def _aware(value: datetime) -> datetime:
+    """A stored time as aware UTC (the drivers hand back naive values for this column type)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def renewal_exists(now: datetime):
