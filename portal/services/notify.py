@@ -207,16 +207,18 @@ def _record(report: RunReport, mails: list[_Mail], problems: list[str],
     sent = [notice for mail in mails if mail.accepted for notice in mail.notices]
     unsent = [notice for mail in mails if not mail.accepted for notice in mail.notices]
     notify_claims.settle(sent, unsent, utcnow())
+    events = []
     for mail in mails:
         if not mail.accepted:
             continue
         items = mail.items
         serials = ", ".join(f"{item.serial} ({item.threshold}d)" for item in items)
-        audit.record("notify.mail", actor=ACTOR,
-                     serial=items[0].serial if len(items) == 1 else None,
-                     detail=f"expiry warning ({mail.channel}) to {', '.join(mail.to)}: {serials}")
+        events.append(audit.event_row(
+            "notify.mail", actor=ACTOR, serial=items[0].serial if len(items) == 1 else None,
+            detail=f"expiry warning ({mail.channel}) to {', '.join(mail.to)}: {serials}"))
         report.mails += 1
         report.warned += len(items)
+    audit.record_rows(events)
     for problem in problems:
         _report_problem(report, problem)
     if not problems:
