@@ -91,6 +91,19 @@ def test_a_run_s_mail_events_are_sealed_into_the_audit_chain_in_order(mail_app, 
     assert intact, message
 
 
+def test_claims_made_in_several_statements_are_all_sent_once(mail_app, smtp, runner,
+                                                              monkeypatch):
+    from portal.services import notify_claims
+
+    monkeypatch.setattr(notify_claims, "SQLITE_ROWS", 1)  # a statement per claim
+    rows = [issue(f"h{n}.example.org", owner="alice", days_left=10) for n in range(3)]
+    notify_run(runner)
+    notify_run(runner)
+    assert len(smtp.messages) == 2  # alice's mail and the digest, each naming all three
+    for _rcpt, message in smtp.messages:
+        assert all(row.serial in body_of(message) for row in rows)
+
+
 def test_renewed_revoked_short_lived_and_distant_are_not_mentioned(mail_app, smtp, runner):
     renewed = issue("a.example.org", owner="alice", days_left=10)
     successor = issue("a.example.org", owner="alice", days_left=300, lifetime=397)
