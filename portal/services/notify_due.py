@@ -6,11 +6,22 @@ tells whether a renewal exists. Once every due certificate is warned, a run read
 certificate row into Python.
 """
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import DateTime, and_, case, exists, false, or_, select, type_coerce
+from sqlalchemy import (
+    DateTime,
+    and_,
+    bindparam,
+    case,
+    exists,
+    false,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
@@ -23,6 +34,7 @@ from ..models import (
     CertificateAuthority,
     ExpiryNotice,
     User,
+    UTCDateTime,
 )
 
 SHORT_LIVED = timedelta(days=14)  # ACME-style certificates: renewed by their automation
@@ -59,11 +71,27 @@ def due_selection(now: datetime, thresholds: tuple[int, ...], *, owners: bool = 
     current threshold (`threshold`) and whether a renewal exists (`renewed`, evaluated only
     for the rows returned).
     """
+    return _selection(tuple(thresholds), owners, admins, hooks).params(
+        _window(now, thresholds))
+
+
+def _window(now: datetime, thresholds: tuple[int, ...]) -> dict:
+    """The values of _selection's parameters: now and the end of each threshold's window."""
+    return {"now": now, **{f"end_{days}d": now + timedelta(days=days) for days in thresholds}}
+
+
+@functools.lru_cache(maxsize=64)
+def _selection(thresholds: tuple[int, ...], owners: bool, admins: bool, hooks: bool):
+    """due_selection's statement with its times as parameters, built once per process.
+
+    Building it again on every run cost more than a tenth of the SELECT it stands for.
+    """
     table = Certificate.__table__.c
     notices = ExpiryNotice.__table__.c
     people = User.__table__.c
-    threshold = case(*[(table.not_after <= now + timedelta(days=days), days)
-                       for days in thresholds])
+    now = bindparam("now", type_=UTCDateTime())
+    ends = {days: bindparam(f"end_{days}d", type_=UTCDateTime()) for days in thresholds}
+    threshold = case(*[(table.not_after <= ends[days], days) for days in thresholds])
 
     def lacking(channel: str):
         return ~exists().where(notices.certificate_id == table.id,
@@ -86,7 +114,7 @@ def due_selection(now: datetime, thresholds: tuple[int, ...], *, owners: bool = 
                renewal_exists(now).label("renewed"),
                *[condition.label(f"lacks_{channel}") for channel, condition in lacks.items()])
         .where(table.status == STATUS_ISSUED, table.not_after > now,
-               table.not_after <= now + timedelta(days=thresholds[-1]),
+               table.not_after <= ends[thresholds[-1]],
                or_(*lacks.values()) if lacks else false())
     )
 
@@ -95,7 +123,9 @@ def due_certificates(now: datetime, thresholds: tuple[int, ...], **channels) -> 
     """Certificates due on some channel (see due_selection), neither short-lived nor renewed."""
     if not thresholds:
         return []
-    result = db.session.execute(due_selection(now, thresholds, **channels))
+    flags = (channels.get("owners", True), channels.get("admins", True),
+             channels.get("hooks", True))
+    result = db.session.execute(_selection(tuple(thresholds), *flags), _window(now, thresholds))
     lacks = [channel for channel in CHANNELS if f"lacks_{channel}" in result.keys()]
     rows = result.all()
     sets: dict[tuple, frozenset] = {}  # the few combinations of channels, made once each
@@ -128,11 +158,12 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def renewal_exists(now: datetime):
+def renewal_exists(now):
     """Whether a newer valid certificate has the same subject, SANs, owner and common name.
 
-    Certificates without a common name are matched on their owner (and only when they have
-    one); each form reads an index (common_name, or owner_id), not the whole table.
+    `now` is a datetime, or a bind parameter standing for one. Certificates without a common
+    name are matched on their owner (and only when they have one); each form reads an index
+    (common_name, or owner_id), not the whole table.
     """
     table = Certificate.__table__
     newer = aliased(table)
