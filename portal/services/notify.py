@@ -19,7 +19,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import NOTICE_ADMINS, NOTICE_OWNER, NOTICE_WEBHOOK, ROLE_ADMIN, User, utcnow
 from . import audit, notify_claims, webhook_delivery, webhooks
-from .expiry_mail import digest_message, owner_message
+from .expiry_mail import ExpiryTexts, digest_message, owner_message
 from .mail_language import recipient_language, translations_for
 from .mailer import Mailer, MailError, RecipientsRefused, settings_from_config
 from .notify_due import CHANNELS, Due, due_certificates, due_selection
@@ -174,17 +174,20 @@ def _send_all(smtp, mails: list[_Mail], base: str) -> list[str]:
     problems = []
     notices = [notice for mail in mails for notice in mail.notices]
     keep_until = time.monotonic() + notify_claims.KEEP_CLAIMS.total_seconds()
+    now, texts = utcnow(), {}  # the run's expiry texts, by catalogue
     with Mailer(smtp) as mailer:
         for mail in mails:
             if time.monotonic() >= keep_until:  # a long run: other hosts must not resend
                 notify_claims.keep(notices, utcnow())
                 db.session.commit()
                 keep_until = time.monotonic() + notify_claims.KEEP_CLAIMS.total_seconds()
+            # one mail to every admin: the portal's default language
+            t = _translations(mail.owner.language if mail.channel == NOTICE_OWNER else None)
+            when = texts.get(id(t)) or texts.setdefault(id(t), ExpiryTexts(t, now))
             if mail.channel == NOTICE_OWNER:
-                subject, body = owner_message(mail.owner, mail.items, base,
-                                              _translations(mail.owner.language))
-            else:  # one mail to every admin: the portal's default language
-                subject, body = digest_message(mail.items, base, _translations(None))
+                subject, body = owner_message(mail.owner, mail.items, base, t, when=when)
+            else:
+                subject, body = digest_message(mail.items, base, t, when=when)
             try:
                 mail.refused = mailer.send(mail.to, subject, body)
             except RecipientsRefused as exc:
