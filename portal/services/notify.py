@@ -85,9 +85,9 @@ def send_expiry_warnings(report: RunReport, now: datetime | None = None) -> None
     notify_claims.forget_stale(now)
     admins = list(db.session.scalars(select(User.email).where(
         User.role == ROLE_ADMIN, User.active.is_(True), User.email.is_not(None), User.email != "")))
-    hooks = bool(webhooks.subscribers(webhooks.EVENT_EXPIRING))
+    hooks = webhooks.subscribers(webhooks.EVENT_EXPIRING)
     due = due_certificates(now, parse_thresholds(config["PORTAL_NOTIFY_DAYS"]),
-                           admins=bool(admins), hooks=hooks)
+                           admins=bool(admins), hooks=bool(hooks))
     candidates = [item for item in due if item.channels]
     if not candidates:
         _mail_state(True, "nothing to send")
@@ -112,12 +112,12 @@ def send_expiry_warnings(report: RunReport, now: datetime | None = None) -> None
         wanted = [pair for pair in wanted if pair[1] == NOTICE_WEBHOOK]
 
     owned = notify_claims.claim(wanted, now, sent={NOTICE_WEBHOOK})
-    for item, channel in wanted:
-        if channel == NOTICE_WEBHOOK and (item.id, item.threshold, channel) in owned:
-            # the notice is a marker; the delivery's unique message id dedupes the event
-            report.webhook_events += webhooks.enqueue(
-                webhooks.EVENT_EXPIRING, webhooks.expiring_data(item),
-                message_id=f"msg_expiring_{item.id}_{item.threshold}d")
+    # the notice is a marker; the delivery's unique message id dedupes the event
+    report.webhook_events += webhooks.enqueue_many(webhooks.EVENT_EXPIRING, [
+        (webhooks.expiring_data(item), f"msg_expiring_{item.id}_{item.threshold}d")
+        for item, channel in wanted
+        if channel == NOTICE_WEBHOOK and (item.id, item.threshold, channel) in owned],
+        hooks=hooks)
     db.session.commit()
     if problem:
         _report_problem(report, f"{problem}: {len(mailed)} expiry warning(s) wait for the next "
