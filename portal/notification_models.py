@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,8 +40,10 @@ class ExpiryNotice(db.Model):
     __tablename__ = "expiry_notices"
     __table_args__ = (
         UniqueConstraint("certificate_id", "threshold_days", "channel"),
-        # each run looks for stale claims (sent_at IS NULL): without this, a scan of them all
-        Index("ix_expiry_notices_sent_at_claimed_at", "sent_at", "claimed_at"),
+        # each run looks for stale claims: only the unsent ones are in this index, so that
+        # marking a run's claims sent removes them from it instead of moving them inside it
+        Index("ix_expiry_notices_unsent_claimed_at", "claimed_at",
+              sqlite_where=text("sent_at IS NULL"), postgresql_where=text("sent_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

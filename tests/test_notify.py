@@ -74,6 +74,36 @@ def test_one_mail_to_the_owner_and_one_digest_then_nothing_more(mail_app, smtp, 
     assert "alice@example.org" in details[0] and "boss@example.org" in details[1]
 
 
+def test_a_run_s_mail_events_are_sealed_into_the_audit_chain_in_order(mail_app, smtp, runner):
+    from portal.services import audit_chain
+
+    users.create_user("bob", role="user", password="bob-password-12", email="bob@example.org",
+                      actor="test")
+    issue("a.example.org", owner="alice", days_left=10)
+    issue("b.example.org", owner="bob", days_left=5)
+    notify_run(runner)
+    assert len(smtp.messages) == 3  # alice, bob and the digest: written in one batch
+    events = AuditEvent.query.order_by(AuditEvent.id).all()
+    mails = [event for event in events if event.action == "notify.mail"]
+    assert len(mails) == 3 and all(event.seal for event in mails)
+    assert [event.chain_seq for event in events] == list(range(1, len(events) + 1))
+    intact, message = audit_chain.verify()
+    assert intact, message
+
+
+def test_claims_made_in_several_statements_are_all_sent_once(mail_app, smtp, runner,
+                                                              monkeypatch):
+    from portal.services import notify_claims
+
+    monkeypatch.setattr(notify_claims, "SQLITE_ROWS", 1)  # a statement per claim
+    rows = [issue(f"h{n}.example.org", owner="alice", days_left=10) for n in range(3)]
+    notify_run(runner)
+    notify_run(runner)
+    assert len(smtp.messages) == 2  # alice's mail and the digest, each naming all three
+    for _rcpt, message in smtp.messages:
+        assert all(row.serial in body_of(message) for row in rows)
+
+
 def test_renewed_revoked_short_lived_and_distant_are_not_mentioned(mail_app, smtp, runner):
     renewed = issue("a.example.org", owner="alice", days_left=10)
     successor = issue("a.example.org", owner="alice", days_left=300, lifetime=397)

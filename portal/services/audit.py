@@ -62,6 +62,34 @@ def insert_on_driver(connection, engine=None, row: dict | None = None) -> None:
     connection.execute(INSERT, row, COLUMNS)
 
 
+def record_rows(rows: list[dict]) -> None:
+    """Add these event_row()s to the current transaction, sealed in order, without ORM objects.
+
+    For a job that writes several events at once. Events pending in the session are flushed
+    first, so that the chain keeps the order in which they were recorded.
+    """
+    if not rows:
+        return
+    db.session.flush()
+    connection = db.session.connection()
+
+    def execute(statement, parameters):
+        result = connection.execute(statement, parameters)
+        if statement is audit_chain.LEGACY_ROWS:
+            return result.mappings().all()
+        return result.all() if result.returns_rows else []
+
+    key = audit_chain.chain_key_or_none()
+    pending: dict = {}  # the place and seal of the row sealed just before, not inserted yet
+    for row in rows:
+        if key is None:
+            row.update(chain_seq=None, seal=None)
+        else:
+            audit_chain.seal_row(execute, key, row, pending)
+    for row in rows:  # one at a time: the ids must follow the chain's order
+        connection.execute(INSERT, row)
+
+
 @event.listens_for(AuditEvent, "before_insert")
 def _seal_orm_event(mapper, connection, target: AuditEvent) -> None:
     """Every audit row written through the ORM is sealed in the flush that inserts it."""

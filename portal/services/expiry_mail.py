@@ -16,17 +16,37 @@ from ..models import utcnow
 ENGLISH = NullTranslations()
 
 
-def _when(item, now, t) -> str:
-    days = max(0, (item.not_after - now).days)
-    # isoformat: strftime costs ten times more, and a digest formats a thousand dates
-    return t.ngettext("%(date)s UTC (in %(num)d days)", "%(date)s UTC (in %(num)d days)",
-                      days) % {"date": item.not_after.isoformat(" ", "seconds")[:19],
-                               "num": days}
+class ExpiryTexts:
+    """Each certificate's "date UTC (in N days)" in one catalogue, made once per run.
+
+    The plural form is looked up once per number of days, and each certificate's text once
+    (its owner's mail and the digest share it): a run formats a thousand of each.
+    """
+
+    def __init__(self, t: NullTranslations = ENGLISH, now=None):
+        self.now, self.t, self.forms, self.texts = now or utcnow(), t, {}, {}
+
+    def __call__(self, item) -> str:
+        """The text for this item (a notify.Due)."""
+        text = self.texts.get(item.id)
+        if text is None:
+            days = max(0, (item.not_after - self.now).days)
+            form = self.forms.get(days)
+            if form is None:
+                form = self.forms[days] = self.t.ngettext(
+                    "%(date)s UTC (in %(num)d days)", "%(date)s UTC (in %(num)d days)", days)
+            # isoformat: strftime costs ten times more
+            text = self.texts[item.id] = form % {
+                "date": item.not_after.isoformat(" ", "seconds")[:19], "num": days}
+        return text
 
 
-def owner_message(owner, items: list, base: str,
-                  t: NullTranslations = ENGLISH) -> tuple[str, str]:
-    """Subject and body of the warning to one owner about their certificates."""
+def owner_message(owner, items: list, base: str, t: NullTranslations = ENGLISH, *,
+                  when: ExpiryTexts | None = None) -> tuple[str, str]:
+    """Subject and body of the warning to one owner about their certificates.
+
+    `when`: the run's ExpiryTexts in catalogue `t`, shared with its other mails.
+    """
     if len(items) == 1:
         subject = t.gettext("Certificate %(serial)s expires on %(date)s") % {
             "serial": items[0].serial, "date": f"{items[0].not_after:%Y-%m-%d}"}
@@ -34,10 +54,10 @@ def owner_message(owner, items: list, base: str,
         subject = t.ngettext("%(num)d of your certificates expire soon",
                              "%(num)d of your certificates expire soon",
                              len(items)) % {"num": len(items)}
-    now = utcnow()
+    when = when or ExpiryTexts(t)
     line = t.gettext("%(subject)s (serial %(serial)s, CA %(ca)s)\n  expires %(when)s: %(url)s\n")
     lines = [line % {"subject": item.subject, "serial": item.serial, "ca": item.ca,
-                     "when": _when(item, now, t),
+                     "when": when(item),
                      "url": f"{base}/account/certificates/{item.id}"}
              for item in items]
     body = (t.gettext("Hello %(username)s,\n\nThese certificates of yours expire soon. Renew "
@@ -48,14 +68,15 @@ def owner_message(owner, items: list, base: str,
     return subject, body
 
 
-def digest_message(items: list, base: str, t: NullTranslations = ENGLISH) -> tuple[str, str]:
-    """Subject and body of the admins' digest of this run's warnings."""
+def digest_message(items: list, base: str, t: NullTranslations = ENGLISH, *,
+                   when: ExpiryTexts | None = None) -> tuple[str, str]:
+    """Subject and body of the admins' digest of this run's warnings (`when`: as above)."""
     subject = t.ngettext("portal: %(num)d certificate(s) expire soon",
                          "portal: %(num)d certificate(s) expire soon",
                          len(items)) % {"num": len(items)}
-    now = utcnow()
+    when = when or ExpiryTexts(t)
     line = t.gettext("%(when)s  %(subject)s  serial %(serial)s  CA %(ca)s  %(url)s\n")
-    lines = [line % {"when": _when(item, now, t), "subject": item.subject,
+    lines = [line % {"when": when(item), "subject": item.subject,
                      "serial": item.serial, "ca": item.ca,
                      "url": f"{base}/certificates/{item.id}"} for item in items]
     body = (t.gettext("Certificates warned about in this run, soonest first (owners were mailed "

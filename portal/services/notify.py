@@ -19,7 +19,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import NOTICE_ADMINS, NOTICE_OWNER, NOTICE_WEBHOOK, ROLE_ADMIN, User, utcnow
 from . import audit, notify_claims, webhook_delivery, webhooks
-from .expiry_mail import digest_message, owner_message
+from .expiry_mail import ExpiryTexts, digest_message, owner_message
 from .mail_language import recipient_language, translations_for
 from .mailer import Mailer, MailError, RecipientsRefused, settings_from_config
 from .notify_due import CHANNELS, Due, due_certificates, due_selection
@@ -85,9 +85,9 @@ def send_expiry_warnings(report: RunReport, now: datetime | None = None) -> None
     notify_claims.forget_stale(now)
     admins = list(db.session.scalars(select(User.email).where(
         User.role == ROLE_ADMIN, User.active.is_(True), User.email.is_not(None), User.email != "")))
-    hooks = bool(webhooks.subscribers(webhooks.EVENT_EXPIRING))
+    hooks = webhooks.subscribers(webhooks.EVENT_EXPIRING)
     due = due_certificates(now, parse_thresholds(config["PORTAL_NOTIFY_DAYS"]),
-                           admins=bool(admins), hooks=hooks)
+                           admins=bool(admins), hooks=bool(hooks))
     candidates = [item for item in due if item.channels]
     if not candidates:
         _mail_state(True, "nothing to send")
@@ -112,12 +112,12 @@ def send_expiry_warnings(report: RunReport, now: datetime | None = None) -> None
         wanted = [pair for pair in wanted if pair[1] == NOTICE_WEBHOOK]
 
     owned = notify_claims.claim(wanted, now, sent={NOTICE_WEBHOOK})
-    for item, channel in wanted:
-        if channel == NOTICE_WEBHOOK and (item.id, item.threshold, channel) in owned:
-            # the notice is a marker; the delivery's unique message id dedupes the event
-            report.webhook_events += webhooks.enqueue(
-                webhooks.EVENT_EXPIRING, webhooks.expiring_data(item),
-                message_id=f"msg_expiring_{item.id}_{item.threshold}d")
+    # the notice is a marker; the delivery's unique message id dedupes the event
+    report.webhook_events += webhooks.enqueue_many(webhooks.EVENT_EXPIRING, [
+        (webhooks.expiring_data(item), f"msg_expiring_{item.id}_{item.threshold}d")
+        for item, channel in wanted
+        if channel == NOTICE_WEBHOOK and (item.id, item.threshold, channel) in owned],
+        hooks=hooks)
     db.session.commit()
     if problem:
         _report_problem(report, f"{problem}: {len(mailed)} expiry warning(s) wait for the next "
@@ -174,17 +174,20 @@ def _send_all(smtp, mails: list[_Mail], base: str) -> list[str]:
     problems = []
     notices = [notice for mail in mails for notice in mail.notices]
     keep_until = time.monotonic() + notify_claims.KEEP_CLAIMS.total_seconds()
+    now, texts = utcnow(), {}  # the run's expiry texts, by catalogue
     with Mailer(smtp) as mailer:
         for mail in mails:
             if time.monotonic() >= keep_until:  # a long run: other hosts must not resend
                 notify_claims.keep(notices, utcnow())
                 db.session.commit()
                 keep_until = time.monotonic() + notify_claims.KEEP_CLAIMS.total_seconds()
+            # one mail to every admin: the portal's default language
+            t = _translations(mail.owner.language if mail.channel == NOTICE_OWNER else None)
+            when = texts.get(id(t)) or texts.setdefault(id(t), ExpiryTexts(t, now))
             if mail.channel == NOTICE_OWNER:
-                subject, body = owner_message(mail.owner, mail.items, base,
-                                              _translations(mail.owner.language))
-            else:  # one mail to every admin: the portal's default language
-                subject, body = digest_message(mail.items, base, _translations(None))
+                subject, body = owner_message(mail.owner, mail.items, base, t, when=when)
+            else:
+                subject, body = digest_message(mail.items, base, t, when=when)
             try:
                 mail.refused = mailer.send(mail.to, subject, body)
             except RecipientsRefused as exc:
@@ -207,16 +210,18 @@ def _record(report: RunReport, mails: list[_Mail], problems: list[str],
     sent = [notice for mail in mails if mail.accepted for notice in mail.notices]
     unsent = [notice for mail in mails if not mail.accepted for notice in mail.notices]
     notify_claims.settle(sent, unsent, utcnow())
+    events = []
     for mail in mails:
         if not mail.accepted:
             continue
         items = mail.items
         serials = ", ".join(f"{item.serial} ({item.threshold}d)" for item in items)
-        audit.record("notify.mail", actor=ACTOR,
-                     serial=items[0].serial if len(items) == 1 else None,
-                     detail=f"expiry warning ({mail.channel}) to {', '.join(mail.to)}: {serials}")
+        events.append(audit.event_row(
+            "notify.mail", actor=ACTOR, serial=items[0].serial if len(items) == 1 else None,
+            detail=f"expiry warning ({mail.channel}) to {', '.join(mail.to)}: {serials}"))
         report.mails += 1
         report.warned += len(items)
+    audit.record_rows(events)
     for problem in problems:
         _report_problem(report, problem)
     if not problems:

@@ -6,11 +6,22 @@ tells whether a renewal exists. Once every due certificate is warned, a run read
 certificate row into Python.
 """
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+import functools
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import and_, case, exists, false, or_, select
+from sqlalchemy import (
+    DateTime,
+    and_,
+    bindparam,
+    case,
+    exists,
+    false,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
@@ -23,6 +34,7 @@ from ..models import (
     CertificateAuthority,
     ExpiryNotice,
     User,
+    UTCDateTime,
 )
 
 SHORT_LIVED = timedelta(days=14)  # ACME-style certificates: renewed by their automation
@@ -30,9 +42,8 @@ CHUNK = 500  # ids per IN (...) list
 CHANNELS = (NOTICE_OWNER, NOTICE_ADMINS, NOTICE_WEBHOOK)
 
 
-@dataclass(frozen=True)
-class Due:
-    """A certificate due for a warning at one threshold."""
+class Due(NamedTuple):
+    """A certificate due for a warning at one threshold (a tuple: a run makes a thousand)."""
 
     id: int
     serial: str
@@ -60,11 +71,27 @@ def due_selection(now: datetime, thresholds: tuple[int, ...], *, owners: bool = 
     current threshold (`threshold`) and whether a renewal exists (`renewed`, evaluated only
     for the rows returned).
     """
+    return _selection(tuple(thresholds), owners, admins, hooks).params(
+        _window(now, thresholds))
+
+
+def _window(now: datetime, thresholds: tuple[int, ...]) -> dict:
+    """The values of _selection's parameters: now and the end of each threshold's window."""
+    return {"now": now, **{f"end_{days}d": now + timedelta(days=days) for days in thresholds}}
+
+
+@functools.lru_cache(maxsize=64)
+def _selection(thresholds: tuple[int, ...], owners: bool, admins: bool, hooks: bool):
+    """due_selection's statement with its times as parameters, built once per process.
+
+    Building it again on every run cost more than a tenth of the SELECT it stands for.
+    """
     table = Certificate.__table__.c
     notices = ExpiryNotice.__table__.c
     people = User.__table__.c
-    threshold = case(*[(table.not_after <= now + timedelta(days=days), days)
-                       for days in thresholds])
+    now = bindparam("now", type_=UTCDateTime())
+    ends = {days: bindparam(f"end_{days}d", type_=UTCDateTime()) for days in thresholds}
+    threshold = case(*[(table.not_after <= ends[days], days) for days in thresholds])
 
     def lacking(channel: str):
         return ~exists().where(notices.certificate_id == table.id,
@@ -80,12 +107,14 @@ def due_selection(now: datetime, thresholds: tuple[int, ...], *, owners: bool = 
     if hooks:
         lacks[NOTICE_WEBHOOK] = lacking(NOTICE_WEBHOOK)
     return (
-        select(table.id, table.serial, table.subject, table.profile, table.not_before,
-               table.not_after, table.owner_id, table.ca_id, threshold.label("threshold"),
+        # the times as stored (naive UTC): a run reads a thousand, and marks only its own aware
+        select(table.id, table.serial, table.subject, table.profile,
+               type_coerce(table.not_before, DateTime()), type_coerce(table.not_after, DateTime()),
+               table.owner_id, table.ca_id, threshold.label("threshold"),
                renewal_exists(now).label("renewed"),
                *[condition.label(f"lacks_{channel}") for channel, condition in lacks.items()])
         .where(table.status == STATUS_ISSUED, table.not_after > now,
-               table.not_after <= now + timedelta(days=thresholds[-1]),
+               table.not_after <= ends[thresholds[-1]],
                or_(*lacks.values()) if lacks else false())
     )
 
@@ -94,9 +123,12 @@ def due_certificates(now: datetime, thresholds: tuple[int, ...], **channels) -> 
     """Certificates due on some channel (see due_selection), neither short-lived nor renewed."""
     if not thresholds:
         return []
-    result = db.session.execute(due_selection(now, thresholds, **channels))
+    flags = (channels.get("owners", True), channels.get("admins", True),
+             channels.get("hooks", True))
+    result = db.session.execute(_selection(tuple(thresholds), *flags), _window(now, thresholds))
     lacks = [channel for channel in CHANNELS if f"lacks_{channel}" in result.keys()]
     rows = result.all()
+    sets: dict[tuple, frozenset] = {}  # the few combinations of channels, made once each
     if not rows:
         return []
     short_lived_ok = {
@@ -110,20 +142,28 @@ def due_certificates(now: datetime, thresholds: tuple[int, ...], **channels) -> 
          renewed, *flags) in rows:
         if renewed or (not_after - not_before < SHORT_LIVED and profile not in short_lived_ok):
             continue
-        due.append(Due(id=id_, serial=serial, subject=subject, ca=ca_names.get(ca_id, "?"),
-                       not_after=not_after, owner_id=owner_id, threshold=threshold,
-                       channels=frozenset(channel for channel, lacking in zip(lacks, flags,
-                                                                               strict=True)
-                                          if lacking)))
+        flags = tuple(flags)
+        channels = sets.get(flags)
+        if channels is None:
+            channels = sets[flags] = frozenset(
+                channel for channel, lacking in zip(lacks, flags, strict=True) if lacking)
+        due.append(Due(id_, serial, subject, ca_names.get(ca_id, "?"),
+                       _aware(not_after), owner_id, threshold, channels))
     due.sort(key=lambda item: (item.not_after, item.id))
     return due
 
 
-def renewal_exists(now: datetime):
+def _aware(value: datetime) -> datetime:
+    """A stored time as aware UTC (the drivers hand back naive values for this column type)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def renewal_exists(now):
     """Whether a newer valid certificate has the same subject, SANs, owner and common name.
 
-    Certificates without a common name are matched on their owner (and only when they have
-    one); each form reads an index (common_name, or owner_id), not the whole table.
+    `now` is a datetime, or a bind parameter standing for one. Certificates without a common
+    name are matched on their owner (and only when they have one); each form reads an index
+    (common_name, or owner_id), not the whole table.
     """
     table = Certificate.__table__
     newer = aliased(table)

@@ -169,12 +169,20 @@ def payload(event_type: str, data: dict, at: datetime | None = None) -> str:
 def enqueue(event_type: str, data: dict, *, message_id: str, at: datetime | None = None,
             hooks: list[Webhook] | None = None) -> int:
     """Add one delivery per subscribed webhook to the session (the caller commits)."""
+    return enqueue_many(event_type, [(data, message_id)], at=at, hooks=hooks)
+
+
+def enqueue_many(event_type: str, events: list[tuple[dict, str]], *,
+                 at: datetime | None = None, hooks: list[Webhook] | None = None) -> int:
+    """enqueue() for several (data, message id) events of one type, in one INSERT."""
     hooks = subscribers(event_type) if hooks is None else hooks
-    body = payload(event_type, data, at)
     now = utcnow()
     rows = [{"webhook_id": hook.id, "message_id": message_id, "event_type": event_type,
              "payload": body, "status": DELIVERY_PENDING, "attempts": 0,
-             "next_attempt_at": now, "created_at": now} for hook in hooks]
+             "next_attempt_at": now, "created_at": now}
+            for body, message_id in ((payload(event_type, data, at), message_id)
+                                     for data, message_id in events)
+            for hook in hooks]
     if rows:
         db.session.execute(insert(WebhookDelivery), rows)
     return len(rows)

@@ -84,3 +84,44 @@ def test_warnings_and_events_once_with_several_hosts(app, root_ca, smtp, receive
     from tests.test_webhooks import verify
 
     assert all(verify(request, key=webhooks.secret_key(secret)) for request in receiver.requests)
+
+
+def test_stale_claims_are_found_in_an_index_of_the_unsent_ones_only(app, root_ca, backend):
+    from datetime import timedelta
+
+    from sqlalchemy import event, insert, select, text
+
+    from portal.models import ExpiryNotice, utcnow
+    from portal.services import notify_claims
+
+    certificate = issue("many.example.org", days_left=10)
+    now = utcnow()
+    old = now - notify_claims.STALE_CLAIM - timedelta(minutes=1)
+    # a long-running portal: thousands of warnings sent, a few claims still in flight
+    rows = [{"certificate_id": certificate.id, "threshold_days": days, "channel": "owner",
+             "claimed_at": old, "sent_at": old} for days in range(1, 5001)]
+    rows += [{"certificate_id": certificate.id, "threshold_days": days, "channel": "admins",
+              "claimed_at": old if days == 1 else now, "sent_at": None} for days in (1, 2)]
+    db.session.execute(insert(ExpiryNotice), rows)
+    db.session.execute(text("ANALYZE"))
+    db.session.commit()
+    postgres = backend == "postgresql"
+    plans = []
+
+    def explain(connection, cursor, statement, parameters, context, executemany):
+        if statement.startswith("DELETE FROM expiry_notices"):
+            cursor.execute(("EXPLAIN " if postgres else "EXPLAIN QUERY PLAN ") + statement,
+                           parameters)
+            plans.append(" | ".join(str(row[-1]) for row in cursor.fetchall()))
+
+    event.listen(db.engine, "before_cursor_execute", explain)
+    try:
+        notify_claims.forget_stale(now)
+        db.session.commit()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", explain)
+    assert len(plans) == 1 and "ix_expiry_notices_unsent_claimed_at" in plans[0], plans
+    left = db.session.execute(select(ExpiryNotice.channel, ExpiryNotice.threshold_days)
+                              .where(ExpiryNotice.sent_at.is_(None))).all()
+    assert left == [("admins", 2)]  # the stale claim went; the live one and the sent ones stay
+    assert db.session.query(ExpiryNotice).count() == 5001
