@@ -2,6 +2,7 @@
 
 import gc
 import threading
+from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import event, insert, select
 
@@ -9,7 +10,12 @@ from portal.ca.pem import to_pem
 from portal.extensions import db
 from portal.models import AuditEvent, Certificate
 from portal.services import audit, certificates, issuance
-from portal.services.driver import DriverStatement, thread_connection
+from portal.services.driver import (
+    DriverStatement,
+    bind_processor_for,
+    result_processor_for,
+    thread_connection,
+)
 from tests.peer import presenting
 from tests.pki import make_csr
 
@@ -120,3 +126,43 @@ def test_ping_verifies_a_certificates_signature_once_and_its_record_every_time(
     certificates.revoke_certificate(leaf.serial, reason="keyCompromise", actor="test")
     refused = client.get("/ping", environ_base=presenting(pem))
     assert refused.status_code == 403 and "revoked" in refused.text
+
+
+_TIMES = [
+    None,
+    datetime(2026, 12, 1, 16, 0, tzinfo=UTC),
+    datetime(2026, 12, 1, 16, 0, 0, 123456, tzinfo=UTC),
+    datetime(2026, 12, 1, 17, 30, tzinfo=timezone(timedelta(hours=1, minutes=30))),
+    datetime(2026, 1, 2, 3, 4, 5, 6),
+    datetime(1, 1, 1),
+    datetime(999, 5, 6, 7, 8, 9),
+    datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+]
+
+
+def test_times_are_written_and_read_exactly_as_the_column_type_does(app):
+    dialect = db.engine.dialect
+    column_type = Certificate.__table__.c.not_after.type
+    own_bind = column_type.dialect_impl(dialect).bind_processor(dialect)
+    own_result = column_type.dialect_impl(dialect).result_processor(dialect, None)
+    bind = bind_processor_for(column_type, dialect)
+    result = result_processor_for(column_type, dialect)
+    if dialect.name == "sqlite":  # the fast path is taken, not silently given up
+        assert bind is not own_bind and result is not own_result
+    for value in _TIMES:
+        assert bind(value) == own_bind(value), value
+        stored = own_bind(value)
+        assert result(stored) == own_result(stored), stored
+    for text in ("2026-12-01 16:00:00", "2026-12-01", "2026-12-01 16:00:00.5+02:00"):
+        assert result(text) == own_result(text), text
+
+
+def test_a_time_written_on_the_driver_reads_back_the_same_through_the_orm(app):
+    moment = datetime(2026, 12, 1, 16, 0, 0, 654321, tzinfo=UTC)
+    with thread_connection(db.engine) as connection:
+        row_id = connection.execute(insert(AuditEvent.__table__), {
+            "at": moment, "action": "test.time", "actor": "t", "outcome": "ok"},
+            ("at", "action", "actor", "outcome"))
+        connection.commit()
+        (read,) = connection.first(select(AuditEvent.at).where(AuditEvent.id == row_id))
+    assert read == moment and db.session.get(AuditEvent, row_id).at == moment

@@ -174,7 +174,8 @@ def check_before_signing(
     `serial` may be any serial of the kind the real certificate will carry: it is not part of
     the shape (a random positive 159-bit number always lints the same).
     """
-    waived = pkilint_values.waived_wildcard_findings(sans)
+    waived = (pkilint_values.waived_wildcard_findings(sans)
+              if pkilint_values.has_wildcard(sans) else frozenset())
     findings = (pkilint_values.checked_san_findings(sans)
                 + pkilint_values.subject_findings(subject))
     if not findings:
