@@ -10,12 +10,8 @@ from portal.ca.pem import to_pem
 from portal.extensions import db
 from portal.models import AuditEvent, Certificate
 from portal.services import audit, certificates, issuance
-from portal.services.driver import (
-    DriverStatement,
-    bind_processor_for,
-    result_processor_for,
-    thread_connection,
-)
+from portal.services.driver import DriverStatement, thread_connection
+from portal.services.driver_times import bind_processor_for, result_processor_for
 from tests.peer import presenting
 from tests.pki import make_csr
 
