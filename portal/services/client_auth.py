@@ -36,12 +36,29 @@ _RECORD = select(Certificate.status, Certificate.fingerprint_sha256, Certificate
 
 @dataclass(frozen=True)
 class ClientIdentity:
-    """Who a verified client certificate says the caller is."""
+    """Who a verified client certificate says the caller is.
 
-    subject: str
+    The names are spelled out only when asked for (a plain "pong" needs none of them).
+    """
+
+    certificate: x509.Certificate
+    issuer_certificate: x509.Certificate
     serial: str
-    issuer: str
-    not_after: datetime
+
+    @property
+    def subject(self) -> str:
+        """The certificate's subject, RFC 4514."""
+        return self.certificate.subject.rfc4514_string()
+
+    @property
+    def issuer(self) -> str:
+        """The issuing CA's subject, RFC 4514."""
+        return self.issuer_certificate.subject.rfc4514_string()
+
+    @property
+    def not_after(self) -> datetime:
+        """The end of the certificate's validity."""
+        return self.certificate.not_valid_after_utc
 
 
 def _authorities() -> tuple[dict[x509.Certificate, int], CAStates]:
@@ -117,12 +134,7 @@ def authenticate_client(certificate: x509.Certificate | None) -> ClientIdentity:
             N_("certificate %(serial)s is a proxy's certificate: it identifies no client"),
             serial=serial
         )
-    return ClientIdentity(
-        subject=certificate.subject.rfc4514_string(),
-        serial=serial,
-        issuer=issuer.subject.rfc4514_string(),
-        not_after=certificate.not_valid_after_utc,
-    )
+    return ClientIdentity(certificate=certificate, issuer_certificate=issuer, serial=serial)
 
 
 def is_trusted_proxy(peer: x509.Certificate | None, peer_address: str | None) -> bool:

@@ -19,6 +19,25 @@ class PagesOnlySessionInterface(SecureCookieSessionInterface):
     cookie (a token is its only credential), and it is spared the signature and the lookup.
     """
 
+    _serializer: tuple = (None, None)  # (the keys it signs with, the serializer)
+
+    def get_signing_serializer(self, app):
+        """Flask's serializer, built once per secret key instead of on every request."""
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        built_for, serializer = self._serializer
+        if built_for != keys:
+            serializer = super().get_signing_serializer(app)
+            self._serializer = (keys, serializer)
+        return serializer
+
+    def save_session(self, app, session, response):
+        """Flask's, returning at once for an empty, unchanged session (most of /ping's)."""
+        if not session and not session.modified:
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
+
     def open_session(self, app, request):
         """No session for the API (the null session: writing to it is an error); else a cookie."""
         if request.path.startswith(API_PREFIX):
