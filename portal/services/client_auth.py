@@ -13,7 +13,11 @@ from cryptography import x509
 from flask import current_app
 from sqlalchemy import bindparam, select
 
-from ..ca.clientcert import check_client_certificate, load_forwarded_certificate
+from ..ca.clientcert import (
+    check_client_certificate,
+    load_forwarded_certificate,
+    load_presented_certificate,
+)
 from ..ca.profiles import PROXY_PROFILE
 from ..ca.serials import serial_to_hex
 from ..ca.signer import fingerprint_sha256
@@ -79,10 +83,36 @@ def _authorities() -> tuple[dict[x509.Certificate, int], CAStates]:
     return result, CAStates(rows)
 
 
+def presented_certificate(der: bytes) -> x509.Certificate:
+    """The certificate a TLS peer presented, from its DER: parsed once per process.
+
+    The same object comes back for the same bytes, so its fingerprint and its extensions are
+    worked out once too; nothing about its standing is kept (see _recorded).
+    """
+    parsed = cache.table("client_auth.presented")  # DER -> the parsed certificate
+    certificate = parsed.get(der)
+    if certificate is None:
+        certificate = load_presented_certificate(der)
+        if len(parsed) >= _VERIFIED_KEPT:
+            parsed.clear()
+        parsed[der] = certificate
+    return certificate
+
+
+def _fingerprint(certificate: x509.Certificate) -> str:
+    fingerprints = cache.table("client_auth.fingerprints")  # certificate -> SHA-256 hex
+    fingerprint = fingerprints.get(certificate)
+    if fingerprint is None:
+        if len(fingerprints) >= _VERIFIED_KEPT:
+            fingerprints.clear()
+        fingerprint = fingerprints[certificate] = fingerprint_sha256(certificate)
+    return fingerprint
+
+
 def _recorded(certificate: x509.Certificate) -> tuple[x509.Certificate, str, str]:
     """Check chain, validity and usage, then the record: (issuer, serial, profile) if issued."""
     authorities, states = _authorities()
-    fingerprint = fingerprint_sha256(certificate)
+    fingerprint = _fingerprint(certificate)
     verified = cache.table("client_auth.verified")  # leaf fingerprint -> the CA that signed it
     known = verified.get(fingerprint)
     if known not in authorities:  # not verified yet, or its CA is gone

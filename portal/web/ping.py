@@ -2,11 +2,10 @@
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..ca.clientcert import load_presented_certificate
 from ..errors import PortalError
 from ..extensions import limiter
 from ..proxies import PEER_ADDRESS
-from ..services.client_auth import authenticate_connection
+from ..services.client_auth import authenticate_connection, presented_certificate
 from .errors import status_of
 from .mod_wsgi_peer import mod_wsgi_client_certificate
 
@@ -25,11 +24,13 @@ def _peer_certificate():
     sock = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
     if sock is not None and hasattr(sock, "getpeercert"):
         der = sock.getpeercert(binary_form=True)
-        return load_presented_certificate(der) if der else None
+        return presented_certificate(der) if der else None
     return mod_wsgi_client_certificate(environ)
 
 
 def _wants_json() -> bool:
+    if "HTTP_ACCEPT" not in request.environ:  # no Accept header: text, as best_match says
+        return False
     best = request.accept_mimetypes.best_match(["text/plain", "application/json"])
     return best == "application/json" and request.accept_mimetypes[best] > (
         request.accept_mimetypes["text/plain"]

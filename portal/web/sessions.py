@@ -42,6 +42,8 @@ class PagesOnlySessionInterface(SecureCookieSessionInterface):
         """No session for the API (the null session: writing to it is an error); else a cookie."""
         if request.path.startswith(API_PREFIX):
             return self.make_null_session(app)
+        if "HTTP_COOKIE" not in request.environ and app.secret_key:
+            return self.session_class()  # what Flask opens without a cookie, sooner
         session = super().open_session(app, request)
         if session is None or (USER_ID not in session and SESSION_ID not in session):
             return session
