@@ -74,7 +74,8 @@ def https_options(options: dict, bind: str, files) -> dict:
         "keyfile": files.key,
         "ca_certs": files.client_ca_bundle,
         "cert_reqs": ssl.CERT_OPTIONAL,
-        "ssl_context": TLSContextCache(BoundedSSLSocket),
+        # a renewed certificate is served within a second of its files changing
+        "ssl_context": TLSContextCache(BoundedSSLSocket, recheck_seconds=1.0),
     }
 
 

@@ -21,7 +21,8 @@ __all__ = ["TConn", "ThreadWorker", "check", "client_is_done", "close_if_body_un
 # Methods of ThreadWorker that the portal's worker overrides or calls. Every path that gives
 # a connection to a thread must go through enqueue_req(), which the worker overrides.
 WORKER_METHODS = ("accept", "enqueue_req", "init_process", "murder_pending", "handle",
-                  "finish_request", "on_client_socket_readable", "run", "notify")
+                  "finish_request", "on_client_socket_readable", "run", "notify",
+                  "is_parent_alive")
 HANDS_OFF_THROUGH_ENQUEUE_REQ = ("on_client_socket_readable", "finish_request")
 # Attributes a ThreadWorker has once constructed.
 WORKER_ATTRIBUTES = ("poller", "keepalived_conns", "nr_conns", "alive", "cfg", "log", "app")

@@ -64,6 +64,20 @@ class PollingThreadWorker(ThreadWorker):
             self._next_heartbeat = now + HEARTBEAT_SECONDS
             super().notify()
 
+    _next_parent_check = 0.0
+
+    def is_parent_alive(self):
+        """Whether the arbiter is still this worker's parent, asked at most once a second.
+
+        gunicorn asks on every turn of the poller's loop (a system call each time); a worker
+        whose arbiter died still stops within a second, as its heartbeat is kept.
+        """
+        now = time.monotonic()
+        if now < self._next_parent_check:
+            return True
+        self._next_parent_check = now + HEARTBEAT_SECONDS
+        return super().is_parent_alive()
+
     def accept(self, listener):
         """Accept a connection; its handshake and request head are read on the poller."""
         try:
