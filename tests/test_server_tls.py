@@ -114,22 +114,3 @@ def test_a_server_certificate_from_a_ca_that_cannot_sign_comes_from_one_that_can
     create_ca("long", key_type="ec-p256", actor="test")
     assert ensure_server_certificate() is True
     assert _current(server_files().certificate).issuer.rfc4514_string() == "CN=long"
-
-
-def test_a_context_kept_for_a_while_is_rebuilt_once_that_while_is_over(root_ca, monkeypatch):
-    """`portal serve` looks at the files once a second, not on every handshake."""
-    ensure_server_certificate()
-    files = server_files()
-    conf = SimpleNamespace(certfile=files.certificate, keyfile=files.key,
-                           ca_certs=files.client_ca_bundle)
-    now = [1000.0]
-    monkeypatch.setattr("portal.serve.tls.time.monotonic", lambda: now[0])
-    cache = TLSContextCache(recheck_seconds=1.0)
-    first = cache(conf, None)
-    ensure_server_certificate(force=True)
-    os.utime(files.certificate, ns=(0, os.stat(files.certificate).st_mtime_ns + 10**9))
-    assert cache(conf, None) is first  # within the second: not looked at
-    now[0] += 1.0
-    renewed = cache(conf, None)
-    assert renewed is not first
-    assert cache(conf, None) is renewed

@@ -74,8 +74,7 @@ def https_options(options: dict, bind: str, files) -> dict:
         "keyfile": files.key,
         "ca_certs": files.client_ca_bundle,
         "cert_reqs": ssl.CERT_OPTIONAL,
-        # a renewed certificate is served within a second of its files changing
-        "ssl_context": TLSContextCache(BoundedSSLSocket, recheck_seconds=1.0),
+        "ssl_context": TLSContextCache(BoundedSSLSocket),
     }
 
 

@@ -5,7 +5,6 @@ import os
 import ssl
 import sys
 import threading
-import time
 
 # OpenSSL's X509_V_FLAG_NO_CHECK_TIME: let an expired client certificate through the handshake
 # so that /ping can answer 403 "expired" instead of a bare TLS alert.
@@ -31,26 +30,14 @@ class TLSContextCache:
     each time would cost more than the handshake itself.
     """
 
-    def __init__(self, sslsocket_class: type[ssl.SSLSocket] | None = None, *,
-                 recheck_seconds: float = 0.0):
-        """Build contexts of `sslsocket_class`; look at the files every `recheck_seconds`.
-
-        0 looks at them on every call, which costs three stat calls and a lock per handshake.
-        """
+    def __init__(self, sslsocket_class: type[ssl.SSLSocket] | None = None):
         self._key = None
         self._context = None
         self._lock = threading.Lock()
         self._sslsocket_class = sslsocket_class
-        self._recheck_seconds = recheck_seconds
-        self._next_check = 0.0
 
     def __call__(self, conf, default_factory=None):
         """Gunicorn's `ssl_context` hook."""
-        if self._recheck_seconds:
-            now = time.monotonic()
-            if self._context is not None and now < self._next_check:
-                return self._context
-            self._next_check = now + self._recheck_seconds
         try:
             key = tuple(os.stat(path).st_mtime_ns for path in (conf.certfile, conf.keyfile,
                                                                conf.ca_certs))
