@@ -7,10 +7,18 @@ certificate; the portal also checks the certificate against its database (revoca
 The two are measured in interleaved rounds (plain, portal, plain, portal, ...: PING_ROUNDS,
 default 5) and the verdict is the median of the rounds' ratios, so that a slow phase of a
 shared machine weighs on both sides alike. Target: the portal at least 0.7 of the plain server.
+
+Each round also reads the CPU time both servers used (/proc), so the table shows each one's
+CPU per request: on a machine loaded by others the rates say little, the CPU per request still
+does. `--profile FILE` records the portal's processes with py-spy over the measured rounds.
+Usage: python benchmarks/ping.py [--profile FILE.svg|.json|.txt] [--profile-flags FLAGS]
+(PING_ROUNDS and PING_REQUESTS set the rounds and the requests per client).
 """
 
+import argparse
 import multiprocessing
 import os
+import signal
 import socket
 import ssl
 import statistics
@@ -18,10 +26,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import print_table  # noqa: E402
+from load import PROFILE_FORMATS, group_cpu_seconds  # noqa: E402
 
 from tests.e2e.servers import free_port, stop, wait_for_port
 
@@ -85,23 +95,38 @@ def client(port: int, files: dict, count: int, results) -> None:
     results.put(ok)
 
 
-def drive(port: int, files: dict) -> float:
-    """Handshakes per second from CLIENTS processes."""
+def processes_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def drive(port: int, files: dict, server_cpu=None) -> tuple[float, float]:
+    """Handshakes per second from CLIENTS processes, and the server's CPU ms per request.
+
+    `server_cpu()` says how many CPU seconds the server has used so far.
+    """
     results = multiprocessing.Queue()
     processes = [multiprocessing.Process(target=client,
                                          args=(port, files, REQUESTS_PER_CLIENT, results))
                  for _ in range(CLIENTS)]
+    cpu = server_cpu() if server_cpu else 0.0
     start = time.perf_counter()
     for process in processes:
         process.start()
     answered = sum(results.get() for _ in processes)
     elapsed = time.perf_counter() - start
+    cpu = (server_cpu() - cpu) if server_cpu else 0.0
     for process in processes:
         process.join()
     expected = CLIENTS * REQUESTS_PER_CLIENT
     if answered != expected:
         raise SystemExit(f"only {answered} of {expected} requests got pong")
-    return answered / elapsed
+    return answered / elapsed, 1000 * cpu / answered
 
 
 def prepare(folder: Path) -> dict:
@@ -119,7 +144,24 @@ def prepare(folder: Path) -> dict:
             "client_cert": str(cert), "client_key": str(key)}
 
 
+def start_profiler(pid: int, output: str, flags: str) -> subprocess.Popen:
+    """py-spy recording the portal's master and workers into `output`."""
+    profiler = subprocess.Popen(
+        [str(BIN / "py-spy"), "record", *flags.split(), "--subprocesses", "--pid", str(pid),
+         "--output", output, "--format", PROFILE_FORMATS.get(Path(output).suffix, "flamegraph")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)  # py-spy attaches
+    return profiler
+
+
 def main() -> None:
+    """Measure both servers in interleaved rounds; print the table; exit 1 when missed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", help="py-spy the portal over the measured rounds into "
+                        "this file: .svg, .json (speedscope) or .txt (collapsed stacks)")
+    parser.add_argument("--profile-flags", default="",
+                        help="more py-spy flags, e.g. '--gil' (only samples holding the GIL)")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         files = prepare(Path(tmp))
         plain_port, plain_processes = start_plain(files)
@@ -131,31 +173,49 @@ def main() -> None:
             env=files["env"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
+        plain_cpu = partial(processes_cpu_seconds, [p.pid for p in plain_processes])
+        portal_cpu = partial(group_cpu_seconds, server.pid)
+        profiler = None
         try:
             wait_for_port(https_port, server)
             drive(https_port, files)  # warm up: workers load the app and the CA certificates
             drive(plain_port, files)
+            if args.profile:
+                profiler = start_profiler(server.pid, args.profile, args.profile_flags)
             rounds = []
             for _ in range(ROUNDS):
-                plain_rate = drive(plain_port, files)
-                rounds.append((plain_rate, drive(https_port, files)))
+                plain = drive(plain_port, files, plain_cpu)
+                rounds.append((*plain, *drive(https_port, files, portal_cpu)))
         finally:
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(60)
             stop(server)
             for process in plain_processes:
                 process.terminate()
-    ratios = [portal / plain for plain, portal in rounds]
-    print("rounds (plain, portal, ratio): " + "; ".join(
-        f"{plain:.0f}, {portal:.0f}, {portal / plain:.3f}" for plain, portal in rounds))
-    median_ratio = statistics.median(ratios)
-    plain_median = statistics.median(plain for plain, _ in rounds)
+    print("rounds (plain req/s, portal req/s, ratio; server CPU ms per request, plain/portal): "
+          + "; ".join(f"{plain:.0f}, {portal:.0f}, {portal / plain:.3f}; "
+                      f"{plain_ms:.2f}/{portal_ms:.2f}"
+                      for plain, plain_ms, portal, portal_ms in rounds))
+    median_ratio = statistics.median(portal / plain for plain, _, portal, _ in rounds)
+    plain_median = statistics.median(plain for plain, _, _, _ in rounds)
+    plain_ms = statistics.median(ms for _, ms, _, _ in rounds)
+    portal_ms = statistics.median(ms for _, _, _, ms in rounds)
+    title = (f"full TLS handshakes + GET /ping with a client certificate ({WORKERS} server "
+             f"processes, {CLIENTS} clients x {REQUESTS_PER_CLIENT}, median of {ROUNDS} "
+             "interleaved rounds)")
     ok = print_table(
-        f"full TLS handshakes + GET /ping with a client certificate ({WORKERS} server "
-        f"processes, {CLIENTS} clients x {REQUESTS_PER_CLIENT}, median of {ROUNDS} interleaved "
-        "rounds)",
+        title,
         [("plain Python ssl server (baseline)", plain_median, "req/s"),
          ("portal serve /ping (with revocation check)", plain_median * median_ratio, "req/s")],
         baseline="plain Python ssl server (baseline)",
         targets={"portal serve /ping (with revocation check)": 0.7},
+    )
+    print_table(
+        "server CPU per request (medians of the same rounds; lower is better)",
+        [("plain Python ssl server (baseline)", plain_ms, "ms"),
+         ("portal serve /ping (with revocation check)", portal_ms, "ms")],
+        baseline="plain Python ssl server (baseline)", higher_is_better=False,
     )
     sys.exit(0 if ok else 1)
 

@@ -15,22 +15,27 @@ from gunicorn.http.wsgi import Response
 from gunicorn.sock import ssl_context
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-__all__ = ["TConn", "ThreadWorker", "check", "close_if_body_unread", "get_parser", "missing",
-           "ssl_context", "take_buffered"]
+__all__ = ["TConn", "ThreadWorker", "check", "client_is_done", "close_if_body_unread",
+           "get_parser", "missing", "ssl_context", "take_buffered"]
 
 # Methods of ThreadWorker that the portal's worker overrides or calls. Every path that gives
 # a connection to a thread must go through enqueue_req(), which the worker overrides.
 WORKER_METHODS = ("accept", "enqueue_req", "init_process", "murder_pending", "handle",
-                  "finish_request", "on_client_socket_readable", "run", "notify")
+                  "finish_request", "on_client_socket_readable", "run", "notify",
+                  "is_parent_alive")
 HANDS_OFF_THROUGH_ENQUEUE_REQ = ("on_client_socket_readable", "finish_request")
 # Attributes a ThreadWorker has once constructed.
 WORKER_ATTRIBUTES = ("poller", "keepalived_conns", "nr_conns", "alive", "cfg", "log", "app")
 # What a TConn has once constructed (initialized=True means "init() must not wrap again").
 CONNECTION_ATTRIBUTES = ("cfg", "sock", "client", "server", "parser", "initialized")
 CONNECTION_METHODS = ("init", "close")
-# The HTTP/1 parser's read-back buffer: bytes read on the poller are handed back through it.
-PARSER_ATTRIBUTES = ("unreader",)
+# The HTTP/1 parser's read-back buffer: bytes read on the poller are handed back through it;
+# `mesg` is the last request it parsed, `buf` what it read ahead of it.
+PARSER_ATTRIBUTES = ("unreader", "mesg")
 UNREADER_METHODS = ("unread", "take_buffered")
+UNREADER_ATTRIBUTES = ("buf",)
+# What a parsed request has (gunicorn.http.message.Request).
+REQUEST_ATTRIBUTES = ("headers", "version", "body")
 # gunicorn's info lines while it stops (arbiter.py), which ServeLogger writes at debug level.
 STOP_MESSAGES = frozenset({"Handling signal: %s", "Worker exiting (pid: %s)",
                            "Shutting down: %s", "Worker (pid:%s) was sent %s!",
@@ -52,16 +57,33 @@ def close_if_body_unread(start_response) -> None:
     the client reuses a connection the server is about to close.
     """
     response = getattr(start_response, "__self__", None)
-    if not isinstance(response, Response):
-        return
-    reader = getattr(getattr(response.req, "body", None), "reader", None)
-    unread = (
+    if isinstance(response, Response) and _body_unread(response.req):
+        response.force_close()
+
+
+def _body_unread(request) -> bool:
+    reader = getattr(getattr(request, "body", None), "reader", None)
+    return (
         (isinstance(reader, LengthReader) and reader.length > 0)
         or (isinstance(reader, ChunkedReader) and reader.parser is not None)
         or (isinstance(reader, EOFReader) and not reader.finished)
     )
-    if unread:
-        response.force_close()
+
+
+def client_is_done(conn) -> bool:
+    """Whether a connection's client has nothing more to send once it is answered.
+
+    True when its last request asked to close (`Connection: close`, or HTTP/1.0 without
+    keep-alive), its body was read to the end and no byte after it was read ahead: such a
+    client sends no further request, so closing at once cannot reset an answer it has not read.
+    """
+    parser = getattr(conn, "parser", None)
+    request = getattr(parser, "mesg", None)
+    if request is None or _body_unread(request) or parser.unreader.buf.getbuffer().nbytes:
+        return False
+    tokens = {token.strip().lower() for name, value in request.headers if name == "CONNECTION"
+              for token in value.split(",")}
+    return "close" in tokens or (request.version <= (1, 0) and "keep-alive" not in tokens)
 
 
 def take_buffered(conn) -> bytes:
@@ -107,6 +129,12 @@ def missing(worker=None, connection=None) -> list[str]:
             unreader = getattr(parser, "unreader", None)
             gone += [f"parser.unreader.{name}" for name in UNREADER_METHODS
                      if not callable(getattr(unreader, name, None))]
+            gone += [f"parser.unreader.{name}" for name in UNREADER_ATTRIBUTES
+                     if not hasattr(unreader, name)]
+            request = getattr(parser, "mesg", None)
+            if request is not None:
+                gone += [f"parser.mesg.{name}" for name in REQUEST_ATTRIBUTES
+                         if not hasattr(request, name)]
     return gone
 
 

@@ -26,7 +26,15 @@ from .connections import (
     bounded,
     peer,
 )
-from .gunicorn_internals import TConn, ThreadWorker, check, get_parser, ssl_context, take_buffered
+from .gunicorn_internals import (
+    TConn,
+    ThreadWorker,
+    check,
+    client_is_done,
+    get_parser,
+    ssl_context,
+    take_buffered,
+)
 
 # How long a stopping worker lets a connection finish its request head, or its lingering close.
 STOP_LINGER = 2.0
@@ -55,6 +63,20 @@ class PollingThreadWorker(ThreadWorker):
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + HEARTBEAT_SECONDS
             super().notify()
+
+    _next_parent_check = 0.0
+
+    def is_parent_alive(self):
+        """Whether the arbiter is still this worker's parent, asked at most once a second.
+
+        gunicorn asks on every turn of the poller's loop (a system call each time); a worker
+        whose arbiter died still stops within a second, as its heartbeat is kept.
+        """
+        now = time.monotonic()
+        if now < self._next_parent_check:
+            return True
+        self._next_parent_check = now + HEARTBEAT_SECONDS
+        return super().is_parent_alive()
 
     def accept(self, listener):
         """Accept a connection; its handshake and request head are read on the poller."""
@@ -92,7 +114,7 @@ class PollingThreadWorker(ThreadWorker):
         if fs.cancelled() or fs.exception() is not None or fs.result():
             super().finish_request(conn, fs)
             return
-        self._linger(conn.sock, conn.client)
+        self._linger(conn.sock, conn.client, client_done=client_is_done(conn))
 
     def murder_pending(self):
         """Close the connections whose head missed its deadline (soon, once stopping)."""
@@ -178,12 +200,14 @@ class PollingThreadWorker(ThreadWorker):
         conn.sock.on_late = partial(self._log_late_body, reader.address)
         ThreadWorker.enqueue_req(self, conn)
 
-    def _linger(self, sock, address) -> None:
+    def _linger(self, sock, address, *, client_done: bool = False) -> None:
         """Half-close a connection and drop what the client still sends, then close it.
 
         Closing a socket with unread bytes makes the kernel send a reset, which can reach
         the client before it has read the answer (a 413 for a body too large, typically):
-        nginx's lingering close, on the poller rather than in a thread.
+        nginx's lingering close, on the poller rather than in a thread. A client that is done
+        (see client_is_done) and has nothing waiting is closed at once, as nginx does: its
+        answer is out, and it sends nothing more (each /ping of a new connection ends so).
         """
         now = time.monotonic()
         lingering = Lingering(sock, address, until=now + LINGER_SECONDS,
@@ -194,7 +218,7 @@ class PollingThreadWorker(ThreadWorker):
         except OSError:
             self._end_linger(lingering)
             return
-        if lingering.discard():
+        if lingering.discard() or client_done:
             self._end_linger(lingering)
             return
         self.lingering[lingering] = None

@@ -13,7 +13,11 @@ from cryptography import x509
 from flask import current_app
 from sqlalchemy import bindparam, select
 
-from ..ca.clientcert import check_client_certificate, load_forwarded_certificate
+from ..ca.clientcert import (
+    check_client_certificate,
+    load_forwarded_certificate,
+    load_presented_certificate,
+)
 from ..ca.profiles import PROXY_PROFILE
 from ..ca.serials import serial_to_hex
 from ..ca.signer import fingerprint_sha256
@@ -36,12 +40,29 @@ _RECORD = select(Certificate.status, Certificate.fingerprint_sha256, Certificate
 
 @dataclass(frozen=True)
 class ClientIdentity:
-    """Who a verified client certificate says the caller is."""
+    """Who a verified client certificate says the caller is.
 
-    subject: str
+    The names are spelled out only when asked for (a plain "pong" needs none of them).
+    """
+
+    certificate: x509.Certificate
+    issuer_certificate: x509.Certificate
     serial: str
-    issuer: str
-    not_after: datetime
+
+    @property
+    def subject(self) -> str:
+        """The certificate's subject, RFC 4514."""
+        return self.certificate.subject.rfc4514_string()
+
+    @property
+    def issuer(self) -> str:
+        """The issuing CA's subject, RFC 4514."""
+        return self.issuer_certificate.subject.rfc4514_string()
+
+    @property
+    def not_after(self) -> datetime:
+        """The end of the certificate's validity."""
+        return self.certificate.not_valid_after_utc
 
 
 def _authorities() -> tuple[dict[x509.Certificate, int], CAStates]:
@@ -62,10 +83,36 @@ def _authorities() -> tuple[dict[x509.Certificate, int], CAStates]:
     return result, CAStates(rows)
 
 
+def presented_certificate(der: bytes) -> x509.Certificate:
+    """The certificate a TLS peer presented, from its DER: parsed once per process.
+
+    The same object comes back for the same bytes, so its fingerprint and its extensions are
+    worked out once too; nothing about its standing is kept (see _recorded).
+    """
+    parsed = cache.table("client_auth.presented")  # DER -> the parsed certificate
+    certificate = parsed.get(der)
+    if certificate is None:
+        certificate = load_presented_certificate(der)
+        if len(parsed) >= _VERIFIED_KEPT:
+            parsed.clear()
+        parsed[der] = certificate
+    return certificate
+
+
+def _fingerprint(certificate: x509.Certificate) -> str:
+    fingerprints = cache.table("client_auth.fingerprints")  # certificate -> SHA-256 hex
+    fingerprint = fingerprints.get(certificate)
+    if fingerprint is None:
+        if len(fingerprints) >= _VERIFIED_KEPT:
+            fingerprints.clear()
+        fingerprint = fingerprints[certificate] = fingerprint_sha256(certificate)
+    return fingerprint
+
+
 def _recorded(certificate: x509.Certificate) -> tuple[x509.Certificate, str, str]:
     """Check chain, validity and usage, then the record: (issuer, serial, profile) if issued."""
     authorities, states = _authorities()
-    fingerprint = fingerprint_sha256(certificate)
+    fingerprint = _fingerprint(certificate)
     verified = cache.table("client_auth.verified")  # leaf fingerprint -> the CA that signed it
     known = verified.get(fingerprint)
     if known not in authorities:  # not verified yet, or its CA is gone
@@ -117,12 +164,7 @@ def authenticate_client(certificate: x509.Certificate | None) -> ClientIdentity:
             N_("certificate %(serial)s is a proxy's certificate: it identifies no client"),
             serial=serial
         )
-    return ClientIdentity(
-        subject=certificate.subject.rfc4514_string(),
-        serial=serial,
-        issuer=issuer.subject.rfc4514_string(),
-        not_after=certificate.not_valid_after_utc,
-    )
+    return ClientIdentity(certificate=certificate, issuer_certificate=issuer, serial=serial)
 
 
 def is_trusted_proxy(peer: x509.Certificate | None, peer_address: str | None) -> bool:

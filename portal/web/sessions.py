@@ -24,10 +24,31 @@ class PagesOnlySessionInterface(SecureCookieSessionInterface):
     the signature and the lookup.
     """
 
+    _serializer: tuple = (None, None)  # (the keys it signs with, the serializer)
+
+    def get_signing_serializer(self, app):
+        """Flask's serializer, built once per secret key instead of on every request."""
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        built_for, serializer = self._serializer
+        if built_for != keys:
+            serializer = super().get_signing_serializer(app)
+            self._serializer = (keys, serializer)
+        return serializer
+
+    def save_session(self, app, session, response):
+        """Flask's, returning at once for an empty, unchanged session (most of /ping's)."""
+        if not session and not session.modified:
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
+
     def open_session(self, app, request):
         """No session for the API and ACME (the null session: writing to it is an error)."""
         if request.path.startswith(_COOKIELESS):
             return self.make_null_session(app)
+        if "HTTP_COOKIE" not in request.environ and app.secret_key:
+            return self.session_class()  # what Flask opens without a cookie, sooner
         session = super().open_session(app, request)
         if session is None or (USER_ID not in session and SESSION_ID not in session):
             return session

@@ -54,3 +54,28 @@ def test_a_hand_off_that_bypasses_enqueue_req_is_named(monkeypatch):
     assert gunicorn_internals.missing() == [
         "ThreadWorker.on_client_socket_readable (no longer calls enqueue_req)"
     ]
+
+
+@pytest.mark.parametrize(("request_bytes", "done"), [
+    (b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", True),
+    (b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: Keep-Alive, Close\r\n\r\n", True),
+    (b"GET /ping HTTP/1.0\r\n\r\n", True),
+    (b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n", False),  # may send its next request
+    (b"GET /ping HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", False),
+    (b"POST /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5\r\n\r\n",
+     False),  # its body is still to come
+    (b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+     False),  # bytes after the request were read ahead
+])
+def test_a_client_is_done_only_when_it_asked_to_close_and_sent_nothing_more(
+    worker, request_bytes, done
+):
+    left, right = socket.socketpair()
+    with left, right:
+        connection = TConn(worker.cfg, left, ("127.0.0.1", 1), ("127.0.0.1", 2))
+        connection.parser = get_parser(worker.cfg, left, ("127.0.0.1", 1))
+        right.sendall(request_bytes)
+        right.shutdown(socket.SHUT_WR)
+        next(connection.parser)
+        assert gunicorn_internals.missing(worker, connection) == []
+        assert gunicorn_internals.client_is_done(connection) is done
