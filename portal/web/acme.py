@@ -43,16 +43,22 @@ def _body() -> bytes:
     return request.get_data(cache=False)
 
 
-def _render(reply: protocol.Reply) -> Response:
+def reply_parts(reply: protocol.Reply) -> tuple[int, list, bytes]:
+    """A Reply as the status, headers and body sent (here and by the fast path, acme_fast.py)."""
     if isinstance(reply.body, bytes):
-        response = Response(reply.body, status=reply.status, content_type=reply.content_type)
+        body, headers = reply.body, [("Content-Type", reply.content_type)]
     elif reply.body is None:
-        response = Response(b"", status=reply.status)
+        body, headers = b"", []
     else:
-        response = Response(json.dumps(reply.body, indent=1), status=reply.status,
-                            content_type=reply.content_type)
-    response.headers.update(reply.headers)
-    return response
+        body = json.dumps(reply.body, indent=1).encode()
+        headers = [("Content-Type", reply.content_type)]
+    headers.extend(reply.headers.items())
+    return reply.status, headers, body
+
+
+def _render(reply: protocol.Reply) -> Response:
+    status, headers, body = reply_parts(reply)
+    return Response(body, status=status, headers=headers)
 
 
 def _signed(handler, name: str, *args) -> Response:
@@ -147,14 +153,19 @@ def renewal_info(name: str, cert_id: str):
     return _render(protocol.renewal_info(name, cert_id))
 
 
+def problem_parts(problem: AcmeProblem) -> tuple[int, list, bytes]:
+    """A problem document (RFC 7807) with the RFC 8555 type: status, headers, body."""
+    roll_back()
+    headers = [("Content-Type", "application/problem+json")]
+    if problem.location:
+        headers.append(("Location", problem.location))
+    return problem.status_code, headers, json.dumps(problem.document(), indent=1).encode()
+
+
 def problem_response(problem: AcmeProblem) -> Response:
     """A problem document (RFC 7807) with the RFC 8555 type."""
-    roll_back()
-    response = Response(json.dumps(problem.document(), indent=1), status=problem.status_code,
-                        content_type="application/problem+json")
-    if problem.location:
-        response.headers["Location"] = problem.location
-    return response
+    status, headers, body = problem_parts(problem)
+    return Response(body, status=status, headers=headers)
 
 
 @bp.errorhandler(AcmeProblem)

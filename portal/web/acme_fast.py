@@ -11,7 +11,6 @@ Cache-Control: no-store, the security headers). Everything else (other methods, 
 ids, other content types, the other resources) goes on to Flask as before.
 """
 
-import json
 import re
 
 from flask import Flask
@@ -24,7 +23,7 @@ from ..proxies import TrustedProxies
 from ..services import acme_protocol as protocol
 from ..services.acme_nonces import new_nonce
 from ..services.transaction import roll_back
-from .acme import JOSE
+from .acme import JOSE, problem_parts, reply_parts
 from .errors import status_of
 from .security import SECURITY_HEADERS
 
@@ -102,7 +101,7 @@ class AcmeFastPath:
         try:
             body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
         except Exception:  # the client went away, or its body came too late
-            return _problem(AcmeProblem("malformed", "the request body did not arrive"))
+            return problem_parts(AcmeProblem("malformed", "the request body did not arrive"))
         try:
             if match["new_order"]:
                 reply = protocol.new_order(name, body, url, base)
@@ -111,37 +110,15 @@ class AcmeFastPath:
             else:
                 reply = _HANDLERS[match["kind"]](name, body, url, base, int(match["id"]))
         except AcmeProblem as problem:
-            return _problem(problem)
+            return problem_parts(problem)
         except PortalError as error:  # a typed error from a shared service (a CA that cannot sign)
             status = status_of(error)
             kind = "serverInternal" if status >= 500 or status == 409 else "malformed"
-            return _problem(AcmeProblem(kind, error.message, status=status))
+            return problem_parts(AcmeProblem(kind, error.message, status=status))
         except Exception:
             self.app.logger.exception("ACME request %s failed", environ.get("PATH_INFO"))
-            return _problem(AcmeProblem("serverInternal", "an internal error", status=500))
-        return _rendered(reply)
-
-
-def _rendered(reply: protocol.Reply) -> tuple[int, list, bytes]:
-    """A Reply as acme.py's _render makes it: status, headers, body."""
-    if isinstance(reply.body, bytes):
-        body, headers = reply.body, [("Content-Type", reply.content_type)]
-    elif reply.body is None:
-        body, headers = b"", []
-    else:
-        body = json.dumps(reply.body, indent=1).encode()
-        headers = [("Content-Type", reply.content_type)]
-    headers.extend(reply.headers.items())
-    return reply.status, headers, body
-
-
-def _problem(problem: AcmeProblem) -> tuple[int, list, bytes]:
-    """A problem document (RFC 7807) with the RFC 8555 type, as acme.py's problem_response."""
-    roll_back()
-    headers = [("Content-Type", "application/problem+json")]
-    if problem.location:
-        headers.append(("Location", problem.location))
-    return problem.status_code, headers, json.dumps(problem.document(), indent=1).encode()
+            return problem_parts(AcmeProblem("serverInternal", "an internal error", status=500))
+        return reply_parts(reply)
 
 
 def init_app(app: Flask) -> None:
