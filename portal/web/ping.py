@@ -3,7 +3,7 @@
 from flask import Blueprint, current_app, jsonify, request
 
 from ..errors import PortalError
-from ..extensions import limiter
+from ..limiter import limiter
 from ..proxies import PEER_ADDRESS
 from ..services.client_auth import authenticate_connection, presented_certificate
 from .errors import status_of
