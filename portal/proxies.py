@@ -77,16 +77,25 @@ class TrustedProxies:
 
     def __call__(self, environ, start_response):
         """Resolve the client's address, then run the app."""
-        peer = environ.get("REMOTE_ADDR")
-        environ[PEER_ADDRESS] = peer
-        client = None
-        if self.networks and is_trusted(peer, self.networks):
-            client = forwarded_client(environ, self.networks)
-        if client is None:
-            for name in _FORWARDING_HEADERS:
-                environ.pop(name, None)
-        else:
-            environ["REMOTE_ADDR"] = client
-            environ["HTTP_X_FORWARDED_FOR"] = client
-            environ.pop("HTTP_X_REAL_IP", None)
+        resolve_client(environ, self.networks)
         return self.app(environ, start_response)
+
+
+def resolve_client(environ: dict, networks: tuple[IPNetwork, ...]) -> None:
+    """What TrustedProxies does to an environ: keep the peer, put the client in REMOTE_ADDR.
+
+    The peer's address is kept under PEER_ADDRESS; forwarding headers from an untrusted peer
+    are removed.
+    """
+    peer = environ.get("REMOTE_ADDR")
+    environ[PEER_ADDRESS] = peer
+    client = None
+    if networks and is_trusted(peer, networks):
+        client = forwarded_client(environ, networks)
+    if client is None:
+        for name in _FORWARDING_HEADERS:
+            environ.pop(name, None)
+    else:
+        environ["REMOTE_ADDR"] = client
+        environ["HTTP_X_FORWARDED_FOR"] = client
+        environ.pop("HTTP_X_REAL_IP", None)
