@@ -55,6 +55,11 @@ class _Bounded:
     deadline: float | None = None
     on_late = None
     late = False
+    # One TLS record for a response's head and the start of its body: gunicorn writes them
+    # with two sendall calls (two records, two system calls). While `hold_head` is set, the
+    # first write (the head) waits for the next one; `flush_held()` sends it if none came.
+    hold_head = False
+    _held = b""
 
     def setblocking(self, flag: bool) -> None:
         """Blocking with a timeout, or non-blocking."""
@@ -75,6 +80,23 @@ class _Bounded:
         if callback is not None:
             callback(self)
         raise ClientTooSlow()
+
+    def sendall(self, data, *args):
+        """Send all of `data` (after the held head, if any); hold it if it is the head."""
+        if self._held:
+            data, self._held = self._held + data, b""
+        elif self.hold_head:
+            self.hold_head = False
+            self._held = bytes(data)
+            return None
+        return super().sendall(data, *args)
+
+    def flush_held(self) -> None:
+        """Send a held head that no body followed (an empty body, a HEAD request)."""
+        self.hold_head = False
+        if self._held:
+            data, self._held = self._held, b""
+            super().sendall(data)
 
     def recv(self, *args, **kwargs):
         """Read, within the deadline."""

@@ -109,6 +109,16 @@ class PollingThreadWorker(ThreadWorker):
                             buffer=bytearray(take_buffered(conn)))
         self._read_head(reader)
 
+    def handle(self, conn):
+        """gunicorn's, with the response's head and body start sent as one write (one record)."""
+        conn.sock.hold_head = True
+        keep_alive = super().handle(conn)
+        try:
+            conn.sock.flush_held()
+        except (OSError, ValueError):  # the client is gone, or gunicorn closed the socket
+            return False
+        return keep_alive
+
     def finish_request(self, conn, fs):
         """A connection to close lingers on the poller; the rest is gunicorn's business."""
         if fs.cancelled() or fs.exception() is not None or fs.result():
