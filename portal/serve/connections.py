@@ -158,9 +158,12 @@ class AnswerLateBodies:
         return [self.BODY]
 
 
-def bounded(client: socket.socket) -> BoundedSocket:
-    """The accepted socket as a non-blocking BoundedSocket."""
-    sock = BoundedSocket(client.family, client.type, client.proto, fileno=client.detach())
+def bounded(client: socket.socket, family: int | None = None) -> BoundedSocket:
+    """The accepted socket as a non-blocking BoundedSocket (`family`: its listener's)."""
+    # A TCP listener's connections are SOCK_STREAM of its family: socket's `family` and
+    # `type` properties each convert to an enum, on every connection.
+    sock = BoundedSocket(client.family if family is None else family, socket.SOCK_STREAM,
+                         client.proto, fileno=client.detach())
     sock.setblocking(False)
     return sock
 

@@ -42,6 +42,8 @@ STOP_LINGER = 2.0
 # turn of the poller's loop, which was as costly as /ping's own view). The arbiter's limit is
 # `timeout`, 60 s.
 HEARTBEAT_SECONDS = 1.0
+# How often a new connection's TLS context looks for renewed certificate files.
+TLS_FILES_CHECK_SECONDS = 1.0
 
 
 class PollingThreadWorker(ThreadWorker):
@@ -55,6 +57,12 @@ class PollingThreadWorker(ThreadWorker):
         self.limits = getattr(self.app, "client_limits", None) or ClientLimits()
         self.reading: dict[HeadReader, None] = {}  # in deadline order: each gets now + limit
         self.lingering: dict[Lingering, None] = {}
+        self._listeners: dict = {}
+        self._context, self._context_checked = None, float("-inf")
+        # Settings are fixed for a worker's life (a reload starts new workers); each read of
+        # gunicorn's Config goes through its __getattr__.
+        self._is_ssl = self.cfg.is_ssl
+        self._suppress_ragged_eofs = self.cfg.suppress_ragged_eofs
         super().init_process()
 
     def notify(self):
@@ -87,19 +95,38 @@ class PollingThreadWorker(ThreadWorker):
                 raise
             return
         self.nr_conns += 1
-        sock = bounded(client)
-        reader = HeadReader(sock, address, listener.getsockname(),
-                            deadline=time.monotonic() + self.limits.header_timeout)
-        if self.cfg.is_ssl:
+        server, family = self._listening(listener)
+        now = time.monotonic()
+        sock = bounded(client, family)
+        reader = HeadReader(sock, address, server, deadline=now + self.limits.header_timeout)
+        if self._is_ssl:
             try:
-                reader.sock = ssl_context(self.cfg).wrap_socket(
+                reader.sock = self._tls_context(now).wrap_socket(
                     sock, server_side=True, do_handshake_on_connect=False,
-                    suppress_ragged_eofs=self.cfg.suppress_ragged_eofs)
+                    suppress_ragged_eofs=self._suppress_ragged_eofs)
             except (OSError, ValueError) as exc:
                 self._drop(reader, f"could not start TLS: {exc}")
                 return
             reader.handshaking = True
         self._read_head(reader)
+
+    def _listening(self, listener) -> tuple:
+        """A listener's own address and family, asked once (each is a system call or more)."""
+        found = self._listeners.get(listener)
+        if found is None:
+            found = self._listeners[listener] = (listener.getsockname(), listener.family)
+        return found
+
+    def _tls_context(self, now: float):
+        """The TLS context, its files checked for a renewal at most once a second.
+
+        The context cache (serve/tls.py) looks at the three files' times on every call: three
+        system calls for each new connection. A renewed certificate is served within a second.
+        """
+        if now >= self._context_checked + TLS_FILES_CHECK_SECONDS:
+            self._context = ssl_context(self.cfg)
+            self._context_checked = now
+        return self._context
 
     def enqueue_req(self, conn):
         """Give a thread a kept-alive connection only once its next request head is in."""
