@@ -25,7 +25,10 @@ WORKER_METHODS = ("accept", "enqueue_req", "init_process", "murder_pending", "ha
                   "is_parent_alive")
 HANDS_OFF_THROUGH_ENQUEUE_REQ = ("on_client_socket_readable", "finish_request")
 # Attributes a ThreadWorker has once constructed.
-WORKER_ATTRIBUTES = ("poller", "keepalived_conns", "nr_conns", "alive", "cfg", "log", "app")
+# The worker hands connections to `tpool` (a concurrent.futures executor) and back to the
+# poller through `method_queue.defer`, as ThreadWorker.enqueue_req does.
+WORKER_ATTRIBUTES = ("poller", "keepalived_conns", "nr_conns", "alive", "cfg", "log", "app",
+                     "tpool", "method_queue")
 # What a TConn has once constructed (initialized=True means "init() must not wrap again").
 CONNECTION_ATTRIBUTES = ("cfg", "sock", "client", "server", "parser", "initialized")
 CONNECTION_METHODS = ("init", "close")

@@ -14,6 +14,7 @@ import selectors
 import socket
 import ssl
 import time
+from collections import deque
 from functools import partial
 
 from .connections import (
@@ -24,6 +25,7 @@ from .connections import (
     HeadReader,
     Lingering,
     bounded,
+    close_at_once,
     peer,
 )
 from .gunicorn_internals import (
@@ -42,6 +44,7 @@ STOP_LINGER = 2.0
 # turn of the poller's loop, which was as costly as /ping's own view). The arbiter's limit is
 # `timeout`, 60 s.
 HEARTBEAT_SECONDS = 1.0
+_CLOSED = object()  # what a thread returns for a connection it closed itself
 # How often a new connection's TLS context looks for renewed certificate files.
 TLS_FILES_CHECK_SECONDS = 1.0
 
@@ -58,6 +61,7 @@ class PollingThreadWorker(ThreadWorker):
         self.reading: dict[HeadReader, None] = {}  # in deadline order: each gets now + limit
         self.lingering: dict[Lingering, None] = {}
         self._listeners: dict = {}
+        self._closed_by_threads: deque = deque()  # appended by threads, emptied by the poller
         self._context, self._context_checked = None, float("-inf")
         # Settings are fixed for a worker's life (a reload starts new workers); each read of
         # gunicorn's Config goes through its __getattr__.
@@ -154,7 +158,12 @@ class PollingThreadWorker(ThreadWorker):
         self._linger(conn.sock, conn.client, client_done=client_is_done(conn))
 
     def murder_pending(self):
-        """Close the connections whose head missed its deadline (soon, once stopping)."""
+        """Close the connections whose head missed its deadline (soon, once stopping).
+
+        gunicorn calls it at the end of every turn of the poller's loop, before the next turn
+        looks at nr_conns: the connections closed by threads are counted here.
+        """
+        self._count_closed()
         super().murder_pending()
         now = time.monotonic()
         for lingering in list(self.lingering):
@@ -235,7 +244,35 @@ class PollingThreadWorker(ThreadWorker):
         conn.parser.unreader.unread(bytes(reader.buffer))
         conn.sock.deadline = time.monotonic() + self.limits.body_timeout
         conn.sock.on_late = partial(self._log_late_body, reader.address)
-        ThreadWorker.enqueue_req(self, conn)
+        future = self.tpool.submit(self._serve, conn)
+        future.add_done_callback(partial(self._served, conn))
+
+    def _serve(self, conn):
+        """In a thread: the request; a connection whose client is done is closed here too.
+
+        Such a client (see client_is_done; each /ping of a new connection ends so) sends
+        nothing more: handing it back to the poller only to close it cost a pipe write, a
+        wake-up of the poller and a turn of its loop per request.
+        """
+        keep_alive = self.handle(conn)
+        if keep_alive is False and client_is_done(conn):
+            close_at_once(conn.sock)
+            return _CLOSED
+        return keep_alive
+
+    def _served(self, conn, future) -> None:
+        """A thread is done with a connection: count it closed, or let the poller finish it."""
+        if not future.cancelled() and future.exception() is None and future.result() is _CLOSED:
+            self._closed_by_threads.append(conn)  # counted on the poller's next turn
+            return
+        self.method_queue.defer(self.finish_request, conn, future)
+
+    def _count_closed(self) -> None:
+        """Count the connections the threads closed (nr_conns is the poller's alone)."""
+        closed = self._closed_by_threads
+        while closed:
+            closed.popleft()
+            self.nr_conns -= 1
 
     def _linger(self, sock, address, *, client_done: bool = False) -> None:
         """Half-close a connection and drop what the client still sends, then close it.
