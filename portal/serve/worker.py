@@ -45,8 +45,6 @@ STOP_LINGER = 2.0
 # `timeout`, 60 s.
 HEARTBEAT_SECONDS = 1.0
 _CLOSED = object()  # what a thread returns for a connection it closed itself
-# How often a new connection's TLS context looks for renewed certificate files.
-TLS_FILES_CHECK_SECONDS = 1.0
 
 
 class PollingThreadWorker(ThreadWorker):
@@ -62,7 +60,6 @@ class PollingThreadWorker(ThreadWorker):
         self.lingering: dict[Lingering, None] = {}
         self._listeners: dict = {}
         self._closed_by_threads: deque = deque()  # appended by threads, emptied by the poller
-        self._context, self._context_checked = None, float("-inf")
         # Settings are fixed for a worker's life (a reload starts new workers); each read of
         # gunicorn's Config goes through its __getattr__.
         self._is_ssl = self.cfg.is_ssl
@@ -105,7 +102,7 @@ class PollingThreadWorker(ThreadWorker):
         reader = HeadReader(sock, address, server, deadline=now + self.limits.header_timeout)
         if self._is_ssl:
             try:
-                reader.sock = self._tls_context(now).wrap_socket(
+                reader.sock = ssl_context(self.cfg).wrap_socket(
                     sock, server_side=True, do_handshake_on_connect=False,
                     suppress_ragged_eofs=self._suppress_ragged_eofs)
             except (OSError, ValueError) as exc:
@@ -120,17 +117,6 @@ class PollingThreadWorker(ThreadWorker):
         if found is None:
             found = self._listeners[listener] = (listener.getsockname(), listener.family)
         return found
-
-    def _tls_context(self, now: float):
-        """The TLS context, its files checked for a renewal at most once a second.
-
-        The context cache (serve/tls.py) looks at the three files' times on every call: three
-        system calls for each new connection. A renewed certificate is served within a second.
-        """
-        if now >= self._context_checked + TLS_FILES_CHECK_SECONDS:
-            self._context = ssl_context(self.cfg)
-            self._context_checked = now
-        return self._context
 
     def enqueue_req(self, conn):
         """Give a thread a kept-alive connection only once its next request head is in."""
