@@ -166,8 +166,15 @@ def envelope(settings: SMTPSettings, to: list[str]) -> tuple[str, list[str]] | N
 
     (Those need SMTPUTF8, which send_message negotiates.)
     """
-    sender = getaddresses([settings.sender])[0][1]
-    recipients = [address for _name, address in getaddresses([", ".join(to)])]
+    found = _envelope(settings.sender, ", ".join(to))
+    return None if found is None else (found[0], list(found[1]))
+
+
+@functools.lru_cache(maxsize=256)
+def _envelope(sender: str, to: str) -> tuple[str, tuple[str, ...]] | None:
+    """envelope() for a sender and a To line, parsed once per process (a run's owners repeat)."""
+    sender = getaddresses([sender])[0][1]
+    recipients = tuple(address for _name, address in getaddresses([to]))
     return (sender, recipients) if "".join([sender, *recipients]).isascii() else None
 
 

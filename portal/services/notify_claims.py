@@ -126,9 +126,12 @@ def _sqlite_claim(items: list[Due], now: datetime, token: int) -> Owned:
             f"OR ({name}.webhook_at IS NULL AND excluded.webhook_at IS NOT NULL) "
             "RETURNING id, certificate_id, threshold_days, owner_claim, admins_claim, webhook_at"
         )
-        parameters = head + tuple(value for item in chunk
-                                  for value in (item.id, item.threshold, _mask(item.channels)))
-        owned.update(_owned(connection.exec_driver_sql(statement, parameters), token, stamp))
+        parameters = list(head)
+        for item in chunk:
+            parameters += (item.id, item.threshold, _mask(item.channels))
+        # all(): the rows in one fetch (iterating the result fetched them one by one)
+        owned.update(_owned(connection.exec_driver_sql(statement, tuple(parameters)).all(),
+                            token, stamp))
     return owned
 
 
