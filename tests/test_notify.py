@@ -415,9 +415,19 @@ def test_a_long_run_renews_its_claims_so_no_host_resends_them(mail_app, smtp, ru
     from portal.services import notify_claims
 
     monkeypatch.setattr(notify_claims, "KEEP_CLAIMS", timedelta(0))  # renewed before each mail
+    renewed, keep = [], notify_claims.keep
+
+    def kept(notices, now, token):
+        keep(notices, now, token)
+        renewed.append(db.session.execute(db.select(
+            ExpiryNotice.admins_at, ExpiryNotice.admins_claim)).all())
+
+    monkeypatch.setattr(notify_claims, "keep", kept)
     _two_owners_and_a_digest(mail_app, smtp)
     notify_run(runner)
-    assert len(smtp.messages) == 3
-    claimed = db.session.scalars(db.select(ExpiryNotice.admins_at)).all()
-    # the digest's claims were renewed after the first mail had arrived
-    assert claimed and all(when >= smtp.arrivals[0] for when in claimed)
+    assert len(smtp.messages) == 3 and len(renewed) == 3
+    # before the digest went out, its claims (not sent yet) had been renewed after the first
+    # mail had arrived
+    before_digest = renewed[-1]
+    assert before_digest and all(claim is not None for _at, claim in before_digest)
+    assert all(at >= smtp.arrivals[0] for at, _claim in before_digest)

@@ -131,3 +131,28 @@ def test_stale_claims_are_found_in_an_index_of_the_unsent_ones_only(app, root_ca
     assert emptied.admins_at is None and emptied.owner_at is not None  # sent: kept
     assert db.session.query(ExpiryNotice).filter(ExpiryNotice.admins_at.is_not(None)).count() \
         == 4999
+
+
+def test_a_channel_wanted_later_is_claimed_alone_by_one_of_several_hosts(app, root_ca, smtp,
+                                                                         backend):
+    from portal.models import User
+
+    app.config.update(PORTAL_SMTP_URL=smtp.url, PORTAL_SMTP_STARTTLS=False)
+    users.create_user("boss", role="admin", password="admin-password-1", actor="t")  # no address
+    users.create_user("alice", role="user", password="alice-password-1",
+                      email="alice@example.org", actor="t")
+    due = [issue(f"late{n}.example.org", owner="alice", days_left=10).serial for n in range(5)]
+    db.session.remove()
+    assert run_hosts(app, 1) == []
+    assert [rcpt for rcpt, _message in smtp.messages] == [["alice@example.org"]]
+
+    # the notices exist, their owner channel sent: the hosts fill in the admins' channel only
+    db.session.execute(User.__table__.update().where(User.username == "boss")
+                       .values(email="boss@example.org"))
+    db.session.commit()
+    db.session.remove()
+    assert run_hosts(app, 3) == []
+    assert run_hosts(app, 2) == []
+    assert [rcpt for rcpt, _message in smtp.messages] == [["alice@example.org"],
+                                                          ["boss@example.org"]]
+    assert all(serial in body_of(smtp.messages[1][1]) for serial in due)
