@@ -92,21 +92,20 @@ def _selection(thresholds: tuple[int, ...], owners: bool, admins: bool, hooks: b
     now = bindparam("now", type_=UTCDateTime())
     ends = {days: bindparam(f"end_{days}d", type_=UTCDateTime()) for days in thresholds}
     threshold = case(*[(table.not_after <= ends[days], days) for days in thresholds])
-    # the owner, when they have an address to mail: joined, so that it is read once a row
-    owner = aliased(User.__table__)
-    mailable = and_(owner.c.id == table.owner_id, owner.c.active.is_(True),
-                    owner.c.email.is_not(None), owner.c.email != "")
+    people = User.__table__.c
     lacks = {}  # a channel lacks the warning when it was neither claimed nor sent
     if owners:
-        lacks[NOTICE_OWNER] = and_(notices.c.owner_at.is_(None), owner.c.id.is_not(None))
+        # a subquery after the notice's column, not a join: a row warned already is then
+        # decided from the indexes alone, without reading its certificate row for owner_id
+        lacks[NOTICE_OWNER] = and_(notices.c.owner_at.is_(None), exists().where(
+            people.id == table.owner_id, people.active.is_(True), people.email.is_not(None),
+            people.email != ""))
     if admins:
         lacks[NOTICE_ADMINS] = notices.c.admins_at.is_(None)
     if hooks:
         lacks[NOTICE_WEBHOOK] = notices.c.webhook_at.is_(None)
     source = Certificate.__table__.outerjoin(notices, and_(
         notices.c.certificate_id == table.id, notices.c.threshold_days == threshold))
-    if owners:
-        source = source.outerjoin(owner, mailable)
     return (
         # the times as stored (naive UTC): a run reads a thousand, and marks only its own aware
         select(table.id, table.serial, table.subject, table.profile,
