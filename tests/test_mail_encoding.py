@@ -93,3 +93,45 @@ def test_the_envelope_is_send_message_s_and_non_ascii_addresses_are_left_to_it()
     assert envelope(SETTINGS, ["Owner <owner@example.org>", "b@example.org"]) == (
         "portal@example.org", ["owner@example.org", "b@example.org"])
     assert envelope(SETTINGS, ["ユーザー@example.org"]) is None
+
+
+PLAIN_SUBJECTS = ["Certificate 5A00000000FF expires on 2026-12-03", "Re: (a) b.c, d:e",
+                  "s" * 69, "s" * 70, "two  spaces", "trailing ", " leading", "tab\there",
+                  "an =?utf-8?q?encoded?= word", "a)b(c<d>e\"f'g\\h"]
+
+
+@pytest.mark.parametrize("subject", PLAIN_SUBJECTS)
+@pytest.mark.parametrize("to", [["owner0@example.org"], ["A.B+c@Example.ORG", "x_y-z@h-1.io"],
+                                ["Admin <admin@example.org>"], ["a..b@example.org"],
+                                ["a@b"]])
+def test_headers_written_as_they_are_are_the_package_s(subject, to):
+    from email.utils import formatdate, make_msgid
+
+    for date, message_id in ((DATE, MESSAGE_ID), (formatdate(usegmt=True), make_msgid()),
+                             (formatdate(), make_msgid(domain="example.org"))):
+        ours = encode_message(SETTINGS, to, subject, "body\n", date=date, message_id=message_id)
+        assert ours == _reference_at(to, subject, "body\n", date, message_id)
+
+
+def test_random_subjects_are_written_as_the_package_does():
+    import random
+    import string
+
+    from portal.services.mailer import _WIRE, _header
+
+    chance = random.Random(17)
+    alphabet = string.ascii_letters + string.digits + string.punctuation + " \t"
+    for _ in range(3000):
+        value = "".join(chance.choice(alphabet) for _ in range(chance.randint(1, 85)))
+        try:
+            expected = _WIRE.fold_binary(*_WIRE.header_store_parse("Subject", value))
+        except Exception:  # noqa: BLE001 - a value the package cannot write is not ours either
+            continue
+        assert _header("Subject", value) == expected, value
+
+
+def _reference_at(to, subject, body, date, message_id) -> bytes:
+    message = build_message(SETTINGS, to, subject, body, date=date, message_id=message_id)
+    with io.BytesIO() as wire:
+        BytesGenerator(wire).flatten(copy.copy(message), linesep="\r\n")
+        return wire.getvalue()

@@ -384,10 +384,13 @@ def test_a_failure_after_some_mails_records_only_those_accepted(mail_app, runner
         assert "did not accept a message" in result.stderr
         assert "sent on the next run" in result.stderr
         assert [rcpt for rcpt, _message in smtp.messages] == [["alice@example.org"]]
-        notices = db.session.execute(db.select(
-            ExpiryNotice.certificate_id, ExpiryNotice.channel, ExpiryNotice.sent_at)).all()
-        assert [(row.certificate_id, row.channel) for row in notices] == [(first.id, "owner")]
-        assert notices[0].sent_at is not None
+        notices = db.session.scalars(db.select(ExpiryNotice)).all()
+        sent = [(notice.certificate_id, channel) for notice in notices
+                for channel in notice.sent()]
+        assert sent == [(first.id, "owner")]
+        # no claim is left behind: the next run sends the others
+        assert all(notice.owner_claim is None and notice.admins_claim is None
+                   for notice in notices)
         assert client.get("/healthz").get_json()["notify"]["mail"]["ok"] is False
 
         notify_run(runner)  # Carol's mail and the digest, not Alice's again
@@ -412,10 +415,19 @@ def test_a_long_run_renews_its_claims_so_no_host_resends_them(mail_app, smtp, ru
     from portal.services import notify_claims
 
     monkeypatch.setattr(notify_claims, "KEEP_CLAIMS", timedelta(0))  # renewed before each mail
+    renewed, keep = [], notify_claims.keep
+
+    def kept(notices, now, token):
+        keep(notices, now, token)
+        renewed.append(db.session.execute(db.select(
+            ExpiryNotice.admins_at, ExpiryNotice.admins_claim)).all())
+
+    monkeypatch.setattr(notify_claims, "keep", kept)
     _two_owners_and_a_digest(mail_app, smtp)
     notify_run(runner)
-    assert len(smtp.messages) == 3
-    claimed = db.session.scalars(db.select(ExpiryNotice.claimed_at)
-                                 .where(ExpiryNotice.channel == "admins")).all()
-    # the digest's claims were renewed after the first mail had arrived
-    assert claimed and all(when >= smtp.arrivals[0] for when in claimed)
+    assert len(smtp.messages) == 3 and len(renewed) == 3
+    # before the digest went out, its claims (not sent yet) had been renewed after the first
+    # mail had arrived
+    before_digest = renewed[-1]
+    assert before_digest and all(claim is not None for _at, claim in before_digest)
+    assert all(at >= smtp.arrivals[0] for at, _claim in before_digest)

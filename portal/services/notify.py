@@ -1,11 +1,11 @@
 """Expiry warnings by e-mail, sent once per certificate and threshold, and the job that runs them.
 
 `run_once` is what `portal notify run` (cron, a systemd timer) and `portal serve`'s periodic
-thread call. Several hosts may run it at once: every warning is claimed by inserting its row in
-expiry_notices (unique per certificate, threshold and channel) before the mail goes out, all of
-a run's claims in one statement (notify_claims.py). The mails then go out over one SMTP
-connection, and one transaction records what the server accepted: a claim whose mail was not
-accepted is deleted, so that the next run sends the warning instead of losing it.
+thread call. Several hosts may run it at once: every warning is claimed in its row of
+expiry_notices (one per certificate and threshold, a claim per channel) before the mail goes
+out, all of a run's claims in one statement (notify_claims.py). The mails then go out over one
+SMTP connection, and one transaction records what the server accepted: a claim whose mail was
+not accepted is emptied, so that the next run sends the warning instead of losing it.
 """
 
 import threading
@@ -22,7 +22,7 @@ from . import audit, notify_claims, webhook_delivery, webhooks
 from .expiry_mail import ExpiryTexts, digest_message, owner_message
 from .mail_language import recipient_language, translations_for
 from .mailer import Mailer, MailError, RecipientsRefused, settings_from_config
-from .notify_due import CHANNELS, Due, due_certificates, due_selection
+from .notify_due import Due, due_certificates, due_selection
 
 __all__ = ["Due", "RunReport", "due_selection", "parse_thresholds", "run_once",
            "run_periodically", "send_expiry_warnings"]
@@ -55,7 +55,7 @@ class _Mail:
     channel: str
     items: list[Due]
     owner: object = None  # the owner's row, for an owner's mail
-    notices: list[int] = field(default_factory=list)
+    notices: list[int] = field(default_factory=list)  # the claimed notices' ids
     accepted: bool = False
     refused: dict = field(default_factory=dict)
 
@@ -97,9 +97,7 @@ def send_expiry_warnings(report: RunReport, now: datetime | None = None) -> None
     owners = {row.id: row for row in db.session.execute(
         select(User.id, User.username, User.email, User.language)
         .where(User.id.in_({item.owner_id for item in candidates if item.owner_id}))).all()}
-    wanted = [(item, channel) for item in candidates for channel in CHANNELS
-              if channel in item.channels]
-    mailed = [pair for pair in wanted if pair[1] != NOTICE_WEBHOOK]
+    mailed = sum(len(item.channels - {NOTICE_WEBHOOK}) for item in candidates)
     smtp, problem = None, None
     if mailed:
         try:
@@ -108,53 +106,53 @@ def send_expiry_warnings(report: RunReport, now: datetime | None = None) -> None
             problem = exc.message
         else:
             problem = "no SMTP server is configured (PORTAL_SMTP_URL)" if smtp is None else None
-    if smtp is None:
-        wanted = [pair for pair in wanted if pair[1] == NOTICE_WEBHOOK]
+    if smtp is None:  # only the webhook markers are claimed
+        candidates = [item._replace(channels=item.channels & {NOTICE_WEBHOOK})
+                      for item in candidates if NOTICE_WEBHOOK in item.channels]
 
-    owned = notify_claims.claim(wanted, now, sent={NOTICE_WEBHOOK})
+    token = notify_claims.new_token()
+    owned = notify_claims.claim(candidates, now, token)
     # the notice is a marker; the delivery's unique message id dedupes the event
     report.webhook_events += webhooks.enqueue_many(webhooks.EVENT_EXPIRING, [
         (webhooks.expiring_data(item), f"msg_expiring_{item.id}_{item.threshold}d")
-        for item, channel in wanted
-        if channel == NOTICE_WEBHOOK and (item.id, item.threshold, channel) in owned],
+        for item in candidates
+        if NOTICE_WEBHOOK in owned.get((item.id, item.threshold), (0, ()))[1]],
         hooks=hooks)
     db.session.commit()
     if problem:
-        _report_problem(report, f"{problem}: {len(mailed)} expiry warning(s) wait for the next "
-                                "run")
+        _report_problem(report, f"{problem}: {mailed} expiry warning(s) wait for the next run")
         db.session.commit()
         return
 
-    mails = _mails([pair for pair in wanted if pair[1] != NOTICE_WEBHOOK], owned, owners, admins)
+    mails = _mails(candidates, owned, owners, admins)
     if not mails:
         _mail_state(True, "nothing to send")
         db.session.commit()
         return
-    problems = _send_all(smtp, mails, config["PORTAL_WEB_URL"].rstrip("/"))
-    _record(report, mails, problems, now)
+    problems = _send_all(smtp, mails, config["PORTAL_WEB_URL"].rstrip("/"), token)
+    _record(report, mails, problems, now, token)
 
 
-def _mails(mailed: list[tuple[Due, str]], owned: dict, owners: dict,
-           admins: list[str]) -> list[_Mail]:
+def _mails(candidates: list[Due], owned: dict, owners: dict, admins: list[str]) -> list[_Mail]:
     """The run's mails, each with the warnings it owns: one per owner, then the digest."""
     by_owner: dict[int, _Mail] = {}
     digest = _Mail(to=admins, channel=NOTICE_ADMINS, items=[])
-    for item, channel in mailed:
-        notice = owned.get((item.id, item.threshold, channel))
-        if notice is None:
+    for item in candidates:
+        notice, channels = owned.get((item.id, item.threshold), (None, ()))
+        if not channels:
             continue  # another host claimed it first: its mail
-        if channel == NOTICE_OWNER:
+        if NOTICE_OWNER in channels:
             owner = owners.get(item.owner_id)
-            if owner is None:
-                continue
-            mail = by_owner.get(item.owner_id)
-            if mail is None:
-                mail = by_owner[item.owner_id] = _Mail(to=[owner.email], channel=NOTICE_OWNER,
-                                                       items=[], owner=owner)
-        else:
-            mail = digest
-        mail.items.append(item)
-        mail.notices.append(notice)
+            if owner is not None:
+                mail = by_owner.get(item.owner_id)
+                if mail is None:
+                    mail = by_owner[item.owner_id] = _Mail(
+                        to=[owner.email], channel=NOTICE_OWNER, items=[], owner=owner)
+                mail.items.append(item)
+                mail.notices.append(notice)
+        if NOTICE_ADMINS in channels:
+            digest.items.append(item)
+            digest.notices.append(notice)
     return list(by_owner.values()) + ([digest] if digest.items else [])
 
 
@@ -166,7 +164,7 @@ def _translations(saved: str | None):
                                                config["PORTAL_DEFAULT_LANGUAGE"]))
 
 
-def _send_all(smtp, mails: list[_Mail], base: str) -> list[str]:
+def _send_all(smtp, mails: list[_Mail], base: str, token: int) -> list[str]:
     """Send the mails over one SMTP connection; the problems (mail stops at the first failure).
 
     Each mail's `accepted` says whether the server took it: only those are recorded as sent.
@@ -178,7 +176,7 @@ def _send_all(smtp, mails: list[_Mail], base: str) -> list[str]:
     with Mailer(smtp) as mailer:
         for mail in mails:
             if time.monotonic() >= keep_until:  # a long run: other hosts must not resend
-                notify_claims.keep(notices, utcnow())
+                notify_claims.keep(notices, utcnow(), token)
                 db.session.commit()
                 keep_until = time.monotonic() + notify_claims.KEEP_CLAIMS.total_seconds()
             # one mail to every admin: the portal's default language
@@ -204,12 +202,11 @@ def _send_all(smtp, mails: list[_Mail], base: str) -> list[str]:
     return problems
 
 
-def _record(report: RunReport, mails: list[_Mail], problems: list[str],
-            now: datetime) -> None:
-    """One transaction: the accepted mails' notices marked sent, the others' claims deleted."""
-    sent = [notice for mail in mails if mail.accepted for notice in mail.notices]
-    unsent = [notice for mail in mails if not mail.accepted for notice in mail.notices]
-    notify_claims.settle(sent, unsent, utcnow())
+def _record(report: RunReport, mails: list[_Mail], problems: list[str], now: datetime,
+            token: int) -> None:
+    """One transaction: the accepted mails' claims marked sent, the others' emptied."""
+    notify_claims.settle([(mail.channel, mail.notices, mail.accepted) for mail in mails],
+                         utcnow(), token)
     events = []
     for mail in mails:
         if not mail.accepted:

@@ -1,9 +1,10 @@
 """Which certificates are due for an expiry warning, on which channel, at which threshold.
 
-One query finds them: the (status, not_after) index gives the window, the unique notice index
-tells each channel's lack, and for the rows that lack one, the common_name (or owner_id) index
-tells whether a renewal exists. Once every due certificate is warned, a run reads no
-certificate row into Python.
+One query finds them: the (status, not_after) index gives the window, the unique (certificate,
+threshold) notice index gives each row's one notice, whose columns tell each channel's lack,
+and for the rows that lack one, the common_name (or owner_id) index tells whether a renewal
+exists (a renewed certificate is left out in the query). Once every due certificate is warned,
+a run reads no certificate row into Python.
 """
 
 import functools
@@ -63,13 +64,13 @@ def chunks(values: list, size: int = CHUNK):
 
 def due_selection(now: datetime, thresholds: tuple[int, ...], *, owners: bool = True,
                   admins: bool = True, hooks: bool = True):
-    """Issued certificates in the warning window lacking a notice on a channel asked for.
+    """Unrenewed issued certificates in the warning window lacking a warning on a channel.
 
-    A notice lacks at the certificate's current threshold. The window is read by the
-    (status, not_after) index, and each row's notices by the unique (certificate, threshold,
-    channel) index. Each channel's lack is also a column (`lacks_<channel>`), and so are the
-    current threshold (`threshold`) and whether a renewal exists (`renewed`, evaluated only
-    for the rows returned).
+    A warning lacks at the certificate's current threshold. The window is read by the
+    (status, not_after) index, and each row's notice by the unique (certificate, threshold)
+    index. Each channel's lack is also a column (`lacks_<channel>`), and so is the current
+    threshold (`threshold`); whether a renewal exists is looked up only for the rows lacking
+    a warning.
     """
     return _selection(tuple(thresholds), owners, admins, hooks).params(
         _window(now, thresholds))
@@ -87,35 +88,39 @@ def _selection(thresholds: tuple[int, ...], owners: bool, admins: bool, hooks: b
     Building it again on every run cost more than a tenth of the SELECT it stands for.
     """
     table = Certificate.__table__.c
-    notices = ExpiryNotice.__table__.c
-    people = User.__table__.c
+    notices = ExpiryNotice.__table__
     now = bindparam("now", type_=UTCDateTime())
     ends = {days: bindparam(f"end_{days}d", type_=UTCDateTime()) for days in thresholds}
     threshold = case(*[(table.not_after <= ends[days], days) for days in thresholds])
-
-    def lacking(channel: str):
-        return ~exists().where(notices.certificate_id == table.id,
-                               notices.threshold_days == threshold, notices.channel == channel)
-
-    lacks = {}
+    people = User.__table__.c
+    lacks = {}  # a channel lacks the warning when it was neither claimed nor sent
     if owners:
-        lacks[NOTICE_OWNER] = and_(lacking(NOTICE_OWNER), exists().where(
+        # a subquery after the notice's column, not a join: a row warned already is then
+        # decided from the indexes alone, without reading its certificate row for owner_id
+        lacks[NOTICE_OWNER] = and_(notices.c.owner_at.is_(None), exists().where(
             people.id == table.owner_id, people.active.is_(True), people.email.is_not(None),
             people.email != ""))
     if admins:
-        lacks[NOTICE_ADMINS] = lacking(NOTICE_ADMINS)
+        lacks[NOTICE_ADMINS] = notices.c.admins_at.is_(None)
     if hooks:
-        lacks[NOTICE_WEBHOOK] = lacking(NOTICE_WEBHOOK)
+        lacks[NOTICE_WEBHOOK] = notices.c.webhook_at.is_(None)
+    source = Certificate.__table__.outerjoin(notices, and_(
+        notices.c.certificate_id == table.id, notices.c.threshold_days == threshold))
     return (
         # the times as stored (naive UTC): a run reads a thousand, and marks only its own aware
         select(table.id, table.serial, table.subject, table.profile,
                type_coerce(table.not_before, DateTime()), type_coerce(table.not_after, DateTime()),
                table.owner_id, table.ca_id, threshold.label("threshold"),
-               renewal_exists(now).label("renewed"),
                *[condition.label(f"lacks_{channel}") for channel, condition in lacks.items()])
+        .select_from(source)
         .where(table.status == STATUS_ISSUED, table.not_after > now,
                table.not_after <= ends[thresholds[-1]],
-               or_(*lacks.values()) if lacks else false())
+               # CASE: the renewal is looked up only for a row lacking a warning, after the
+               # notice is read (a term of its own would be checked on every row first)
+               case((or_(*lacks.values()), ~renewal_exists(now)), else_=false()) if lacks
+               else false())
+        # soonest first: the (status, not_after) index's own order (its last key is the id)
+        .order_by(table.not_after, table.id)
     )
 
 
@@ -139,8 +144,8 @@ def due_certificates(now: datetime, thresholds: tuple[int, ...], **channels) -> 
         select(CertificateAuthority.id, CertificateAuthority.name)).all())
     due = []
     for (id_, serial, subject, profile, not_before, not_after, owner_id, ca_id, threshold,
-         renewed, *flags) in rows:
-        if renewed or (not_after - not_before < SHORT_LIVED and profile not in short_lived_ok):
+         *flags) in rows:
+        if not_after - not_before < SHORT_LIVED and profile not in short_lived_ok:
             continue
         flags = tuple(flags)
         channels = sets.get(flags)
@@ -149,7 +154,6 @@ def due_certificates(now: datetime, thresholds: tuple[int, ...], **channels) -> 
                 channel for channel, lacking in zip(lacks, flags, strict=True) if lacking)
         due.append(Due(id_, serial, subject, ca_names.get(ca_id, "?"),
                        _aware(not_after), owner_id, threshold, channels))
-    due.sort(key=lambda item: (item.not_after, item.id))
     return due
 
 

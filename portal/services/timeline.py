@@ -55,12 +55,10 @@ def _request_entries(row: Certificate) -> list[TimelineEntry]:
 
 def _notice_entries(row: Certificate) -> list[TimelineEntry]:
     notices = db.session.scalars(
-        select(ExpiryNotice).where(ExpiryNotice.certificate_id == row.id,
-                                   ExpiryNotice.sent_at.is_not(None))
-    )
-    return [TimelineEntry(notice.sent_at, "notify.expiry",
-                          detail=f"{notice.threshold_days} days before it expires, by "
-                                 f"{notice.channel}") for notice in notices]
+        select(ExpiryNotice).where(ExpiryNotice.certificate_id == row.id))
+    return [TimelineEntry(at, "notify.expiry",
+                          detail=f"{notice.threshold_days} days before it expires, by {channel}")
+            for notice in notices for channel, at in notice.sent().items()]
 
 
 def _ocsp_entries(row: Certificate) -> list[TimelineEntry]:

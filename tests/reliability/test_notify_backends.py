@@ -98,10 +98,10 @@ def test_stale_claims_are_found_in_an_index_of_the_unsent_ones_only(app, root_ca
     now = utcnow()
     old = now - notify_claims.STALE_CLAIM - timedelta(minutes=1)
     # a long-running portal: thousands of warnings sent, a few claims still in flight
-    rows = [{"certificate_id": certificate.id, "threshold_days": days, "channel": "owner",
-             "claimed_at": old, "sent_at": old} for days in range(1, 5001)]
-    rows += [{"certificate_id": certificate.id, "threshold_days": days, "channel": "admins",
-              "claimed_at": old if days == 1 else now, "sent_at": None} for days in (1, 2)]
+    rows = [{"certificate_id": certificate.id, "threshold_days": days, "owner_at": old,
+             "admins_at": old} for days in range(3, 5001)]
+    rows += [{"certificate_id": certificate.id, "threshold_days": days, "owner_at": old,
+              "admins_at": old if days == 1 else now, "admins_claim": 7} for days in (1, 2)]
     db.session.execute(insert(ExpiryNotice), rows)
     db.session.execute(text("ANALYZE"))
     db.session.commit()
@@ -109,7 +109,7 @@ def test_stale_claims_are_found_in_an_index_of_the_unsent_ones_only(app, root_ca
     plans = []
 
     def explain(connection, cursor, statement, parameters, context, executemany):
-        if statement.startswith("DELETE FROM expiry_notices"):
+        if statement.startswith("UPDATE expiry_notices"):
             cursor.execute(("EXPLAIN " if postgres else "EXPLAIN QUERY PLAN ") + statement,
                            parameters)
             plans.append(" | ".join(str(row[-1]) for row in cursor.fetchall()))
@@ -120,8 +120,39 @@ def test_stale_claims_are_found_in_an_index_of_the_unsent_ones_only(app, root_ca
         db.session.commit()
     finally:
         event.remove(db.engine, "before_cursor_execute", explain)
-    assert len(plans) == 1 and "ix_expiry_notices_unsent_claimed_at" in plans[0], plans
-    left = db.session.execute(select(ExpiryNotice.channel, ExpiryNotice.threshold_days)
-                              .where(ExpiryNotice.sent_at.is_(None))).all()
-    assert left == [("admins", 2)]  # the stale claim went; the live one and the sent ones stay
-    assert db.session.query(ExpiryNotice).count() == 5001
+    assert len(plans) == 2, plans
+    assert "ix_expiry_notices_owner_claimed" in plans[0], plans
+    assert "ix_expiry_notices_admins_claimed" in plans[1], plans
+    left = db.session.execute(select(ExpiryNotice.threshold_days, ExpiryNotice.admins_at)
+                              .where(ExpiryNotice.admins_claim.is_not(None))).all()
+    assert [days for days, _at in left] == [2]  # the stale claim went; the live one stays
+    emptied = db.session.execute(select(ExpiryNotice.admins_at, ExpiryNotice.owner_at)
+                                 .where(ExpiryNotice.threshold_days == 1)).one()
+    assert emptied.admins_at is None and emptied.owner_at is not None  # sent: kept
+    assert db.session.query(ExpiryNotice).filter(ExpiryNotice.admins_at.is_not(None)).count() \
+        == 4999
+
+
+def test_a_channel_wanted_later_is_claimed_alone_by_one_of_several_hosts(app, root_ca, smtp,
+                                                                         backend):
+    from portal.models import User
+
+    app.config.update(PORTAL_SMTP_URL=smtp.url, PORTAL_SMTP_STARTTLS=False)
+    users.create_user("boss", role="admin", password="admin-password-1", actor="t")  # no address
+    users.create_user("alice", role="user", password="alice-password-1",
+                      email="alice@example.org", actor="t")
+    due = [issue(f"late{n}.example.org", owner="alice", days_left=10).serial for n in range(5)]
+    db.session.remove()
+    assert run_hosts(app, 1) == []
+    assert [rcpt for rcpt, _message in smtp.messages] == [["alice@example.org"]]
+
+    # the notices exist, their owner channel sent: the hosts fill in the admins' channel only
+    db.session.execute(User.__table__.update().where(User.username == "boss")
+                       .values(email="boss@example.org"))
+    db.session.commit()
+    db.session.remove()
+    assert run_hosts(app, 3) == []
+    assert run_hosts(app, 2) == []
+    assert [rcpt for rcpt, _message in smtp.messages] == [["alice@example.org"],
+                                                          ["boss@example.org"]]
+    assert all(serial in body_of(smtp.messages[1][1]) for serial in due)

@@ -35,8 +35,8 @@ def _generate(client, name="dana"):
 
 def test_the_timeline_tells_issue_revocation_crl_and_warnings_oldest_first(admin_web):
     row = _generate(admin_web)
-    db.session.add(ExpiryNotice(certificate_id=row.id, threshold_days=30, channel="mail",
-                                claimed_at=datetime.now(UTC), sent_at=datetime.now(UTC)))
+    db.session.add(ExpiryNotice(certificate_id=row.id, threshold_days=30,
+                                owner_at=datetime.now(UTC)))
     db.session.commit()
     response = post(admin_web, f"/certificates/{row.id}/revoke",
                     {"reason": "keyCompromise", "confirm": "y"},
@@ -52,7 +52,7 @@ def test_the_timeline_tells_issue_revocation_crl_and_warnings_oldest_first(admin
     assert whats[3:] == ["Revoked.", "Listed on the next CRL."]
     times = [at for at, _what in entries]
     assert times == sorted(times)
-    assert "30 days before it expires, by mail" in body
+    assert "30 days before it expires, by owner" in body
     assert "CRL number" in body
 
 
