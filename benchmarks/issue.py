@@ -11,8 +11,11 @@ For an EC P-256 CA and an RSA-2048 CA, in one run on one machine:
 Target: the service reaches at least 0.30 of the raw rate. Exit status 1 when it does not.
 It also prints the CPU time each spent per certificate, and their ratio: on a shared machine
 that moves less than the rates (which include waiting for the disk and for other processes).
-With BENCH_OCSP_RESPONDER=1 the CA has its OCSP responder, so each issuance also pre-signs and
-stores the certificate's OCSP answer (without a responder, issuance stores none).
+It also counts the WAL frames (database pages written) per certificate, on `FRAMES_SAMPLE`
+more issuances after a checkpoint that empties the WAL: most of a commit's cost is one frame
+per page changed. With BENCH_OCSP_RESPONDER=1 the CA has its OCSP responder, so each
+issuance also pre-signs and stores the certificate's OCSP answer (without a responder,
+issuance stores none).
 Usage: python benchmarks/issue.py [--count N] [--chunk C] [--openssl-count M] [--key-type T]
 """
 
@@ -41,6 +44,8 @@ from portal.services.secrets import ca_secret, ensure_instance_secrets
 
 TARGET = 0.30
 WARM_UP = 20
+FRAMES_SAMPLE = 100  # ~2,800 frames: fewer than SQLite's automatic checkpoint lets build up
+WAL_HEADER, FRAME_HEADER = 32, 24
 RAW = "raw cryptography: parse+verify+build+sign+PEM"
 SERVICE = "portal issue_from_csr, 2 commits each"
 KEY_TYPES = ("ec-p256", "rsa-2048")
@@ -107,6 +112,22 @@ class RawIssuer:
         return certificate.public_bytes(serialization.Encoding.PEM)
 
 
+def wal_frames_per_certificate(csrs: list[bytes], ca_name: str) -> float | None:
+    """WAL frames written per issuance of `csrs`, counted from an emptied WAL (SQLite only)."""
+    if db.engine.dialect.name != "sqlite":
+        return None
+    wal = Path(f"{db.engine.url.database}-wal")
+    with db.engine.connect() as connection:
+        busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()[0]
+        page_size = connection.exec_driver_sql("PRAGMA page_size").scalar()
+    if busy:
+        return None  # a reader kept the WAL: no clean start to count from
+    for csr in csrs:
+        issuance.issue_from_csr(csr, "server", ca_name=ca_name, actor="bench")
+    frames = (wal.stat().st_size - WAL_HEADER) / (page_size + FRAME_HEADER)
+    return frames / len(csrs)
+
+
 def openssl_cost(folder: Path, ca_pem: bytes, key_pem: bytes, csrs: list[bytes],
                  crl_url: str, ca_url: str, count: int) -> float:
     """Seconds per certificate for `openssl x509 -req -CA` run as a subprocess."""
@@ -163,7 +184,8 @@ def measure(key_type: str, count: int, openssl_count: int, chunk: int) -> bool:
             ca_key = unseal_private_key(ca.key_encrypted, ca_secret(), bound_to=ca.certificate_der)
             urls = authorities.urls_for(ca)
             raw = RawIssuer(ca_cert, ca_key, urls.crl, urls.ca_issuers)
-            csrs = prepared_csrs(count + WARM_UP)
+            csrs = prepared_csrs(count + WARM_UP + FRAMES_SAMPLE)
+            sample, csrs = csrs[count + WARM_UP:], csrs[:count + WARM_UP]
             for csr in csrs[count:]:  # warm-up: first query, first signature, caches
                 raw.issue(csr)
                 issuance.issue_from_csr(csr, "server", ca_name=ca_name, actor="bench")
@@ -184,10 +206,12 @@ def measure(key_type: str, count: int, openssl_count: int, chunk: int) -> bool:
                             issuance.issue_from_csr(csr, "server", ca_name=ca_name, actor="bench")
                     spent[which] += time.perf_counter() - start
                     cpu[which] += time.process_time() - start_cpu
+            frames = wal_frames_per_certificate(sample, ca_name)
             db.session.remove()
             issued = db.session.query(Certificate).filter(
                 Certificate.status == "issued", Certificate.profile != "ocsp").count()
-            assert issued == count + WARM_UP, f"{issued} rows issued, {count + WARM_UP} expected"
+            expected = count + WARM_UP + len(sample)
+            assert issued == expected, f"{issued} rows issued, {expected} expected"
             key_pem = ca_key.private_bytes(serialization.Encoding.PEM,
                                            serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption())
@@ -215,6 +239,9 @@ def measure(key_type: str, count: int, openssl_count: int, chunk: int) -> bool:
     print(f"CPU per certificate: raw {cpu['raw'] / count * 1e6:.0f} us, service "
           f"{cpu['service'] / count * 1e6:.0f} us, ratio {cpu['raw'] / cpu['service']:.3f}; "
           f"load average {os.getloadavg()[0]:.1f}")
+    if frames is not None:
+        print(f"WAL frames per certificate: {frames:.1f} ({FRAMES_SAMPLE} issuances after an "
+              "emptied WAL)")
     return met
 
 
