@@ -12,10 +12,18 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # with two fsyncs and a copy of pages that the next certificates rewrite anyway: measured at
 # ~0.2 ms per certificate. 10,000 pages (~40 MB of WAL) checkpoints ten times less often.
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
+# The page size of a new database file (SQLite's default is 4,096). A commit writes each page
+# it changed whole into the WAL, and nearly every page an issuance changes is an index leaf
+# that gains one short entry: 2,048-byte pages halve what each of those ~25 frames copies and
+# checksums (measured: ~5 % of an issuance's CPU). A table row still fits in one page (a
+# certificate row is ~1 KB; larger ones spill into overflow pages, as they always could). It
+# takes effect only when the file is created: an existing database keeps its page size.
+SQLITE_PAGE_SIZE = 2048
 
 
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")  # before WAL: a no-op once it exists
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
