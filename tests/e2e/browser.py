@@ -66,6 +66,26 @@ def playwright_chromium():
             browser.close()
 
 
+def sign_in(tab, username: str, password: str) -> None:
+    """Sign in on /login and wait for the page the portal sends the person to, loaded."""
+    tab.goto("/login")
+    tab.fill("#username", username)
+    tab.fill("#password", password)
+    tab.click("button[type=submit]")
+    tab.wait_for_url(lambda url: "/login" not in url, wait_until="load")
+
+
+def follow(tab, selector: str) -> None:
+    """Click the link at `selector` and wait until the page it opens has loaded.
+
+    A click waits for the new page to be committed, not for its deferred scripts: a button
+    they wire up (Suggest a strong one) does nothing if clicked between the two.
+    """
+    before = tab.url
+    tab.click(selector)
+    tab.wait_for_url(lambda url: url != before, wait_until="load")
+
+
 @contextmanager
 def site_with_two_people(folder: Path, admin_password: str, user_password: str):
     """`portal serve` over HTTPS on free ports, with an admin (ada) and a user (bob)."""

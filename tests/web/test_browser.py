@@ -11,7 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from tests.conftest import ROOT, run_portal
-from tests.e2e.browser import playwright_chromium
+from tests.e2e.browser import follow, playwright_chromium
 from tests.e2e.servers import portal_serve
 from tests.pki import make_csr
 from tests.web.axe import assert_accessible
@@ -122,7 +122,7 @@ def test_3_generate_a_p12(page):
 
 def test_4_revoke_and_find_it_in_the_list(page):
     page.goto("/certificates?q=shop.example.com")
-    page.click("a.row-link:has-text('shop.example.com')")
+    follow(page, "a.row-link:has-text('shop.example.com')")
     page.select_option("#reason", "keyCompromise")
     page.check("#confirm")
     DIALOGS.clear()

@@ -13,7 +13,7 @@ import re
 import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from tests.e2e.browser import playwright_chromium, site_with_two_people
+from tests.e2e.browser import follow, playwright_chromium, sign_in, site_with_two_people
 from tests.pki import make_csr
 
 pytestmark = pytest.mark.slow
@@ -50,11 +50,7 @@ def tabs(browser, site):
         tab = context.new_page()
         tab.on("dialog", lambda dialog: dialog.accept())
         if username:
-            tab.goto("/login")
-            tab.fill("#username", username)
-            tab.fill("#password", password)
-            tab.click("button[type=submit]")
-            tab.wait_for_selector("h1")
+            sign_in(tab, username, password)
         return tab
 
     yield open_tab
@@ -114,7 +110,7 @@ def test_a_self_service_download_leaves_no_download_or_withdraw(tabs, site):
     user.wait_for_selector(".banner-warn:has-text('Waiting for an admin')")
     request_url = user.url
     admin.goto("/requests")
-    admin.click("a:has-text('Review') >> nth=0")
+    follow(admin, "a:has-text('Review') >> nth=0")
     admin.click("button:has-text('Approve')")
     admin.wait_for_selector(".alert-success:has-text('approved')")
 

@@ -16,7 +16,7 @@ from cryptography import x509
 from portal import create_app
 from portal.extensions import db
 from tests.conftest import ROOT, run_portal
-from tests.e2e.browser import playwright_chromium
+from tests.e2e.browser import playwright_chromium, sign_in
 from tests.e2e.servers import portal_serve
 from tests.pki import make_csr
 from tests.web.axe import blocking_violations
@@ -135,14 +135,6 @@ def _tab(browser, site):
     return tab
 
 
-def _sign_in(tab, username, password):
-    tab.goto("/login")
-    tab.fill("#username", username)
-    tab.fill("#password", password)
-    tab.click("button[type=submit]")
-    tab.wait_for_selector("h1")
-
-
 def _first_link(tab, path, selector):
     tab.goto(path)
     return tab.get_attribute(selector, "href")
@@ -152,11 +144,11 @@ def _first_link(tab, path, selector):
 def tabs(browser, site):
     """Tabs for the admin, the user (whose request waits for the admin) and a visitor."""
     admin, user, visitor = (_tab(browser, site) for _ in range(3))
-    _sign_in(user, "bob", USER_PASSWORD)
+    sign_in(user, "bob", USER_PASSWORD)
     user.goto("/account/request")
     user.click("button:has-text('Send request')")
     user.wait_for_selector(".banner-warn")
-    _sign_in(admin, "carol", ADMIN_PASSWORD)
+    sign_in(admin, "carol", ADMIN_PASSWORD)
     ids = {
         "certificate": _first_link(admin, "/certificates", "a.row-link"),
         "ca": _first_link(admin, "/cas", "table a.row-link"),

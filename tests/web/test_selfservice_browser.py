@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from tests.conftest import ROOT, require_program
-from tests.e2e.browser import playwright_chromium, site_with_two_people
+from tests.e2e.browser import follow, playwright_chromium, sign_in, site_with_two_people
 from tests.web.axe import assert_accessible
 
 pytestmark = pytest.mark.slow
@@ -46,14 +46,6 @@ def _tab(browser, site):
     return tab
 
 
-def _sign_in(tab, username, password):
-    tab.goto("/login")
-    tab.fill("#username", username)
-    tab.fill("#password", password)
-    tab.click("button[type=submit]")
-    tab.wait_for_selector("h1")
-
-
 def shot(tab, name: str) -> None:
     """Save a full-page screenshot of what the person sees; axe must find nothing serious."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -75,7 +67,7 @@ def _ping(site, p12, password) -> tuple[str, int]:
 
 def test_request_approve_download_and_ping(browser, site):
     user, admin = _tab(browser, site), _tab(browser, site)
-    _sign_in(user, "bob", USER_PASSWORD)
+    sign_in(user, "bob", USER_PASSWORD)
     assert user.url.endswith("/account")
     shot(user, "20-account-empty")
     user.click("a:has-text('Request a certificate') >> nth=-1")
@@ -97,11 +89,11 @@ def test_request_approve_download_and_ping(browser, site):
     user.wait_for_selector(".banner-warn:has-text('Waiting for an admin')")
     shot(user, "22-request-pending")
 
-    _sign_in(admin, "ada", ADMIN_PASSWORD)
+    sign_in(admin, "ada", ADMIN_PASSWORD)
     assert admin.inner_text(".nav-count") == "1"
     admin.goto("/requests")
     shot(admin, "23-requests")
-    admin.click("a:has-text('Review')")
+    follow(admin, "a:has-text('Review')")
     admin.fill("#comment", "Approved for the lab VPN.")
     shot(admin, "24-request-review")
     admin.click("button:has-text('Approve')")
@@ -110,9 +102,10 @@ def test_request_approve_download_and_ping(browser, site):
     user.goto("/account")
     assert "Approved for the lab VPN." in user.inner_text("table")
     shot(user, "25-account-approved")
-    user.click("a:has-text('Choose a password and download')")
+    follow(user, "a:has-text('Choose a password and download')")
     user.click("#suggest-password")
     password = user.input_value("#password")
+    assert len(password) == 20
     user.check("input[name=compatibility][value=compatible]")
     shot(user, "26-download")
     with user.expect_download() as download_info:
@@ -126,7 +119,7 @@ def test_request_approve_download_and_ping(browser, site):
     user.goto("/account")
     user.wait_for_selector("a.row-link:has-text('bob')")
     shot(user, "27-account")
-    user.click("a.row-link:has-text('bob') >> nth=0")
+    follow(user, "a.row-link:has-text('bob') >> nth=0")
     shot(user, "28-certificate")
     user.select_option("#reason", "cessationOfOperation")
     user.check("#confirm")
@@ -140,7 +133,7 @@ def test_request_approve_download_and_ping(browser, site):
 
 def test_policies_and_an_enrollment_link(browser, site):
     admin, stranger = _tab(browser, site), _tab(browser, site)
-    _sign_in(admin, "ada", ADMIN_PASSWORD)
+    sign_in(admin, "ada", ADMIN_PASSWORD)
     admin.goto("/policies?profile=client")
     shot(admin, "29-policies")
     admin.goto("/enrollment")
