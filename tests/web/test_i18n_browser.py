@@ -15,13 +15,13 @@ import subprocess
 import pytest
 
 from tests.conftest import IN_CI, ROOT
+from tests.e2e.browser import sign_in
 from tests.web.test_layout import (  # noqa: F401  (browser and site are fixtures)
     ADMIN_PASSWORD,
     CUT_OFF,
     USER_PASSWORD,
     _first_link,
     _navigation_problems,
-    _sign_in,
     browser,
     each_page,
     site,
@@ -64,8 +64,8 @@ def tabs_in(browser, site):  # noqa: F811
                 context = browser.new_context(base_url=site["origin"], ignore_https_errors=True,
                                               locale=locale)
                 made[who] = context.new_page()
-            _sign_in(made["admin"], "carol", ADMIN_PASSWORD)
-            _sign_in(made["user"], "bob", USER_PASSWORD)
+            sign_in(made["admin"], "carol", ADMIN_PASSWORD)
+            sign_in(made["user"], "bob", USER_PASSWORD)
             made["ids"] = {
                 "certificate": _first_link(made["admin"], "/certificates", "a.row-link"),
                 "enrollment_link": "/enroll/" + site["token"],
