@@ -1,9 +1,10 @@
 """Bad and hostile CSRs: one clear, typed error (or the safe outcome), and nothing written.
 
 Each case runs twice: through the service (a PortalError subclass with a one-line message)
-and through the real `portal cert issue` console script (non-zero exit, one line on stderr,
-no traceback, nothing on stdout). Both count the rows of certificates, certificate_names and
-audit_events before and after, reading the SQLite file directly.
+and through `portal cert issue` in-process (exit status 1, one line on stderr, nothing on
+stdout); one case of each kind also runs through the real console script. Each counts the
+rows of certificates, certificate_names and audit_events before and after, reading the SQLite
+file directly.
 """
 
 import ipaddress
@@ -299,14 +300,38 @@ def test_service_refuses_with_one_clear_error_and_writes_nothing(app, root_ca, i
 
 
 @pytest.mark.parametrize("case", BAD, ids=IDS)
-def test_cli_refuses_with_one_line_on_stderr_and_writes_nothing(root_ca, instance, tmp_path,
-                                                                case):
+def test_cli_refuses_with_one_line_on_stderr_and_writes_nothing(runner, root_ca, instance,
+                                                                tmp_path, case):
+    path = tmp_path / "request.csr"
+    path.write_bytes(case.make())
+    before = row_counts(instance)
+    result = runner.invoke(args=["cert", "issue", "--csr", str(path), "--profile", case.profile])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit)  # refused, not crashed
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ") and case.says.lower() in lines[0].lower(), lines[0]
+    assert result.stdout == ""
+    assert row_counts(instance) == before
+
+
+# The real console script for one case of each way a CSR is refused (the in-process runner
+# above covers every case through the same command): its exit status, its one line on stderr.
+SCRIPT_CASES = [case for case in BAD if case.id in (
+    "broken-signature-der", "garbage", "rsa-1024", "cn-nul", "ip-8-bytes", "dns-san-for-client",
+    "cn-bidi-override",
+)]
+
+
+@pytest.mark.parametrize("case", SCRIPT_CASES, ids=[case.id for case in SCRIPT_CASES])
+def test_the_console_script_refuses_with_one_line_on_stderr_and_writes_nothing(
+        root_ca, instance, tmp_path, case):
     path = tmp_path / "request.csr"
     path.write_bytes(case.make())
     before = row_counts(instance)
     result = run_portal("cert", "issue", "--csr", str(path), "--profile", case.profile)
     stderr = result.stderr.decode("utf-8", "replace")
-    assert result.returncode != 0
+    assert result.returncode == 1
     assert "Traceback" not in stderr
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr
