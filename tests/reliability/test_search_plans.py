@@ -56,21 +56,33 @@ def _uses(plan: str, index: str, postgres: bool) -> bool:
     return f"INDEX {index} " in plan
 
 
-@pytest.mark.parametrize(("q", "indexes"), [
+# Each search term and the indexes its plans must use. One test per database runs them all on
+# one large table: building it is what costs, not the searches.
+SEARCHES = [
     ("A0009C", ["ix_certificates_serial", "ix_certificates_common_name"]),
     ("a0:00:9c:3", ["ix_certificates_serial", "ix_certificates_common_name"]),
     ("A0009C…9C3F", ["ix_certificates_serial"]),
     ("DNS:alt-0123", ["ix_certificate_names_value", "ix_certificates_common_name"]),
     ("host-0123", ["ix_certificates_common_name", "ix_certificate_names_value"]),
-])
-def test_searches_are_index_lookups(many, q, indexes):
-    with Plans(many) as recorded:
+]
+
+
+def _problems(q: str, indexes: list[str], postgres: bool) -> list[str]:
+    with Plans(postgres) as recorded:
         page = search_certificates(CertificateQuery(q=q))
-    assert page.rows, q
-    assert recorded.plans
+    problems = [] if page.rows else [f"{q}: nothing found"]
+    if not recorded.plans:
+        problems.append(f"{q}: no SELECT on certificates")
     for plan in recorded.plans:
-        assert "Seq Scan on certificates" not in plan and "SCAN certificates " not in plan, plan
-        assert "Seq Scan on certificate_names" not in plan, plan
-        assert "SCAN certificate_names" not in plan, plan
-        for index in indexes:
-            assert _uses(plan, index, many), (q, index, plan)
+        for scan in ("Seq Scan on certificates", "SCAN certificates ",
+                     "Seq Scan on certificate_names", "SCAN certificate_names"):
+            if scan in plan:
+                problems.append(f"{q}: {scan.strip()}: {plan}")
+        problems += [f"{q}: not through {index}: {plan}" for index in indexes
+                     if not _uses(plan, index, postgres)]
+    return problems
+
+
+def test_searches_are_index_lookups(many):
+    problems = [problem for q, indexes in SEARCHES for problem in _problems(q, indexes, many)]
+    assert problems == [], "\n".join(problems)
