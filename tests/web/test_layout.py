@@ -19,7 +19,7 @@ from tests.conftest import ROOT, run_portal
 from tests.e2e.browser import playwright_chromium, sign_in
 from tests.e2e.servers import portal_serve
 from tests.pki import make_csr
-from tests.web.axe import blocking_violations
+from tests.web.axe import COLOUR_RULES, blocking_violations
 
 pytestmark = pytest.mark.slow
 
@@ -175,10 +175,10 @@ def _problems(tab, path, width, slug) -> list[str]:
         search = tab.locator("#q").bounding_box()["width"]
         if search < 200:
             problems.append(f"audit search box {search:.0f} px wide")
-    for scheme in ("light", "dark"):
+    for scheme, rules in (("light", ()), ("dark", COLOUR_RULES)):
         tab.emulate_media(color_scheme=scheme)
         tab.screenshot(path=str(SCREENSHOTS / f"{slug}-{scheme}.png"))
-        problems += [f"axe, {scheme}: {line}" for line in blocking_violations(tab)]
+        problems += [f"axe, {scheme}: {line}" for line in blocking_violations(tab, rules)]
     tab.emulate_media(color_scheme="light")
     return [f"{path} at {width} px: {problem}" for problem in problems]
 
@@ -262,3 +262,12 @@ def test_table_rows_show_status_expiry_and_downloads_at_390_px(tabs):
     downloads = row.locator("a").filter(has_text=re.compile("PEM|Download|download"))
     assert downloads.count() >= 1
     assert all(downloads.nth(i).evaluate(FULLY_VISIBLE) for i in range(downloads.count()))
+
+
+def test_dark_mode_changes_colours_only():
+    """The dark pass above runs axe's colour rules only: that holds while dark mode is colours."""
+    css = (ROOT / "portal" / "web" / "static" / "portal.css").read_text()
+    blocks = re.findall(r"@media \(prefers-color-scheme: dark\) \{\s*:root \{([^}]*)\}\s*\}", css)
+    assert len(blocks) == css.count("prefers-color-scheme") == 1
+    declarations = [part.strip() for part in blocks[0].split(";") if part.strip()]
+    assert declarations and all(part.startswith("--") for part in declarations), declarations
