@@ -6,6 +6,8 @@ from flask_limiter import Limiter
 from portal import limiter as portal_limiter
 from portal.extensions import limiter
 
+pytestmark = pytest.mark.web  # the hooks a request runs
+
 
 def test_flask_limiter_still_has_what_the_portal_overrides():
     assert portal_limiter.missing() == []

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from cryptography import x509
 
 from portal.ca.serials import serial_to_hex
@@ -18,6 +19,8 @@ from portal.services.server_tls import (
     server_files,
 )
 from tests.pki import pkilint_findings
+
+pytestmark = pytest.mark.web  # /healthz reports the server certificate
 
 
 def test_server_certificate_is_made_once_and_kept_while_fresh(root_ca):
